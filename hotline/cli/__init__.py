@@ -1,0 +1,50 @@
+"""The ``hotline`` command.
+
+Exit codes (a contract, see README): 0 success; 1 ran and an expectation failed;
+2 bad input (one line naming the file, the field and the reason, never a traceback);
+3 a message or journal was rejected (with its reason code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from hotline import __version__
+from hotline.cli import keys, messages, vectors
+from hotline.cli.common import EXIT_BAD_INPUT, UserError
+from hotline.core.errors import HotlineError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``hotline`` subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="hotline",
+        description="Protocol simulator and client for military deconfliction hotlines.",
+    )
+    parser.add_argument("--version", action="version", version=f"hotline {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    messages.register(commands)
+    vectors.register(commands)
+    keys.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except (UserError, HotlineError, OSError) as exc:
+        print(f"hotline: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("hotline: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

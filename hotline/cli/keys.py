@@ -1,0 +1,126 @@
+"""``hotline keys``: generate station keys, list and revoke keys in a keyring."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hotline.cli.common import EXIT_OK, UserError, channel_list, instant, now_or
+from hotline.core.errors import UntrustedKey
+from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import check_station_id
+from hotline.core.signing import StationKey
+from hotline.entropy import new_seed
+from hotline.keyfiles import load_keyring, save_keyring, write_private_key
+from hotline.timestamps import format_instant
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``keys`` command group."""
+    group = commands.add_parser("keys", help="station keys and keyrings")
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    generate = actions.add_parser(
+        "generate",
+        help="create a station key; add its public half to a keyring",
+        description="Create an Ed25519 key for a station, write the private key (mode 0600) "
+        "and add the public half to a keyring, creating the keyring if needed.",
+    )
+    generate.add_argument("--station", required=True, help="station id, e.g. US-CAOC")
+    generate.add_argument("--party", required=True, help="owning party, e.g. US")
+    generate.add_argument(
+        "--channels", type=channel_list, required=True, help="channels, e.g. air,general-officer"
+    )
+    generate.add_argument("--keyring", type=Path, required=True, help="keyring file to update")
+    generate.add_argument(
+        "--out", type=Path, help="private key file (default: STATION.key beside the keyring)"
+    )
+    generate.add_argument("--not-before", type=instant, help="first valid time")
+    generate.add_argument("--not-after", type=instant, help="expiry time")
+    generate.add_argument("--force", action="store_true", help="overwrite an existing key file")
+    generate.set_defaults(run=run_generate)
+
+    listing = actions.add_parser("list", help="list the keys of a keyring")
+    listing.add_argument("--keyring", type=Path, required=True)
+    listing.add_argument("--now", type=instant, help="judge validity at this time")
+    listing.set_defaults(run=run_list)
+
+    revoke = actions.add_parser("revoke", help="mark a key revoked in a keyring")
+    revoke.add_argument("key_id", help="key id (hex, or a unique prefix of it)")
+    revoke.add_argument("--keyring", type=Path, required=True)
+    revoke.add_argument("--at", type=instant, help="revoked from this time (default: now)")
+    revoke.set_defaults(run=run_revoke)
+
+
+def _load_or_empty(path: Path) -> Keyring:
+    return load_keyring(path) if path.exists() else Keyring()
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Create the key, write it, add the public half to the keyring."""
+    try:
+        check_station_id(args.station, "--station")
+        check_station_id(args.party, "--party")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not args.channels:
+        raise UserError("--channels: name at least one channel")
+    keyring = _load_or_empty(args.keyring)
+    key = StationKey(new_seed(), args.station)
+    try:
+        trusted = TrustedKey(
+            public_key=key.public_key,
+            party=args.party,
+            station=args.station,
+            channels=frozenset(args.channels),
+            not_before=args.not_before,
+            not_after=args.not_after,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    out = args.out or args.keyring.with_name(f"{args.station}.key")
+    try:
+        write_private_key(out, key, args.party, overwrite=args.force)
+    except FileExistsError:
+        raise UserError(f"{out}: exists (use --force to replace it)") from None
+    save_keyring(args.keyring, keyring.with_key(trusted))
+    print(f"station   {key.station} ({args.party})")
+    print(f"key id    {key.key_id.hex()}")
+    print(f"channels  {', '.join(sorted(trusted.channels))}")
+    print(f"private   {out} (mode 0600: keep it on the station)")
+    print(f"public    added to {args.keyring} ({len(keyring) + 1} keys)")
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print one line per key with its status now."""
+    keyring = load_keyring(args.keyring)
+    now = now_or(args.now)
+    for key in sorted(keyring, key=lambda k: (k.station, k.key_id)):
+        try:
+            key.check_usable(now)
+            status = "valid"
+        except UntrustedKey as exc:
+            status = str(exc.reason)
+        window = " .. ".join(
+            "-" if t is None else format_instant(t) for t in (key.not_before, key.not_after)
+        )
+        print(
+            f"{key.key_id.hex()}  {key.station:<20} {key.party:<6} "
+            f"{','.join(sorted(key.channels)):<28} {status:<18} {window}"
+        )
+    return EXIT_OK
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    """Revoke one key, found by id or unique id prefix."""
+    keyring = load_keyring(args.keyring)
+    prefix = args.key_id.lower()
+    matches = [key for key in keyring if key.key_id.hex().startswith(prefix)]
+    if len(matches) != 1:
+        found = "no key" if not matches else f"{len(matches)} keys"
+        raise UserError(f"{args.keyring}: {found} with id starting {prefix!r}")
+    at = now_or(args.at)
+    save_keyring(args.keyring, keyring.revoke(matches[0].key_id, at))
+    print(f"revoked {matches[0].key_id.hex()} ({matches[0].station}) from {format_instant(at)}")
+    return EXIT_OK

@@ -1,0 +1,98 @@
+"""The protocol's vocabulary: channels, message kinds, precedences and identifiers.
+
+Every name here travels on the wire as a msgpack string, so the spellings are part of
+the protocol (protocol/PROTOCOL.md, "Field values"). Station and incident identifiers
+are plain strings restricted to characters that are safe in MQTT topic levels and file
+names, which keeps per-station broker ACLs simple.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Final
+
+from hotline.core.errors import InvalidEnvelope, Reason
+
+
+class Channel(StrEnum):
+    """A hotline: each is a separate line with its own stations, keys and deadlines."""
+
+    AIR = "air"
+    GROUND = "ground"
+    GENERAL_OFFICER = "general-officer"
+
+
+class Kind(StrEnum):
+    """What a message does within its incident."""
+
+    NOTIFY = "notify"
+    ACK = "ack"
+    STANDBY = "standby"
+    DISPUTE = "dispute"
+    ESCALATE = "escalate"
+    WITHDRAW = "withdraw"
+    RESOLVE = "resolve"
+    HEARTBEAT = "heartbeat"
+
+
+class Precedence(StrEnum):
+    """Message precedence, most urgent first (ACP handling-time family)."""
+
+    FLASH = "flash"
+    IMMEDIATE = "immediate"
+    PRIORITY = "priority"
+    ROUTINE = "routine"
+
+
+class DisputeReason(StrEnum):
+    """Why a responder answers a notice with something other than a yes."""
+
+    NOT_OUR_FORCES = "not-our-forces"
+    NO_NOTICE_RECEIVED = "no-notice-received"
+    BREACH_OF_PROTOCOL = "breach-of-protocol"
+    LOCATION_CONFLICT = "location-conflict"
+    INSUFFICIENT_LEAD_TIME = "insufficient-lead-time"
+    OTHER = "other"
+
+
+#: Kinds that answer an earlier message and therefore must carry its digest in ``ref``.
+ANSWER_KINDS: Final = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
+
+MAX_IDENTIFIER_LENGTH: Final = 64
+_STATION_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_INCIDENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+def check_station_id(value: object, field: str = "station") -> str:
+    """Return ``value`` if it is a valid station id, else raise `InvalidEnvelope`.
+
+    A station id is 1 to 64 ASCII letters, digits, ``.``, ``_`` or ``-``, starting with
+    a letter or digit: it is used verbatim as an MQTT topic level.
+    """
+    if not isinstance(value, str):
+        raise InvalidEnvelope(Reason.INVALID_FIELD, field, "station id must be a string")
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidEnvelope(Reason.FIELD_TOO_LARGE, field, "station id over 64 characters")
+    if _STATION_ID.fullmatch(value) is None:
+        raise InvalidEnvelope(
+            Reason.INVALID_FIELD, field, f"{value!r} is not a station id ([A-Za-z0-9._-])"
+        )
+    return value
+
+
+def check_incident_id(value: object, field: str = "inc") -> str:
+    """Return ``value`` if it is a valid incident id, else raise `InvalidEnvelope`.
+
+    An incident id is 1 to 64 ASCII letters, digits, ``.``, ``_``, ``:`` or ``-``,
+    starting with a letter or digit.
+    """
+    if not isinstance(value, str):
+        raise InvalidEnvelope(Reason.INVALID_FIELD, field, "incident id must be a string")
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidEnvelope(Reason.FIELD_TOO_LARGE, field, "incident id over 64 characters")
+    if _INCIDENT_ID.fullmatch(value) is None:
+        raise InvalidEnvelope(
+            Reason.INVALID_FIELD, field, f"{value!r} is not an incident id ([A-Za-z0-9._:-])"
+        )
+    return value

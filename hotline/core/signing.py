@@ -1,0 +1,149 @@
+"""Ed25519 station keys and the signed-message structure.
+
+A signed message is the msgpack array ``[envelope_bytes, key_id, signature]``: three
+``bin`` values. The signature covers ``envelope_bytes`` exactly as they travel, as in
+COSE_Sign1, so a receiver verifies the bytes it was given and never re-encodes them
+(msgpack map order is not canonical, and re-encoding would let two encodings of one
+meaning disagree about what was signed).
+
+Key ids are the first 16 bytes of SHA-256 over the 32-byte raw public key, so anyone
+holding a public key can compute its id. Private keys enter as 32-byte seeds: drawing
+a fresh seed is the caller's business (`hotline.entropy`), which keeps this module free
+of randomness and lets tests and simulations derive keys from a run's seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final, NamedTuple
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+from hotline.core.errors import BadSignature, InvalidEnvelope, MalformedMessage, Reason
+from hotline.core.names import check_station_id
+from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, encode_envelope, unpack_strict
+
+KEY_ID_BYTES: Final = 16
+SEED_BYTES: Final = 32
+PUBLIC_KEY_BYTES: Final = 32
+SIGNATURE_BYTES: Final = 64
+_KEY_ID_HEADER: Final = b"\xc4\x10"
+_SIGNATURE_HEADER: Final = b"\xc4\x40"
+
+
+def key_id_of(public_key: bytes) -> bytes:
+    """The key id of a raw 32-byte Ed25519 public key."""
+    return hashlib.sha256(public_key).digest()[:KEY_ID_BYTES]
+
+
+def _bin_header(length: int) -> bytes:
+    if length < 0x100:
+        return b"\xc4" + length.to_bytes(1, "big")
+    if length < 0x10000:
+        return b"\xc5" + length.to_bytes(2, "big")
+    return b"\xc6" + length.to_bytes(4, "big")
+
+
+class StationKey:
+    """A station's private signing key, bound to the station it signs for.
+
+    Args:
+        seed: the 32-byte Ed25519 private seed.
+        station: the station id this key signs as; `sign` refuses other senders.
+    """
+
+    __slots__ = ("_private", "key_id", "public_key", "station")
+
+    def __init__(self, seed: bytes, station: str) -> None:
+        if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
+            raise ValueError("an Ed25519 seed is exactly 32 bytes")
+        self.station = check_station_id(station)
+        self._private = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = key_id_of(self.public_key)
+
+    def seed(self) -> bytes:
+        """The private seed (for writing a key file; handle with care)."""
+        return self._private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+    def sign(self, envelope: Envelope) -> bytes:
+        """Encode ``envelope`` and return the signed message bytes.
+
+        Raises:
+            InvalidEnvelope: the envelope's sender is not this key's station.
+        """
+        if envelope.sender != self.station:
+            raise InvalidEnvelope(
+                Reason.SENDER_MISMATCH,
+                "from",
+                f"key of {self.station} cannot sign for {envelope.sender}",
+            )
+        return self.sign_bytes(encode_envelope(envelope))
+
+    def sign_bytes(self, envelope_bytes: bytes) -> bytes:
+        """Sign already-encoded envelope bytes (no validation: tests craft bad envelopes)."""
+        signature = self._private.sign(envelope_bytes)
+        return b"".join(
+            (
+                b"\x93",
+                _bin_header(len(envelope_bytes)),
+                envelope_bytes,
+                _KEY_ID_HEADER,
+                self.key_id,
+                _SIGNATURE_HEADER,
+                signature,
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"StationKey(station={self.station!r}, key_id={self.key_id.hex()!r})"
+
+
+class SignedParts(NamedTuple):
+    """The three parts of a signed message, not yet verified."""
+
+    envelope_bytes: bytes
+    key_id: bytes
+    signature: bytes
+
+
+def split_signed(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> SignedParts:
+    """Check the size and outer structure of a signed message and return its parts.
+
+    Raises:
+        MalformedMessage: too-large, truncated, trailing-bytes or malformed.
+    """
+    if len(data) > max_bytes:
+        raise MalformedMessage(Reason.TOO_LARGE, f"{len(data)} bytes (limit {max_bytes})")
+    parts = unpack_strict(data, "signed message")
+    if type(parts) is not list or len(parts) != 3:
+        raise MalformedMessage(Reason.MALFORMED, "not an array of [envelope, key id, signature]")
+    envelope_bytes, key_id, signature = parts
+    if type(envelope_bytes) is not bytes:
+        raise MalformedMessage(Reason.MALFORMED, "envelope is not a bin value")
+    if type(key_id) is not bytes or len(key_id) != KEY_ID_BYTES:
+        raise MalformedMessage(Reason.MALFORMED, "key id is not 16 bytes of bin")
+    if type(signature) is not bytes or len(signature) != SIGNATURE_BYTES:
+        raise MalformedMessage(Reason.MALFORMED, "signature is not 64 bytes of bin")
+    return SignedParts(envelope_bytes, key_id, signature)
+
+
+def check_signature(public_key: Ed25519PublicKey, parts: SignedParts) -> None:
+    """Verify the Ed25519 signature over the envelope bytes.
+
+    Raises:
+        BadSignature: the signature does not verify.
+    """
+    try:
+        public_key.verify(parts.signature, parts.envelope_bytes)
+    except InvalidSignature:
+        raise BadSignature(
+            Reason.BAD_SIGNATURE, f"signature does not verify under key {parts.key_id.hex()}"
+        ) from None
