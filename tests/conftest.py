@@ -1,0 +1,29 @@
+"""Shared test configuration: Hypothesis profiles and common fixtures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+REPO = Path(__file__).resolve().parent.parent
+VECTORS = REPO / "protocol" / "vectors"
+
+
+@pytest.fixture(scope="session")
+def hotline_command() -> str:
+    """The installed ``hotline`` entry point (beside this interpreter, as pip puts it)."""
+    beside = Path(sys.executable).with_name("hotline")
+    found = str(beside) if beside.exists() else shutil.which("hotline")
+    assert found, "the hotline entry point is not installed (pip install -e .)"
+    return found

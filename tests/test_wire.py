@@ -1,0 +1,194 @@
+"""The envelope: validation on construction, encoding, and the hardened decoder."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hotline.core.errors import InvalidEnvelope, MalformedMessage, Reason
+from hotline.core.jsonform import envelope_from_json, envelope_to_json
+from hotline.core.names import Channel, Kind, Precedence
+from hotline.core.wire import (
+    ENVELOPE_KEYS,
+    MAX_BODY_DEPTH,
+    Envelope,
+    decode_envelope,
+    encode_envelope,
+    unpack_strict,
+)
+from tests.strategies import envelopes
+
+
+def notice(**changes: Any) -> Envelope:
+    fields: dict[str, Any] = {
+        "id": bytes(16),
+        "channel": Channel.AIR,
+        "kind": Kind.NOTIFY,
+        "sender": "US-CAOC",
+        "recipients": ("RU-HMEIMIM",),
+        "incident": "inc-1",
+        "seq": 1,
+        "sent_at_ms": 1_500_000_000_000,
+        "precedence": Precedence.FLASH,
+        "body": {"activity": "strike"},
+    }
+    fields.update(changes)
+    return Envelope(**fields)
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+@given(data=st.data())
+def test_every_kind_round_trips_through_bytes_and_json(kind: Kind, data: st.DataObject) -> None:
+    envelope = data.draw(envelopes(kind))
+    encoded = encode_envelope(envelope)
+    assert decode_envelope(encoded) == envelope
+    assert encode_envelope(decode_envelope(encoded)) == encoded
+    assert envelope_from_json(envelope_to_json(envelope)) == envelope
+
+
+def test_encoding_uses_the_fixed_key_order() -> None:
+    decoded = msgpack.unpackb(encode_envelope(notice()), raw=False)
+    assert tuple(decoded) == ENVELOPE_KEYS
+
+
+def test_strings_coerce_to_enums() -> None:
+    envelope = notice(
+        channel="ground", kind="withdraw", precedence="routine", recipients=["A", "B"]
+    )
+    assert envelope.channel is Channel.GROUND
+    assert envelope.kind is Kind.WITHDRAW
+    assert envelope.precedence is Precedence.ROUTINE
+    assert envelope.recipients == ("A", "B")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "field"),
+    [
+        ({"id": b"short"}, Reason.INVALID_FIELD, "id"),
+        ({"channel": "sea"}, Reason.UNKNOWN_CHANNEL, "ch"),
+        ({"kind": "warn"}, Reason.UNKNOWN_KIND, "k"),
+        ({"precedence": "urgent"}, Reason.INVALID_FIELD, "pr"),
+        ({"sender": "US/CAOC"}, Reason.INVALID_FIELD, "from"),
+        ({"sender": "x" * 65}, Reason.FIELD_TOO_LARGE, "from"),
+        ({"recipients": ()}, Reason.INVALID_FIELD, "to"),
+        ({"recipients": tuple(f"S{i}" for i in range(17))}, Reason.FIELD_TOO_LARGE, "to"),
+        ({"recipients": ("A", "A")}, Reason.INVALID_FIELD, "to"),
+        ({"recipients": ("US-CAOC",)}, Reason.INVALID_FIELD, "to"),
+        ({"recipients": "RU-HMEIMIM"}, Reason.INVALID_FIELD, "to"),
+        ({"recipients": ("ok", "#")}, Reason.INVALID_FIELD, "to[1]"),
+        ({"incident": ""}, Reason.INVALID_FIELD, "inc"),
+        ({"seq": 0}, Reason.INVALID_FIELD, "seq"),
+        ({"seq": 2**53}, Reason.INVALID_FIELD, "seq"),
+        ({"seq": True}, Reason.INVALID_FIELD, "seq"),
+        ({"sent_at_ms": -1}, Reason.INVALID_FIELD, "ts"),
+        ({"sent_at_ms": 1.5}, Reason.INVALID_FIELD, "ts"),
+        ({"ref": bytes(31)}, Reason.INVALID_FIELD, "ref"),
+        ({"kind": Kind.ACK}, Reason.INVALID_FIELD, "ref"),
+        ({"kind": Kind.DISPUTE, "ref": bytes(32)}, Reason.INVALID_FIELD, "body.reason"),
+        ({"body": {"x": float("nan")}}, Reason.INVALID_FIELD, "body.x"),
+        ({"body": {"x": 2**64}}, Reason.INVALID_FIELD, "body.x"),
+        ({"body": {"x": "é" * 2049}}, Reason.FIELD_TOO_LARGE, "body.x"),
+        ({"body": {"x": bytes(4097)}}, Reason.FIELD_TOO_LARGE, "body.x"),
+        ({"body": {"x": list(range(257))}}, Reason.FIELD_TOO_LARGE, "body.x"),
+        ({"body": {"k" * 65: 1}}, Reason.FIELD_TOO_LARGE, "body"),
+        ({"body": {1: 1}}, Reason.INVALID_FIELD, "body"),
+        ({"body": {"x": {1, 2}}}, Reason.FORBIDDEN_TYPE, "body.x"),
+        ({"body": []}, Reason.INVALID_FIELD, "body"),
+        ({"version": 2}, Reason.UNSUPPORTED_VERSION, "v"),
+    ],
+)
+def test_invalid_fields_are_refused_with_reason_and_field(
+    changes: dict[str, Any], reason: Reason, field: str
+) -> None:
+    with pytest.raises(InvalidEnvelope) as caught:
+        notice(**changes)
+    assert caught.value.reason is reason
+    assert caught.value.field == field
+
+
+def nested(depth: int) -> dict[str, object]:
+    body: dict[str, object] = {"leaf": 1}
+    for _ in range(depth - 1):
+        body = {"n": body}
+    return body
+
+
+def test_body_depth_limit_is_exact() -> None:
+    notice(body=nested(MAX_BODY_DEPTH))
+    with pytest.raises(InvalidEnvelope) as caught:
+        notice(body=nested(MAX_BODY_DEPTH + 1))
+    assert caught.value.reason is Reason.TOO_DEEP
+
+
+def test_envelopes_are_frozen_values() -> None:
+    envelope = notice()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        envelope.seq = 2  # type: ignore[misc]
+    assert envelope == notice()
+    assert envelope.sent_at == 1_500_000_000.0
+
+
+def _decode_reason(data: bytes) -> Reason:
+    with pytest.raises(MalformedMessage) as caught:
+        decode_envelope(data)
+    return caught.value.reason
+
+
+def _fields() -> dict[str, Any]:
+    return dict(msgpack.unpackb(encode_envelope(notice()), raw=False))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda f: f.pop("seq"), Reason.MISSING_FIELD),
+        (lambda f: f.pop("v"), Reason.MISSING_FIELD),
+        (lambda f: f.update(extra=1), Reason.UNKNOWN_FIELD),
+        (lambda f: f.update(v=3, extra=1), Reason.UNSUPPORTED_VERSION),
+        (lambda f: f.update(v="1"), Reason.INVALID_FIELD),
+        (lambda f: f.update(to="RU"), Reason.INVALID_FIELD),
+        (lambda f: f.update(k="warn"), Reason.UNKNOWN_KIND),
+        (lambda f: f.update(ch=1), Reason.UNKNOWN_CHANNEL),
+        (lambda f: f.update(body={"t": msgpack.ExtType(3, b"")}), Reason.FORBIDDEN_TYPE),
+        (lambda f: f.update(body={"t": msgpack.Timestamp(1)}), Reason.FORBIDDEN_TYPE),
+    ],
+)
+def test_decoder_reports_schema_defects(mutate: Any, reason: Reason) -> None:
+    fields = _fields()
+    mutate(fields)
+    assert _decode_reason(msgpack.packb(fields, use_bin_type=True, datetime=False)) is reason
+
+
+def test_decoder_refuses_structural_tricks() -> None:
+    good = encode_envelope(notice())
+    assert _decode_reason(good[:-1]) is Reason.TRUNCATED
+    assert _decode_reason(good + b"\xc0") is Reason.TRAILING_BYTES
+    assert _decode_reason(b"\xc1") is Reason.MALFORMED
+    assert _decode_reason(b"\x91" * 3000 + b"\xc0") is Reason.TOO_DEEP
+    assert _decode_reason(b"\xdd\xff\xff\xff\xff") is Reason.TRUNCATED
+    assert _decode_reason(b"\xa2\xff\xfe") is Reason.MALFORMED
+    assert _decode_reason(b"\x81\x01\x01") is Reason.MALFORMED
+    assert _decode_reason(b"\x82\xa1a\x01\xa1a\x02") is Reason.DUPLICATE_KEY
+    assert _decode_reason(msgpack.packb([1])) is Reason.MALFORMED
+
+
+def test_duplicate_keys_inside_the_body_are_refused() -> None:
+    inner = b"\x82\xa1a\x01\xa1a\x02"
+    fields = _fields()
+    fields["body"] = {}
+    data = msgpack.packb(fields)[:-1] + inner
+    assert _decode_reason(data) is Reason.DUPLICATE_KEY
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_escape_as_untyped_errors(data: bytes) -> None:
+    with contextlib.suppress(MalformedMessage):
+        decode_envelope(data)
+    with contextlib.suppress(MalformedMessage):
+        unpack_strict(data, "input")
