@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hotline.core.body import MAX_BODY_DEPTH
 from hotline.core.errors import InvalidEnvelope, MalformedMessage, Reason
 from hotline.core.jsonform import envelope_from_json, envelope_to_json
 from hotline.core.names import Channel, Kind, Precedence
 from hotline.core.wire import (
     ENVELOPE_KEYS,
-    MAX_BODY_DEPTH,
     Envelope,
     decode_envelope,
     encode_envelope,

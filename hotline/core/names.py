@@ -60,6 +60,18 @@ class DisputeReason(StrEnum):
 ANSWER_KINDS: Final = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
 
 MAX_IDENTIFIER_LENGTH: Final = 64
+# Station ids recur in every message, so valid ones are remembered (boundedly) to skip
+# the regular expression next time.
+_KNOWN_GOOD: Final[set[str]] = set()
+_KNOWN_GOOD_LIMIT: Final = 4096
+
+
+def _remember(value: str) -> None:
+    if len(_KNOWN_GOOD) >= _KNOWN_GOOD_LIMIT:
+        _KNOWN_GOOD.clear()
+    _KNOWN_GOOD.add(value)
+
+
 _STATION_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _INCIDENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -72,12 +84,15 @@ def check_station_id(value: object, field: str = "station") -> str:
     """
     if not isinstance(value, str):
         raise InvalidEnvelope(Reason.INVALID_FIELD, field, "station id must be a string")
+    if value in _KNOWN_GOOD:
+        return value
     if len(value) > MAX_IDENTIFIER_LENGTH:
         raise InvalidEnvelope(Reason.FIELD_TOO_LARGE, field, "station id over 64 characters")
     if _STATION_ID.fullmatch(value) is None:
         raise InvalidEnvelope(
             Reason.INVALID_FIELD, field, f"{value!r} is not a station id ([A-Za-z0-9._-])"
         )
+    _remember(value)
     return value
 
 
