@@ -280,9 +280,6 @@ def decode_envelope(data: bytes) -> Envelope:
             raise MalformedMessage(Reason.MISSING_FIELD, f"envelope lacks {missing[0]!r}")
         extra = sorted(repr(key) for key in obj if key not in _KEY_SET)
         raise MalformedMessage(Reason.UNKNOWN_FIELD, f"envelope has unknown field {extra[0]}")
-    recipients = obj["to"]
-    if not isinstance(recipients, list):
-        raise MalformedMessage(Reason.INVALID_FIELD, "to: recipients must be an array")
     try:
         return Envelope(
             version=version,
@@ -290,7 +287,7 @@ def decode_envelope(data: bytes) -> Envelope:
             channel=obj["ch"],
             kind=obj["k"],
             sender=obj["from"],
-            recipients=tuple(recipients),
+            recipients=obj["to"],
             incident=obj["inc"],
             ref=obj["ref"],
             seq=obj["seq"],
