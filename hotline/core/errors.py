@@ -9,7 +9,10 @@ The tree::
      │    ├── UntrustedKey      key unknown, revoked, expired, wrong channel or station
      │    ├── BadSignature      the Ed25519 signature does not cover these bytes
      │    ├── UntimelyMessage   outside the freshness window
-     │    └── ReplayedMessage   message id already seen, or sequence number reused
+     │    ├── ReplayedMessage   message id already seen, or sequence number reused
+     │    └── RefusedMessage    verified, but its incident cannot take it (incident layer)
+     ├── IllegalTransition      a local call the incident's state or role does not allow
+     ├── UnknownIncident        a local call naming an incident this station does not hold
      └── KeyringError           a keyring or key file that cannot be used (also ValueError)
 
 Reason codes are part of the protocol (protocol/PROTOCOL.md lists them): tools, journals
@@ -54,6 +57,26 @@ class Reason(StrEnum):
     FUTURE = "future"
     REPLAY = "replay"
     SEQUENCE_REGRESSION = "sequence-regression"
+    # incident layer: a verified message that its incident cannot take
+    NOT_ADDRESSED = "not-addressed"
+    UNKNOWN_INCIDENT = "unknown-incident"
+    UNKNOWN_REFERENCE = "unknown-reference"
+    NOT_AN_ADDRESSEE = "not-an-addressee"
+    ILLEGAL_TRANSITION = "illegal-transition"
+    LATE = "late"
+
+
+#: Reasons given after verification succeeded, by the incident layer (endpoint).
+INCIDENT_REASONS = frozenset(
+    {
+        Reason.NOT_ADDRESSED,
+        Reason.UNKNOWN_INCIDENT,
+        Reason.UNKNOWN_REFERENCE,
+        Reason.NOT_AN_ADDRESSEE,
+        Reason.ILLEGAL_TRANSITION,
+        Reason.LATE,
+    }
+)
 
 
 class HotlineError(Exception):
@@ -107,6 +130,30 @@ class UntimelyMessage(RejectedMessage):
 
 class ReplayedMessage(RejectedMessage):
     """The message, or its sender sequence number, was already accepted."""
+
+
+class RefusedMessage(RejectedMessage):
+    """A verified message that its incident cannot take: not addressed here, unknown
+    incident or reference, sent by a non-addressee, illegal in the current state, or late."""
+
+
+class IllegalTransition(HotlineError):
+    """A local call that the incident's state or this station's role does not allow.
+
+    Attributes:
+        state: the incident's state (its wire name).
+        input: the input that was refused.
+    """
+
+    def __init__(self, state: str, input: str, detail: str) -> None:
+        super().__init__(f"{input} in state {state}: {detail}")
+        self.state = state
+        self.input = input
+        self.detail = detail
+
+
+class UnknownIncident(HotlineError, LookupError):
+    """A local call named an incident this station does not hold (or named it ambiguously)."""
 
 
 class KeyringError(HotlineError, ValueError):

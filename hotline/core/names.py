@@ -111,3 +111,11 @@ def check_incident_id(value: object, field: str = "inc") -> str:
             Reason.INVALID_FIELD, field, f"{value!r} is not an incident id ([A-Za-z0-9._:-])"
         )
     return value
+
+
+TOPIC_PREFIX: Final = "hotline/v1"
+
+
+def inbox_topic(channel: Channel, station: str) -> str:
+    """The MQTT topic of ``station``'s inbox on ``channel``: ``hotline/v1/<channel>/<station>``."""
+    return f"{TOPIC_PREFIX}/{channel.value}/{check_station_id(station)}"

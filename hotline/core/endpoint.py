@@ -1,0 +1,480 @@
+"""The station endpoint, sans-IO: one party's hotline post.
+
+Theory of operation. A `StationEndpoint` holds the keys of one party's stations (usually
+one per line: the air-operations centre on ``air``, the chief of staff's office on
+``general-officer``; one station may also sit on several lines), the keyring of every
+trusted key, a `Verifier`, and the incidents it originated or is answering. It is
+driven from outside, like h11 or aioquic:
+
+* bytes in: ``receive(data, now, channel=...)`` verifies the message, hands it to its
+  incident and returns `events`;
+* decisions in: ``notify(...)`` opens an incident; ``acknowledge``, ``standby``,
+  ``dispute``, ``withdraw``, ``escalate``, ``accept_dispute`` and ``resolve`` are the
+  caller's choices — the core never decides how a responder answers;
+* time in: ``next_deadline()`` says when to call ``on_timer(now)`` next;
+* bytes out: ``outbox()`` drains the signed messages to publish, each with its channel
+  and recipients (one inbox topic per recipient).
+
+Message ids come from the ``message_ids`` callable the caller supplies (random bytes
+live, a seeded generator in simulation), and sequence numbers from a counter per hosted
+station starting at ``first_seq`` (a live station persists it, or starts it from its
+clock: see protocol/PROTOCOL.md, section 6.2).
+
+Incidents this endpoint originated are keyed by incident id and follow the ladder
+across lines. Responder views are keyed by (incident id, channel): on each line the
+responder sees only that line's exchange.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from hotline.core.channels import Doctrine
+from hotline.core.errors import (
+    IllegalTransition,
+    Reason,
+    RefusedMessage,
+    RejectedMessage,
+    UnknownIncident,
+)
+from hotline.core.events import Closed, Event, NoticeReceived, Received, Rejected
+from hotline.core.incident import Incident, Notice, Role, Send
+from hotline.core.keyring import Keyring
+from hotline.core.names import (
+    Channel,
+    DisputeReason,
+    Kind,
+    Precedence,
+    check_station_id,
+    inbox_topic,
+)
+from hotline.core.signing import StationKey
+from hotline.core.verifier import VerifiedMessage, Verifier, VerifierPolicy
+from hotline.core.wire import MAX_SAFE_INTEGER, Envelope, digest, encode_envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A signed message to publish: once to each recipient's inbox on its channel."""
+
+    channel: Channel
+    recipients: tuple[str, ...]
+    data: bytes
+    envelope: Envelope
+    digest: bytes
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The inbox topics to publish ``data`` to."""
+        return tuple(inbox_topic(self.channel, station) for station in self.recipients)
+
+
+_NOTICES = frozenset({Kind.NOTIFY, Kind.ESCALATE})
+_ANSWERS = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
+
+
+class StationEndpoint:
+    """One party's stations, their incidents, and the protocol between them.
+
+    Args:
+        party: the party this endpoint speaks for (as in the doctrine's station tables).
+        keys: private keys of the party's stations hosted here.
+        keyring: every trusted public key (this party's and the others').
+        doctrine: channels, deadlines, ladder and stations.
+        message_ids: returns a fresh 16-byte message id on each call.
+        policy: verifier limits (freshness, replay memory, size).
+        first_seq: first sequence number for each hosted station.
+
+    Raises:
+        ValueError: a key's station is not this party's station on any line.
+    """
+
+    def __init__(
+        self,
+        *,
+        party: str,
+        keys: Iterable[StationKey],
+        keyring: Keyring,
+        doctrine: Doctrine,
+        message_ids: Callable[[], bytes],
+        policy: VerifierPolicy | None = None,
+        first_seq: int = 1,
+    ) -> None:
+        self.party = check_station_id(party, "party")
+        self.doctrine = doctrine
+        self.verifier = Verifier(keyring, policy)
+        self._ids = message_ids
+        self._keys = {key.station: key for key in keys}
+        if not self._keys:
+            raise ValueError("an endpoint needs the key of at least one station")
+        self._station_for: dict[Channel, str] = {}
+        for channel in Channel:
+            station = doctrine[channel].stations.get(party)
+            if station is not None and station in self._keys:
+                self._station_for[channel] = station
+        for station in self._keys:
+            if station not in self._station_for.values():
+                raise ValueError(f"{station} is not {party}'s station on any line of the doctrine")
+        if not 1 <= first_seq <= MAX_SAFE_INTEGER:
+            raise ValueError("first_seq must be in 1 .. 2**53-1")
+        self._seq = dict.fromkeys(self._keys, first_seq)
+        self._originated: dict[str, Incident] = {}
+        self._answering: dict[tuple[str, Channel], Incident] = {}
+        self._outbox: list[Outgoing] = []
+        self._timers: list[tuple[float, int, Incident]] = []
+        self._scheduled: dict[int, float] = {}  # id(incident) -> deadline last pushed
+        self._pushes = 0  # heap tie-breaker: equal deadlines fire in scheduling order
+        self._counter = 0
+
+    # -- what it holds --------------------------------------------------------------
+
+    @property
+    def stations(self) -> Mapping[Channel, str]:
+        """The hosted station on each line this endpoint serves."""
+        return dict(self._station_for)
+
+    def incidents(self) -> Iterator[Incident]:
+        """Every incident view held here: originated first, then responder views."""
+        yield from self._originated.values()
+        yield from self._answering.values()
+
+    def originated(self, incident_id: str) -> Incident:
+        """The incident this endpoint originated with that id (`UnknownIncident` if none)."""
+        try:
+            return self._originated[incident_id]
+        except KeyError:
+            raise UnknownIncident(f"no incident {incident_id!r} originated here") from None
+
+    def answering(self, incident_id: str, channel: Channel | None = None) -> Incident:
+        """The responder view of an incident; name ``channel`` when several lines carry it."""
+        views = [
+            view
+            for (inc, ch), view in self._answering.items()
+            if inc == incident_id and (channel is None or ch == channel)
+        ]
+        if not views:
+            raise UnknownIncident(f"no notice {incident_id!r} received here")
+        if len(views) > 1:
+            open_views = [view for view in views if view.is_open]
+            if len(open_views) != 1:
+                lines = ", ".join(view.channel for view in views)
+                raise UnknownIncident(
+                    f"{incident_id!r} is held on several lines ({lines}): name one"
+                )
+            return open_views[0]
+        return views[0]
+
+    # -- IO-facing pumps ------------------------------------------------------------
+
+    def outbox(self) -> list[Outgoing]:
+        """Signed messages to publish, oldest first; the queue is emptied."""
+        messages, self._outbox = self._outbox, []
+        return messages
+
+    def next_deadline(self) -> float | None:
+        """When `on_timer` must next be called, or None if nothing waits on time."""
+        timers = self._timers
+        while timers:
+            at, _, incident = timers[0]
+            if incident.deadline == at and incident.is_open:
+                return at
+            heapq.heappop(timers)
+        return None
+
+    def on_timer(self, now: float) -> list[Event]:
+        """Fire every deadline due at ``now``: retries, fallbacks, lapses."""
+        events: list[Event] = []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            at, _, incident = heapq.heappop(timers)
+            if incident.deadline != at or not incident.is_open:
+                continue
+            self._scheduled.pop(id(incident), None)
+            self._after(incident, incident.on_timer(now), now, events, closing=True)
+        return events
+
+    def receive(self, data: bytes, now: float, *, channel: Channel | None = None) -> list[Event]:
+        """Take one message as received on ``channel`` (the inbox topic's line, if known)."""
+        try:
+            verified = self.verifier.verify(data, now, channel=channel)
+        except RejectedMessage as exc:
+            return [Rejected(exc.reason, exc.detail, now, channel)]
+        envelope = verified.envelope
+        events: list[Event] = []
+        try:
+            self._dispatch(verified, now, events)
+        except RefusedMessage as exc:
+            return [
+                Rejected(
+                    exc.reason,
+                    exc.detail,
+                    now,
+                    envelope.channel,
+                    envelope.sender,
+                    envelope.incident,
+                )
+            ]
+        events.insert(0, Received(envelope, verified.digest, now))
+        return events
+
+    # -- decisions ------------------------------------------------------------------
+
+    def notify(
+        self,
+        *,
+        channel: Channel,
+        precedence: Precedence,
+        notice: Notice,
+        now: float,
+        parties: Sequence[str] | None = None,
+        incident_id: str | None = None,
+    ) -> Incident:
+        """Open an incident: send ``notice`` on ``channel`` to ``parties`` (default: all others).
+
+        Raises:
+            ValueError: no station here on that line, an unknown party, a ladder line
+                this endpoint holds no station on, or an incident id already in use.
+        """
+        station = self._station_for.get(channel)
+        if station is None:
+            raise ValueError(f"{self.party} has no station on the {channel} line here")
+        rules = self.doctrine[channel]
+        wanted = (
+            list(parties) if parties is not None else [p for p in rules.stations if p != self.party]
+        )
+        unknown = [p for p in wanted if p not in rules.stations or p == self.party]
+        if unknown or not wanted:
+            raise ValueError(f"cannot address {unknown or 'nobody'} on the {channel} line")
+        for line in self.doctrine.ladder(channel)[1:]:
+            if line not in self._station_for:
+                raise ValueError(
+                    f"the {channel} ladder falls back to {line}, where this endpoint holds no "
+                    f"{self.party} station: add its key, or set that fallback to none"
+                )
+        if incident_id is None:
+            self._counter += 1
+            incident_id = f"{station}:{self._counter}"
+            while incident_id in self._originated:
+                self._counter += 1
+                incident_id = f"{station}:{self._counter}"
+        elif incident_id in self._originated:
+            raise ValueError(f"incident {incident_id!r} already exists")
+        incident, sends = Incident.originate(
+            incident_id=incident_id,
+            party=self.party,
+            station=station,
+            channel=channel,
+            recipients=tuple(rules.stations[p] for p in wanted),
+            precedence=Precedence(precedence),
+            notice=notice,
+            doctrine=self.doctrine,
+            now=now,
+        )
+        self._originated[incident_id] = incident
+        self._after(incident, sends, now)
+        return incident
+
+    def acknowledge(
+        self, incident_id: str, now: float, *, channel: Channel | None = None, text: str = ""
+    ) -> None:
+        """Acknowledge a notice received here."""
+        self._answer(incident_id, Kind.ACK, now, channel, text=text)
+
+    def standby(
+        self, incident_id: str, now: float, *, channel: Channel | None = None, text: str = ""
+    ) -> None:
+        """Answer standby: received, working on it (the exchange stays open)."""
+        self._answer(incident_id, Kind.STANDBY, now, channel, text=text)
+
+    def dispute(
+        self,
+        incident_id: str,
+        reason: DisputeReason,
+        now: float,
+        *,
+        channel: Channel | None = None,
+        text: str = "",
+    ) -> None:
+        """Answer a notice with a dispute and its reason."""
+        self._answer(
+            incident_id, Kind.DISPUTE, now, channel, reason=DisputeReason(reason), text=text
+        )
+
+    def _answer(
+        self,
+        incident_id: str,
+        kind: Kind,
+        now: float,
+        channel: Channel | None,
+        *,
+        reason: DisputeReason | None = None,
+        text: str = "",
+    ) -> None:
+        view = self.answering(incident_id, channel)
+        self._after(view, view.answer(kind, now, reason=reason, text=text), now)
+
+    def withdraw(self, incident_id: str, now: float, *, text: str = "") -> None:
+        """Cancel a notice this endpoint sent."""
+        incident = self.originated(incident_id)
+        self._after(incident, incident.withdraw(now, text), now)
+
+    def escalate(self, incident_id: str, now: float, *, reason: str = "manual") -> None:
+        """Take an incident to the next line of its ladder now."""
+        incident = self.originated(incident_id)
+        self._after(incident, incident.escalate(now, reason), now)
+
+    def accept_dispute(self, incident_id: str, now: float) -> None:
+        """Take a held dispute as the final answer."""
+        incident = self.originated(incident_id)
+        incident.accept_dispute(now)
+        self._after(incident, [], now)
+
+    def resolve(
+        self,
+        incident_id: str,
+        actions: Mapping[str, str],
+        now: float,
+        *,
+        channel: Channel | None = None,
+        text: str = "",
+    ) -> None:
+        """End an exchange with agreed mutual actions (party -> what it does)."""
+        incident = self._originated.get(incident_id) or self.answering(incident_id, channel)
+        self._after(incident, incident.resolve(actions, now, text), now)
+
+    def link_down(self, channel: Channel, now: float) -> list[Event]:
+        """A line is known to be down: every incident this endpoint has open on it falls back."""
+        events: list[Event] = []
+        for incident in list(self._originated.values()):
+            if incident.is_open and incident.channel == channel:
+                try:
+                    sends = incident.escalate(now, "link-down")
+                except IllegalTransition:
+                    continue
+                self._after(incident, sends, now, events, closing=True)
+        return events
+
+    # -- inside ---------------------------------------------------------------------
+
+    def _dispatch(self, verified: VerifiedMessage, now: float, events: list[Event]) -> None:
+        envelope = verified.envelope
+        mine = self._station_for.get(envelope.channel)
+        if mine is None or mine not in envelope.recipients:
+            raise RefusedMessage(
+                Reason.NOT_ADDRESSED, f"not addressed to {self.party}'s {envelope.channel} station"
+            )
+        kind, key = envelope.kind, (envelope.incident, envelope.channel)
+        if kind in _NOTICES:
+            if envelope.incident in self._originated:
+                raise RefusedMessage(
+                    Reason.ILLEGAL_TRANSITION, f"{envelope.incident} is this station's own incident"
+                )
+            view = self._answering.get(key)
+            if view is None:
+                view = Incident.answering(
+                    incident_id=envelope.incident,
+                    party=self.party,
+                    station=mine,
+                    originator=envelope.sender,
+                    channel=envelope.channel,
+                    kind=kind,
+                    precedence=envelope.precedence,
+                    notice=Notice.from_body(envelope.body),
+                    digest=verified.digest,
+                    sent_at=envelope.sent_at,
+                    doctrine=self.doctrine,
+                    now=now,
+                )
+                self._answering[key] = view
+                events.append(NoticeReceived(view, now))
+                self._after(view, [], now, events, closing=True)
+                return
+            if envelope.sender != view.originator:
+                raise RefusedMessage(
+                    Reason.NOT_AN_ADDRESSEE, f"{envelope.sender} did not open {envelope.incident}"
+                )
+            self._after(view, view.on_repeat(verified.digest, now), now, events, closing=True)
+        elif kind in _ANSWERS:
+            incident = self._originated.get(envelope.incident)
+            if incident is None:
+                raise RefusedMessage(
+                    Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} originated here"
+                )
+            sends = incident.on_answer(
+                kind,
+                envelope.sender,
+                ref=envelope.ref,
+                channel=envelope.channel,
+                body=envelope.body,
+                now=now,
+            )
+            self._after(incident, sends, now, events, closing=True)
+        elif kind is Kind.WITHDRAW:
+            view = self._answering.get(key)
+            if view is None:
+                raise RefusedMessage(
+                    Reason.UNKNOWN_INCIDENT,
+                    f"no notice {envelope.incident} on {envelope.channel} here",
+                )
+            view.on_withdraw(envelope.sender, now)
+            self._after(view, [], now, events, closing=True)
+        elif kind is Kind.RESOLVE:
+            target = self._originated.get(envelope.incident) or self._answering.get(key)
+            if target is None:
+                raise RefusedMessage(
+                    Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} here"
+                )
+            target.on_resolve(envelope.sender, envelope.body, now)
+            self._after(target, [], now, events, closing=True)
+        # heartbeats belong to no incident: verified and reported, nothing more
+
+    def _after(
+        self,
+        incident: Incident,
+        sends: list[Send],
+        now: float,
+        events: list[Event] | None = None,
+        *,
+        closing: bool = False,
+    ) -> None:
+        for send in sends:
+            self._sign(incident, send, now)
+        if closing and events is not None and not incident.is_open and incident.closed_at == now:
+            events.append(
+                Closed(incident.id, incident.role, incident.channel, incident.outcome, now)
+            )
+        deadline = incident.deadline
+        if (
+            deadline is not None
+            and incident.is_open
+            and self._scheduled.get(id(incident)) != deadline
+        ):
+            self._scheduled[id(incident)] = deadline
+            self._pushes += 1
+            heapq.heappush(self._timers, (deadline, self._pushes, incident))
+
+    def _sign(self, incident: Incident, send: Send, now: float) -> None:
+        station = self._station_for[send.channel]
+        seq = self._seq[station]
+        self._seq[station] = seq + 1
+        envelope = Envelope(
+            id=self._ids(),
+            channel=send.channel,
+            kind=send.kind,
+            sender=station,
+            recipients=send.recipients,
+            incident=incident.id,
+            ref=send.ref,
+            seq=seq,
+            sent_at_ms=round(now * 1000),
+            precedence=incident.precedence,
+            body=send.body,
+        )
+        envelope_bytes = encode_envelope(envelope)
+        data = self._keys[station].sign_bytes(envelope_bytes)
+        message_digest = digest(envelope_bytes)
+        if send.kind in _NOTICES and incident.role is Role.ORIGINATOR:
+            incident.notice_sent(message_digest)
+        self._outbox.append(Outgoing(send.channel, send.recipients, data, envelope, message_digest))
