@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench vectors clean check-mosquitto
+.PHONY: demo test bench vectors states clean check-mosquitto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(VENV)/.installed-dev
 
 vectors: $(VENV)/.installed
 	$(BIN)/hotline vectors generate protocol/vectors
+
+states: $(VENV)/.installed
+	$(BIN)/hotline states -o protocol/states.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

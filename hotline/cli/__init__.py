@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hotline import __version__
-from hotline.cli import keys, messages, vectors
+from hotline.cli import keys, messages, states, vectors
 from hotline.cli.common import EXIT_BAD_INPUT, UserError
 from hotline.core.errors import HotlineError
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     messages.register(commands)
     vectors.register(commands)
     keys.register(commands)
+    states.register(commands)
     return parser
 
 
