@@ -24,5 +24,14 @@ def test_readme_opens_with_the_two_commands() -> None:
     "block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))]
 )
 def test_readme_python_example_runs(block: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each block runs; where a line says ``# -> text``, its output starts with that text."""
     exec(compile(block, "README.md", "exec"), {})
-    assert capsys.readouterr().out.strip()
+    output = capsys.readouterr().out.splitlines()
+    assert output
+    promised = [
+        re.sub(r" \(.*\)$", "", line.split("# -> ", 1)[1]).strip()
+        for line in block.splitlines()
+        if "# -> " in line
+    ]
+    printed = [line for line in output if any(line.startswith(p) for p in promised)]
+    assert len(printed) == len(promised), (promised, output)

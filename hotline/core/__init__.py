@@ -5,42 +5,113 @@ from the caller. Everything here can be driven by a virtual clock, by asyncio, o
 another event loop.
 """
 
+from hotline.core.channels import (
+    ChannelDoctrine,
+    DisputePolicy,
+    Doctrine,
+    DoctrineError,
+)
+from hotline.core.endpoint import (
+    Outgoing,
+    StationEndpoint,
+)
 from hotline.core.errors import (
     BadSignature,
     HotlineError,
+    IllegalTransition,
     InvalidEnvelope,
     KeyringError,
     MalformedMessage,
     Reason,
+    RefusedMessage,
     RejectedMessage,
     ReplayedMessage,
+    UnknownIncident,
     UntimelyMessage,
     UntrustedKey,
 )
-from hotline.core.jsonform import envelope_from_json, envelope_to_json
-from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import Channel, DisputeReason, Kind, Precedence
-from hotline.core.signing import StationKey, key_id_of, split_signed
-from hotline.core.verifier import VerifiedMessage, Verifier, VerifierPolicy
-from hotline.core.wire import Envelope, decode_envelope, digest, encode_envelope
+from hotline.core.events import (
+    Closed,
+    Event,
+    NoticeReceived,
+    Received,
+    Rejected,
+)
+from hotline.core.incident import (
+    Incident,
+    Input,
+    Notice,
+    Role,
+    State,
+)
+from hotline.core.jsonform import (
+    envelope_from_json,
+    envelope_to_json,
+)
+from hotline.core.keyring import (
+    Keyring,
+    TrustedKey,
+)
+from hotline.core.names import (
+    Channel,
+    DisputeReason,
+    Kind,
+    Precedence,
+    inbox_topic,
+)
+from hotline.core.signing import (
+    StationKey,
+    key_id_of,
+    split_signed,
+)
+from hotline.core.verifier import (
+    VerifiedMessage,
+    Verifier,
+    VerifierPolicy,
+)
+from hotline.core.wire import (
+    Envelope,
+    decode_envelope,
+    digest,
+    encode_envelope,
+)
 
 __all__ = [
     "BadSignature",
     "Channel",
+    "ChannelDoctrine",
+    "Closed",
+    "DisputePolicy",
     "DisputeReason",
+    "Doctrine",
+    "DoctrineError",
     "Envelope",
+    "Event",
     "HotlineError",
+    "IllegalTransition",
+    "Incident",
+    "Input",
     "InvalidEnvelope",
     "Keyring",
     "KeyringError",
     "Kind",
     "MalformedMessage",
+    "Notice",
+    "NoticeReceived",
+    "Outgoing",
     "Precedence",
     "Reason",
+    "Received",
+    "RefusedMessage",
+    "Rejected",
     "RejectedMessage",
     "ReplayedMessage",
+    "Role",
+    "State",
+    "StationEndpoint",
     "StationKey",
     "TrustedKey",
+    "UnknownIncident",
     "UntimelyMessage",
     "UntrustedKey",
     "VerifiedMessage",
@@ -51,6 +122,7 @@ __all__ = [
     "encode_envelope",
     "envelope_from_json",
     "envelope_to_json",
+    "inbox_topic",
     "key_id_of",
     "split_signed",
 ]
