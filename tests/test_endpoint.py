@@ -217,6 +217,7 @@ def test_timers_are_data() -> None:
     assert us.next_deadline() is None
     inc = opened(net)
     assert us.next_deadline() == T0 + 600
+    assert us.originated(inc).next_deadline() == T0 + 600
     assert us.on_timer(T0 + 599) == []
     assert us.outbox() == []
     us.on_timer(T0 + 600)

@@ -369,6 +369,10 @@ class Incident:
         """Whether the incident is still waiting for something."""
         return self.state not in TERMINAL
 
+    def next_deadline(self) -> float | None:
+        """When `on_timer` must next be called for this incident, or None."""
+        return self.deadline
+
     @property
     def outcome(self) -> str:
         """The outcome name of the exercise JSON (``open`` while not terminal)."""
