@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hotline import __version__
-from hotline.cli import keys, messages, states, vectors
+from hotline.cli import exercise, keys, messages, schema, states, vectors
 from hotline.cli.common import EXIT_BAD_INPUT, UserError
 from hotline.core.errors import HotlineError
 
@@ -25,10 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hotline {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    exercise.register(commands)
     messages.register(commands)
     vectors.register(commands)
     keys.register(commands)
     states.register(commands)
+    schema.register(commands)
     return parser
 
 

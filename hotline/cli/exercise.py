@@ -1,0 +1,87 @@
+"""``hotline exercise run`` and ``hotline exercise check``: channel exercises in simulation."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.report.text import render_result, timeline_lines
+from hotline.sim.exercise import run_exercise
+from hotline.sim.result import build_result, passed, to_json
+from hotline.sim.scenario import load_scenario
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``exercise`` command group."""
+    group = commands.add_parser("exercise", help="run or check a channel exercise (scenario file)")
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="run a scenario and report its outcome",
+        description="Run a scenario in simulation. Exit 0 when every expectation and "
+        "invariant held, 1 when one failed, 2 when the scenario is invalid.",
+    )
+    run.add_argument("scenario", type=Path, help="scenario file (TOML)")
+    run.add_argument("--seed", type=int, help="seed of this run (default: the scenario's)")
+    run.add_argument("--json", metavar="PATH", help="write the result as JSON (- for stdout)")
+    run.add_argument("--timeline", action="store_true", help="print every message and decision")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only failures")
+    run.set_defaults(run=run_command)
+    check = actions.add_parser(
+        "check",
+        help="validate a scenario without running it",
+        description="Validate a scenario. Exit 0 if it is valid, 2 with the file, field "
+        "and reason if not.",
+    )
+    check.add_argument("scenario", type=Path)
+    check.set_defaults(run=check_command)
+
+
+def _console(stream: object) -> Console:
+    width = shutil.get_terminal_size((140, 24)).columns
+    return Console(file=stream, width=max(width, 120), highlight=False)  # type: ignore[arg-type]
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the exercise; print and write what came out."""
+    scenario = load_scenario(args.scenario)
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
+    exercise = run_exercise(scenario, args.seed, record=args.timeline)
+    result = build_result(exercise)
+    if args.json == "-":
+        sys.stdout.write(to_json(result))
+        out = _console(sys.stderr)
+    else:
+        if args.json:
+            Path(args.json).write_text(to_json(result))
+        out = _console(sys.stdout)
+    if args.timeline:
+        for line in timeline_lines(exercise):
+            out.print(line, markup=False)
+    if not args.quiet:
+        render_result(out, result)
+    elif not passed(result):
+        for expectation in result["expectations"]:
+            if not expectation["passed"]:
+                out.print(
+                    f"FAIL {expectation['description']} ({expectation['detail']})", markup=False
+                )
+    return EXIT_OK if passed(result) else EXIT_FAILED
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """Validate only."""
+    scenario = load_scenario(args.scenario)
+    notices = sum(event.action == "notify" for event in scenario.events)
+    print(
+        f"{args.scenario}: valid: {len(scenario.parties)} parties, "
+        f"{len(scenario.stations())} stations, {notices} notices, "
+        f"{len(scenario.expectations)} expectations"
+    )
+    return EXIT_OK

@@ -1,0 +1,24 @@
+"""``hotline schema scenario``: the JSON Schema of scenario files, for editors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from hotline.cli.common import EXIT_OK
+from hotline.sim.schema import scenario_schema
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``schema`` subcommand."""
+    schema = commands.add_parser("schema", help="print a JSON Schema (for editors)")
+    schema.add_argument("kind", choices=["scenario"], help="which file format")
+    schema.set_defaults(run=run_schema)
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print the schema."""
+    json.dump(scenario_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Ways to show an exercise: text for terminals (tables and timelines); more to come."""

@@ -1,0 +1,762 @@
+"""Scenario files: the TOML a protocol designer writes, and its validated model.
+
+A scenario names the parties and their stations on each line, overrides doctrine,
+describes each line's network, says how each responding station behaves, scripts the
+events, and states what must come out. `load_scenario` turns a file into a `Scenario`
+or raises one `ScenarioError` naming the file, the field (``events[2].channel``) and
+the reason; nothing half-valid gets through. The accepted keys of each table are in
+`TABLE_KEYS`, which the JSON Schema (`hotline.sim.schema`) is checked against.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from hotline.core.channels import Doctrine, DoctrineError
+from hotline.core.errors import HotlineError
+from hotline.core.incident import OUTCOMES
+from hotline.core.names import (
+    Channel,
+    DisputeReason,
+    Precedence,
+    check_incident_id,
+    check_station_id,
+)
+from hotline.doctrine import default_doctrine
+from hotline.sim.distributions import Distribution, Fixed, parse_distribution
+from hotline.sim.durations import format_duration, parse_duration
+from hotline.timestamps import parse_instant
+
+DEFAULT_START: Final = "2026-01-01T00:00:00Z"
+DEFAULT_DURATION: Final = 7 * 86_400.0
+MAX_REPEAT: Final = 1_000_000
+
+TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "": frozenset(
+        {"scenario", "parties", "doctrine", "verifier", "network", "responders", "events", "expect"}
+    ),
+    "scenario": frozenset({"name", "description", "start", "seed", "duration", "signing"}),
+    "verifier": frozenset({"max_age", "max_skew"}),
+    "network": frozenset({"latency", "loss", "outages", "detect_outages"}),
+    "responders": frozenset(
+        {
+            "station",
+            "action",
+            "delay",
+            "final_delay",
+            "reason",
+            "probability",
+            "misroute",
+            "misroute_delay",
+            "from",
+            "until",
+            "activity",
+            "text",
+            "actions",
+        }
+    ),
+    "events": frozenset(
+        {
+            "at",
+            "action",
+            "originator",
+            "channel",
+            "to",
+            "incident",
+            "activity",
+            "area",
+            "starts_in",
+            "lasts",
+            "precedence",
+            "text",
+            "actions",
+            "repeat",
+            "every",
+            "reason",
+        }
+    ),
+    "expect": frozenset(
+        {
+            "incident",
+            "outcome",
+            "within",
+            "max_fallbacks",
+            "min_fallbacks",
+            "channel",
+            "late_notice",
+            "dispute_reason",
+            "description",
+        }
+    ),
+}
+ACTIONS: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "silent", "resolve")
+EVENT_ACTIONS: Final = ("notify", "withdraw", "escalate", "resolve")
+SIGNING: Final = ("ed25519", "none")
+
+
+_ONE_SECOND: Final = Fixed(1.0)
+_ONE_MINUTE: Final = Fixed(60.0)
+_TEN_MINUTES: Final = Fixed(600.0)
+_NO_DELAY: Final = Fixed(0.0)
+
+
+class ScenarioError(HotlineError, ValueError):
+    """A scenario that cannot be run: names the file, the field and the reason."""
+
+    def __init__(self, source: str, field: str, detail: str) -> None:
+        super().__init__(f"{source}: {field}: {detail}" if field else f"{source}: {detail}")
+        self.source = source
+        self.field = field
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One line's network: delay per message, random loss, and outages."""
+
+    latency: Distribution = _ONE_SECOND
+    loss: float = 0.0
+    outages: tuple[tuple[float, float], ...] = ()
+    detect_outages: bool = False
+
+    def up(self, at: float) -> bool:
+        """Whether the bearer carries traffic at exercise time ``at``."""
+        return not any(start <= at < end for start, end in self.outages)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponderRule:
+    """How one station answers calls that match this rule."""
+
+    station: str
+    action: str
+    delay: Distribution = _ONE_MINUTE
+    final_delay: Distribution = _TEN_MINUTES
+    reason: DisputeReason | None = None
+    probability: float = 1.0
+    misroute: float = 0.0
+    misroute_delay: Distribution = _NO_DELAY
+    start: float = 0.0
+    until: float = float("inf")
+    activity: str | None = None
+    text: str = ""
+    actions: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, at: float, activity: str) -> bool:
+        """Whether this rule governs a call ringing at ``at`` about ``activity``."""
+        return self.start <= at < self.until and self.activity in (None, activity)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptEvent:
+    """Something a party does at a scripted time."""
+
+    at: float
+    action: str
+    party: str
+    originator: str
+    channel: Channel
+    incident: str
+    to: tuple[str, ...] = ()
+    activity: str = ""
+    area: Mapping[str, object] | None = None
+    starts_in: float | None = None
+    lasts: float | None = None
+    precedence: Precedence = Precedence.PRIORITY
+    text: str = ""
+    actions: Mapping[str, str] = field(default_factory=dict)
+    reason: str = "manual"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expectation:
+    """Something the run must show; ``incident`` ``*`` applies to every incident."""
+
+    incident: str
+    description: str
+    outcome: str | None = None
+    within: float | None = None
+    max_fallbacks: int | None = None
+    min_fallbacks: int | None = None
+    channel: Channel | None = None
+    late_notice: bool | None = None
+    dispute_reason: DisputeReason | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A validated scenario, ready to run."""
+
+    name: str
+    source: str
+    description: str
+    start: float
+    seed: int
+    duration: float
+    signing: str
+    parties: Mapping[str, Mapping[Channel, str]]
+    doctrine: Doctrine
+    max_age: float
+    max_skew: float
+    network: Mapping[Channel, Link]
+    responders: tuple[ResponderRule, ...]
+    events: tuple[ScriptEvent, ...]
+    expectations: tuple[Expectation, ...]
+
+    def party_of(self, station: str) -> str:
+        """The party a station belongs to."""
+        for party, stations in self.parties.items():
+            if station in stations.values():
+                return party
+        raise KeyError(station)
+
+    def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
+        """Every station: its party and the lines it sits on."""
+        found: dict[str, tuple[str, set[Channel]]] = {}
+        for party, table in self.parties.items():
+            for channel, station in table.items():
+                found.setdefault(station, (party, set()))[1].add(channel)
+        return {s: (p, frozenset(c)) for s, (p, c) in sorted(found.items())}
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Raises:
+        ScenarioError: the file is unreadable, not TOML, or breaks a rule; the message
+            names the file, the field and the reason.
+    """
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(source, "", exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "", "not UTF-8 text") from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str = "scenario") -> Scenario:
+    """Validate scenario TOML text (see `load_scenario`)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"not valid TOML ({exc})") from None
+    return _Reader(source).scenario(data)
+
+
+_T = TypeVar("_T")
+
+
+class _Reader:
+    """Reads one scenario document, raising `ScenarioError` at the first problem."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, detail: str) -> ScenarioError:
+        return ScenarioError(self.source, where, detail)
+
+    def table(self, value: object, where: str, keys: str | None = None) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(where, "must be a table")
+        if keys is not None:
+            unknown = sorted(set(value) - TABLE_KEYS[keys])
+            if unknown:
+                name = f"{where}.{unknown[0]}" if where else unknown[0]
+                raise self.fail(
+                    name, f"unknown field (known: {', '.join(sorted(TABLE_KEYS[keys]))})"
+                )
+        return value
+
+    def convert(self, where: str, value: object, how: Callable[[Any], _T]) -> _T:
+        try:
+            return how(value)
+        except (ValueError, TypeError, KeyError) as exc:
+            detail = str(getattr(exc, "detail", exc)).strip("'\"")
+            head, _, tail = detail.partition(": ")
+            if tail and " " not in head and head.replace("_", "").isalpha():
+                raise self.fail(f"{where}.{head}", tail) from None
+            raise self.fail(where, detail) from None
+
+    def text(
+        self, entry: Mapping[str, Any], key: str, where: str, default: str | None = None
+    ) -> str:
+        value = entry.get(key, default)
+        if value is None:
+            raise self.fail(f"{where}.{key}", "required")
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key}", f"must be a string, not {value!r}")
+        return value
+
+    def choice(
+        self,
+        entry: Mapping[str, Any],
+        key: str,
+        where: str,
+        options: tuple[str, ...],
+        default: str | None = None,
+    ) -> str:
+        value = self.text(entry, key, where, default)
+        if value not in options:
+            raise self.fail(f"{where}.{key}", f"{value!r} is not one of {', '.join(options)}")
+        return value
+
+    def number(
+        self, entry: Mapping[str, Any], key: str, where: str, low: float, high: float
+    ) -> float | None:
+        value = entry.get(key)
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise self.fail(
+                f"{where}.{key}", f"must be a number from {low:g} to {high:g}, not {value!r}"
+            )
+        return float(value)
+
+    def count(self, entry: Mapping[str, Any], key: str, where: str, high: int) -> int | None:
+        value = entry.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            raise self.fail(
+                f"{where}.{key}", f"must be a whole number from 0 to {high}, not {value!r}"
+            )
+        return value
+
+    def duration(self, entry: Mapping[str, Any], key: str, where: str) -> float | None:
+        if key not in entry:
+            return None
+        return self.convert(f"{where}.{key}", entry[key], parse_duration)
+
+    def duration_or(self, entry: Mapping[str, Any], key: str, where: str, default: float) -> float:
+        found = self.duration(entry, key, where)
+        return default if found is None else found
+
+    def channel(self, value: object, where: str) -> Channel:
+        if value not in Channel.__members__.values():
+            raise self.fail(where, f"{value!r} is not a channel ({', '.join(Channel)})")
+        return Channel(str(value))
+
+    def station(self, value: object, where: str, known: Mapping[str, Any]) -> str:
+        self.convert(where, value, check_station_id)
+        if value not in known:
+            raise self.fail(where, f"{value!r} is not a station of any party ({', '.join(known)})")
+        return str(value)
+
+    # -- the document ----------------------------------------------------------------
+
+    def scenario(self, data: Mapping[str, Any]) -> Scenario:
+        self.table(data, "", "")
+        head = self.table(data.get("scenario"), "scenario", "scenario")
+        name = self.convert("scenario.name", self.text(head, "name", "scenario"), check_incident_id)
+        start_text = self.text(head, "start", "scenario", DEFAULT_START)
+        start = self.convert("scenario.start", start_text, parse_instant)
+        seed = head.get("seed", 1)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise self.fail(
+                "scenario.seed", f"must be a whole number from 0 to 2**63-1, not {seed!r}"
+            )
+        duration = self.duration_or(head, "duration", "scenario", DEFAULT_DURATION)
+        if duration <= 0:
+            raise self.fail("scenario.duration", "must be positive")
+        signing = self.choice(head, "signing", "scenario", SIGNING, "ed25519")
+        parties = self.parties(data.get("parties"))
+        doctrine = self.doctrine(data.get("doctrine", {}), parties)
+        verifier = self.table(data.get("verifier", {}), "verifier", "verifier")
+        max_age = self.duration_or(verifier, "max_age", "verifier", 3600.0)
+        max_skew = self.duration_or(verifier, "max_skew", "verifier", 120.0)
+        if max_age <= 0:
+            raise self.fail("verifier.max_age", "must be positive")
+        network = self.network(data.get("network", {}))
+        stations = {s: p for p, table in parties.items() for s in table.values()}
+        responders = self.responders(data.get("responders", []), stations, doctrine)
+        events = self.events(data.get("events", []), parties, stations, doctrine, duration)
+        incidents = {e.incident: e for e in events if e.action == "notify"}
+        expectations = self.expectations(data.get("expect", []), incidents)
+        return Scenario(
+            name=name,
+            source=self.source,
+            description=self.text(head, "description", "scenario", ""),
+            start=start,
+            seed=seed,
+            duration=duration,
+            signing=signing,
+            parties=parties,
+            doctrine=doctrine,
+            max_age=max_age,
+            max_skew=max_skew,
+            network=network,
+            responders=responders,
+            events=events,
+            expectations=expectations,
+        )
+
+    def parties(self, value: object) -> dict[str, dict[Channel, str]]:
+        table = self.table(value, "parties")
+        if len(table) < 2:
+            raise self.fail("parties", "a hotline needs at least two parties")
+        parties: dict[str, dict[Channel, str]] = {}
+        owner: dict[str, str] = {}
+        for party, raw_lines in table.items():
+            where = f"parties.{party}"
+            self.convert(where, party, check_station_id)
+            lines = self.table(raw_lines, where)
+            if not lines:
+                raise self.fail(where, "give the party's station on at least one line")
+            parties[party] = {}
+            for channel_name, station in lines.items():
+                channel = self.channel(channel_name, f"{where}.{channel_name}")
+                self.convert(f"{where}.{channel_name}", station, check_station_id)
+                if owner.get(station, party) != party:
+                    raise self.fail(
+                        f"{where}.{channel_name}", f"{station} already belongs to {owner[station]}"
+                    )
+                owner[station] = party
+                parties[party][channel] = station
+        return parties
+
+    def doctrine(self, value: object, parties: Mapping[str, Mapping[Channel, str]]) -> Doctrine:
+        overrides = dict(self.table(value, "doctrine"))
+        channels = dict(self.table(overrides.get("channels", {}), "doctrine.channels"))
+        for channel in Channel:
+            entry = dict(
+                self.table(channels.get(channel.value, {}), f"doctrine.channels.{channel}")
+            )
+            if "stations" in entry:
+                raise self.fail(
+                    f"doctrine.channels.{channel}.stations", "stations come from [parties]"
+                )
+            entry["stations"] = {p: t[channel] for p, t in parties.items() if channel in t}
+            channels[channel.value] = entry
+        overrides["channels"] = channels
+        try:
+            return default_doctrine().with_overrides(overrides)
+        except DoctrineError as exc:
+            raise self.fail(f"doctrine.{exc.field}", exc.detail) from None
+
+    def network(self, value: object) -> dict[Channel, Link]:
+        table = self.table(value, "network")
+        links = {channel: Link() for channel in Channel}
+        for name, raw in table.items():
+            where = f"network.{name}"
+            channel = self.channel(name, where)
+            entry = self.table(raw, where, "network")
+            latency = self.convert(
+                f"{where}.latency", entry.get("latency", 1.0), parse_distribution
+            )
+            loss = _or(self.number(entry, "loss", where, 0.0, 1.0), 0.0)
+            outages = []
+            windows = entry.get("outages", [])
+            if not isinstance(windows, list):
+                raise self.fail(f"{where}.outages", "must be a list of [start, end] pairs")
+            for index, pair in enumerate(windows):
+                spot = f"{where}.outages[{index}]"
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise self.fail(spot, "must be a [start, end] pair")
+                begin, end = (self.convert(spot, item, parse_duration) for item in pair)
+                if end <= begin:
+                    raise self.fail(spot, "end must come after start")
+                outages.append((begin, end))
+            detect = entry.get("detect_outages", False)
+            if not isinstance(detect, bool):
+                raise self.fail(f"{where}.detect_outages", "must be true or false")
+            links[channel] = Link(latency, loss, tuple(sorted(outages)), detect)
+        return links
+
+    def responders(
+        self, value: object, stations: Mapping[str, str], doctrine: Doctrine
+    ) -> tuple[ResponderRule, ...]:
+        if not isinstance(value, list):
+            raise self.fail("responders", "must be an array of tables ([[responders]])")
+        rules = []
+        for index, raw in enumerate(value):
+            where = f"responders[{index}]"
+            entry = self.table(raw, where, "responders")
+            station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
+            action = self.choice(entry, "action", where, ACTIONS)
+            reason = None
+            if action == "dispute":
+                reason_text = self.text(entry, "reason", where)
+                reason = self.convert(f"{where}.reason", reason_text, DisputeReason)
+            elif action == "disavow":
+                reason = DisputeReason.NOT_OUR_FORCES
+            elif "reason" in entry:
+                raise self.fail(f"{where}.reason", f"only a dispute takes a reason, not {action}")
+            actions = self.actions(entry, where, stations) if action == "resolve" else {}
+            if action == "resolve":
+                lines = [
+                    c for c in Channel if doctrine[c].stations.get(stations[station]) == station
+                ]
+                if not any(doctrine[c].resolves for c in lines):
+                    raise self.fail(
+                        f"{where}.action", f"{station} sits on no line whose doctrine resolves"
+                    )
+            start = self.duration_or(entry, "from", where, 0.0)
+            until = self.duration_or(entry, "until", where, float("inf"))
+            if until <= start:
+                raise self.fail(f"{where}.until", "must come after from")
+            rules.append(
+                ResponderRule(
+                    station=station,
+                    action=action,
+                    delay=self.convert(
+                        f"{where}.delay", entry.get("delay", 60), parse_distribution
+                    ),
+                    final_delay=self.convert(
+                        f"{where}.final_delay", entry.get("final_delay", 600), parse_distribution
+                    ),
+                    reason=reason,
+                    probability=_or(self.number(entry, "probability", where, 0.0, 1.0), 1.0),
+                    misroute=_or(self.number(entry, "misroute", where, 0.0, 1.0), 0.0),
+                    misroute_delay=self.convert(
+                        f"{where}.misroute_delay",
+                        entry.get("misroute_delay", 0),
+                        parse_distribution,
+                    ),
+                    start=start,
+                    until=until,
+                    activity=self.text(entry, "activity", where) if "activity" in entry else None,
+                    text=self.text(entry, "text", where, ""),
+                    actions=actions,
+                )
+            )
+        return tuple(rules)
+
+    def actions(
+        self, entry: Mapping[str, Any], where: str, stations: Mapping[str, str]
+    ) -> dict[str, str]:
+        table = self.table(entry.get("actions"), f"{where}.actions")
+        parties = set(stations.values())
+        result = {}
+        for party, action in table.items():
+            if party not in parties:
+                raise self.fail(
+                    f"{where}.actions.{party}", f"not a party ({', '.join(sorted(parties))})"
+                )
+            if not isinstance(action, str):
+                raise self.fail(f"{where}.actions.{party}", "must be a string")
+            result[party] = action
+        if not result:
+            raise self.fail(f"{where}.actions", "say what each side does")
+        return result
+
+    def events(
+        self,
+        value: object,
+        parties: Mapping[str, Mapping[Channel, str]],
+        stations: Mapping[str, str],
+        doctrine: Doctrine,
+        duration: float,
+    ) -> tuple[ScriptEvent, ...]:
+        if not isinstance(value, list):
+            raise self.fail("events", "must be an array of tables ([[events]])")
+        events: list[ScriptEvent] = []
+        notified: dict[str, ScriptEvent] = {}
+        counters: dict[str, int] = {}
+        for index, raw in enumerate(value):
+            where = f"events[{index}]"
+            entry = self.table(raw, where, "events")
+            at = self.duration(entry, "at", where)
+            if at is None:
+                raise self.fail(f"{where}.at", "required")
+            if at >= duration:
+                raise self.fail(f"{where}.at", "after the end of the run (scenario.duration)")
+            action = self.choice(entry, "action", where, EVENT_ACTIONS, "notify")
+            if action == "notify":
+                made = self.notice_events(
+                    entry,
+                    where,
+                    at=at,
+                    parties=parties,
+                    stations=stations,
+                    doctrine=doctrine,
+                    counters=counters,
+                )
+                for event in made:
+                    if event.incident in notified:
+                        raise self.fail(f"{where}.incident", f"{event.incident!r} is already used")
+                    notified[event.incident] = event
+                events.extend(made)
+                continue
+            incident = self.text(entry, "incident", where)
+            opened = notified.get(incident)
+            if opened is None:
+                raise self.fail(f"{where}.incident", f"no earlier notify event opens {incident!r}")
+            if at < opened.at:
+                raise self.fail(f"{where}.at", f"before {incident!r} is notified")
+            actions = self.actions(entry, where, stations) if action == "resolve" else {}
+            events.append(
+                ScriptEvent(
+                    at=at,
+                    action=action,
+                    party=opened.party,
+                    originator=opened.originator,
+                    channel=opened.channel,
+                    incident=incident,
+                    actions=actions,
+                    text=self.text(entry, "text", where, ""),
+                    reason=self.text(entry, "reason", where, "manual"),
+                )
+            )
+        return tuple(sorted(events, key=lambda e: e.at))
+
+    def notice_events(
+        self,
+        entry: Mapping[str, Any],
+        where: str,
+        *,
+        at: float,
+        parties: Mapping[str, Mapping[Channel, str]],
+        stations: Mapping[str, str],
+        doctrine: Doctrine,
+        counters: dict[str, int],
+    ) -> list[ScriptEvent]:
+        originator = self.station(
+            self.text(entry, "originator", where), f"{where}.originator", stations
+        )
+        party = stations[originator]
+        lines = [c for c, s in parties[party].items() if s == originator]
+        if "channel" in entry:
+            channel = self.channel(entry["channel"], f"{where}.channel")
+            if channel not in lines:
+                raise self.fail(f"{where}.channel", f"{originator} is not on the {channel} line")
+        elif len(lines) == 1:
+            channel = lines[0]
+        else:
+            raise self.fail(f"{where}.channel", f"{originator} sits on several lines: name one")
+        for line in doctrine.ladder(channel)[1:]:
+            if line not in parties[party]:
+                raise self.fail(
+                    f"{where}.channel",
+                    f"the {channel} ladder falls back to {line}, where {party} has no station "
+                    f"(add one under [parties.{party}], or set "
+                    f'doctrine.channels.{channel}.fallback = "none")',
+                )
+        others = [p for p, t in parties.items() if p != party and channel in t]
+        to = entry.get("to", others)
+        if not isinstance(to, list) or not to:
+            raise self.fail(f"{where}.to", "must be a non-empty list of parties")
+        for spot, target in enumerate(to):
+            if target not in others:
+                raise self.fail(
+                    f"{where}.to[{spot}]",
+                    f"{target!r} has no station on the {channel} line "
+                    f"(candidates: {', '.join(others) or 'none'})",
+                )
+        activity = self.text(entry, "activity", where)
+        precedence = self.convert(
+            f"{where}.precedence",
+            self.text(entry, "precedence", where, "priority").lower(),
+            Precedence,
+        )
+        area = self.table(entry["area"], f"{where}.area") if "area" in entry else None
+        repeat = self.count(entry, "repeat", where, MAX_REPEAT)
+        every = self.duration_or(entry, "every", where, 0.0)
+        if repeat is not None and repeat < 1:
+            raise self.fail(f"{where}.repeat", "must be at least 1")
+        copies = repeat or 1
+        if copies > 1 and every <= 0:
+            raise self.fail(f"{where}.every", "a repeated event needs a positive interval")
+        base = entry.get("incident")
+        if base is not None:
+            self.convert(f"{where}.incident", base, check_incident_id)
+        made = []
+        for copy in range(copies):
+            if base is None:
+                counters[originator] = counters.get(originator, 0) + 1
+                incident = f"{originator}:{counters[originator]}"
+            else:
+                incident = str(base) if copies == 1 else f"{base}-{copy + 1}"
+            made.append(
+                ScriptEvent(
+                    at=at + copy * every,
+                    action="notify",
+                    party=party,
+                    originator=originator,
+                    channel=channel,
+                    incident=incident,
+                    to=tuple(to),
+                    activity=activity,
+                    area=area,
+                    starts_in=self.duration(entry, "starts_in", where),
+                    lasts=self.duration(entry, "lasts", where),
+                    precedence=precedence,
+                    text=self.text(entry, "text", where, ""),
+                )
+            )
+        return made
+
+    def expectations(
+        self, value: object, incidents: Mapping[str, ScriptEvent]
+    ) -> tuple[Expectation, ...]:
+        if not isinstance(value, list):
+            raise self.fail("expect", "must be an array of tables ([[expect]])")
+        result = []
+        outcomes = (*OUTCOMES.values(), "open")
+        for index, raw in enumerate(value):
+            where = f"expect[{index}]"
+            entry = self.table(raw, where, "expect")
+            incident = self.text(entry, "incident", where)
+            if incident != "*" and incident not in incidents:
+                raise self.fail(f"{where}.incident", f"no notify event opens {incident!r}")
+            checks = TABLE_KEYS["expect"] - {"incident", "description"}
+            if not checks & set(entry):
+                raise self.fail(where, f"expects nothing: give one of {', '.join(sorted(checks))}")
+            late = entry.get("late_notice")
+            if late is not None and not isinstance(late, bool):
+                raise self.fail(f"{where}.late_notice", "must be true or false")
+            reason = entry.get("dispute_reason")
+            expectation = Expectation(
+                incident=incident,
+                description="",
+                outcome=self.choice(entry, "outcome", where, outcomes)
+                if "outcome" in entry
+                else None,
+                within=self.duration(entry, "within", where),
+                max_fallbacks=self.count(entry, "max_fallbacks", where, 10),
+                min_fallbacks=self.count(entry, "min_fallbacks", where, 10),
+                channel=self.channel(entry["channel"], f"{where}.channel")
+                if "channel" in entry
+                else None,
+                late_notice=late,
+                dispute_reason=None
+                if reason is None
+                else self.convert(f"{where}.dispute_reason", reason, DisputeReason),
+            )
+            text = self.text(entry, "description", where, "") or describe(expectation)
+            result.append(replace(expectation, description=text))
+        return tuple(result)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def describe(expectation: Expectation) -> str:
+    """A readable sentence for an expectation without a description."""
+    subject = "every incident" if expectation.incident == "*" else expectation.incident
+    parts = []
+    if expectation.outcome:
+        parts.append(expectation.outcome)
+    if expectation.channel:
+        parts.append(f"on {expectation.channel}")
+    if expectation.within is not None:
+        parts.append(f"within {format_duration(expectation.within)}")
+    if expectation.max_fallbacks is not None:
+        parts.append(f"with at most {expectation.max_fallbacks} fallbacks")
+    if expectation.min_fallbacks is not None:
+        parts.append(f"with at least {expectation.min_fallbacks} fallbacks")
+    if expectation.late_notice is not None:
+        parts.append("flagged late" if expectation.late_notice else "not flagged late")
+    if expectation.dispute_reason:
+        parts.append(f"disputed as {expectation.dispute_reason}")
+    return f"{subject} {', '.join(parts)}"

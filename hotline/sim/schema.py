@@ -1,0 +1,214 @@
+"""A JSON Schema of scenario files, for editors (``hotline schema scenario``).
+
+The loader (`hotline.sim.scenario`) is the authority; this schema describes the same
+tables and keys (a test holds the key sets equal) so an editor can complete and check
+a scenario as it is typed. Rules that span tables (a station must belong to a party,
+an expectation must name a notified incident) are the loader's alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotline.core.incident import OUTCOMES
+from hotline.core.names import Channel, DisputeReason, Precedence
+from hotline.sim.scenario import ACTIONS, EVENT_ACTIONS, SIGNING, TABLE_KEYS
+
+DURATION: dict[str, Any] = {
+    "description": 'seconds, or a string of number+unit parts: 90, "90s", "10m", "1h30m"',
+    "oneOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
+    ],
+}
+DISTRIBUTION: dict[str, Any] = {
+    "description": "a fixed duration, or a table with kind fixed/uniform/lognormal",
+    "oneOf": [
+        DURATION,
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind", "value"],
+            "properties": {"kind": {"const": "fixed"}, "value": DURATION},
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind", "low", "high"],
+            "properties": {"kind": {"const": "uniform"}, "low": DURATION, "high": DURATION},
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["kind", "median", "sigma"],
+            "properties": {
+                "kind": {"const": "lognormal"},
+                "median": DURATION,
+                "sigma": {"type": "number", "minimum": 0, "maximum": 5},
+            },
+        },
+    ],
+}
+STATION = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+INCIDENT = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"}
+CHANNEL = {"enum": [c.value for c in Channel]}
+PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+ACTIONS_TABLE = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "party -> what it does (agreed mutual actions)",
+}
+
+
+def _d(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {**schema, "description": description}
+
+
+PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
+    "scenario": {
+        "name": _d(INCIDENT, "short name, reported in results"),
+        "description": _d({"type": "string"}, "what the scenario models"),
+        "start": _d(
+            {"type": "string"},
+            "exercise time 0, RFC 3339 with offset (default 2026-01-01T00:00:00Z)",
+        ),
+        "seed": _d(
+            {"type": "integer", "minimum": 0}, "seed of the run's RNG (overridden by --seed)"
+        ),
+        "duration": _d(DURATION, "the run stops here at the latest (default 7d)"),
+        "signing": _d(
+            {"enum": list(SIGNING)}, "ed25519 (default) or none for protocol-only timing studies"
+        ),
+    },
+    "verifier": {
+        "max_age": _d(DURATION, "a message older than this is stale (default 1h)"),
+        "max_skew": _d(DURATION, "clock difference tolerated (default 2m)"),
+    },
+    "network": {
+        "latency": _d(DISTRIBUTION, "delay of each message copy (default 1s)"),
+        "loss": _d(PROBABILITY, "chance each copy is lost"),
+        "outages": _d(
+            {
+                "type": "array",
+                "items": {"type": "array", "items": DURATION, "minItems": 2, "maxItems": 2},
+            },
+            "[start, end] windows when the bearer carries nothing",
+        ),
+        "detect_outages": _d(
+            {"type": "boolean"}, "a sender finds the line down and falls back at once"
+        ),
+    },
+    "responders": {
+        "station": _d(STATION, "the answering station"),
+        "action": _d({"enum": list(ACTIONS)}, "what the operator answers"),
+        "delay": _d(DISTRIBUTION, "time to answer (default 60s)"),
+        "final_delay": _d(DISTRIBUTION, "standby-then-ack: from standby to ack (default 10m)"),
+        "reason": _d({"enum": [r.value for r in DisputeReason]}, "dispute reason"),
+        "probability": _d(PROBABILITY, "chance that each call is picked up (default 1)"),
+        "misroute": _d(PROBABILITY, "chance a call first reaches the wrong officer"),
+        "misroute_delay": _d(DISTRIBUTION, "how long the wrong officer takes to hand it on"),
+        "from": _d(DURATION, "rule applies to calls ringing from this exercise time (shifts)"),
+        "until": _d(DURATION, "...until this exercise time"),
+        "activity": _d({"type": "string"}, "rule applies only to notices of this activity"),
+        "text": _d({"type": "string"}, "free text sent with the answer"),
+        "actions": _d(ACTIONS_TABLE, "resolve: the agreed mutual actions"),
+    },
+    "events": {
+        "at": _d(DURATION, "exercise time of the event"),
+        "action": _d(
+            {"enum": list(EVENT_ACTIONS)}, "notify (default), withdraw, escalate or resolve"
+        ),
+        "originator": _d(STATION, "the notifying station"),
+        "channel": _d(CHANNEL, "the line (default: the originator's only line)"),
+        "to": _d(
+            {"type": "array", "items": STATION, "minItems": 1},
+            "parties to notify (default: all others)",
+        ),
+        "incident": _d(
+            INCIDENT, "incident id (default ORIGINATOR:N); withdraw/escalate/resolve name it"
+        ),
+        "activity": _d({"type": "string"}, "strike, flight, patrol, movement, exercise..."),
+        "area": _d({"type": "object"}, "where: a point, an area or a route"),
+        "starts_in": _d(DURATION, "the activity starts this long after the notice"),
+        "lasts": _d(DURATION, "how long the activity lasts"),
+        "precedence": _d({"enum": [p.value for p in Precedence]}, "default priority"),
+        "text": _d({"type": "string"}, "free text"),
+        "actions": _d(ACTIONS_TABLE, "resolve: the agreed mutual actions"),
+        "repeat": _d({"type": "integer", "minimum": 1}, "copies of this notice, `every` apart"),
+        "every": _d(DURATION, "interval between repeated notices"),
+        "reason": _d({"type": "string"}, "escalate: why (default manual)"),
+    },
+    "expect": {
+        "incident": _d({"type": "string"}, "an incident id, or * for every incident"),
+        "outcome": _d({"enum": [*OUTCOMES.values(), "open"]}, "how it must end"),
+        "within": _d(DURATION, "closed at most this long after the notice"),
+        "max_fallbacks": _d({"type": "integer", "minimum": 0}, "at most this many fallbacks"),
+        "min_fallbacks": _d({"type": "integer", "minimum": 0}, "at least this many fallbacks"),
+        "channel": _d(CHANNEL, "the line it ends on"),
+        "late_notice": _d({"type": "boolean"}, "flagged (or not) for short lead time"),
+        "dispute_reason": _d(
+            {"enum": [r.value for r in DisputeReason]}, "the first dispute's reason"
+        ),
+        "description": _d({"type": "string"}, "how the result names this expectation"),
+    },
+}
+REQUIRED = {
+    "scenario": ["name"],
+    "responders": ["station", "action"],
+    "events": ["at"],
+    "expect": ["incident"],
+}
+
+
+def _table(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": PROPERTIES[name],
+    }
+    if name in REQUIRED:
+        schema["required"] = REQUIRED[name]
+    return schema
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file."""
+    lines = {c.value: STATION for c in Channel}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "hotline scenario",
+        "description": "A channel exercise for `hotline exercise run` (TOML).",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["scenario", "parties"],
+        "properties": {
+            "scenario": _table("scenario"),
+            "parties": {
+                "type": "object",
+                "description": "party -> its station on each line",
+                "minProperties": 2,
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": lines,
+                    "minProperties": 1,
+                },
+            },
+            "doctrine": {
+                "type": "object",
+                "description": "overrides of hotline/data/doctrine.toml (same shape)",
+            },
+            "verifier": _table("verifier"),
+            "network": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {c.value: _table("network") for c in Channel},
+            },
+            "responders": {"type": "array", "items": _table("responders")},
+            "events": {"type": "array", "items": _table("events")},
+            "expect": {"type": "array", "items": _table("expect")},
+        },
+    }
+
+
+assert set(PROPERTIES) | {""} == set(TABLE_KEYS) - {"doctrine"}, "schema and loader diverge"
