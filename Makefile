@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench vectors states clean check-mosquitto
+.PHONY: demo wire-demo test bench vectors states clean check-mosquitto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
+	$(BIN)/hotline exercise run examples/tutorial.toml --timeline
+	$(BIN)/hotline exercise run examples/misrouted-call-2016.toml --timeline
+
+wire-demo: $(VENV)/.installed
 	@PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/wire_demo.sh
 
 test: $(VENV)/.installed-dev check-mosquitto
@@ -34,6 +38,7 @@ check-mosquitto:
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/codec.py
+	$(BIN)/python benchmarks/sim.py
 
 vectors: $(VENV)/.installed
 	$(BIN)/hotline vectors generate protocol/vectors
