@@ -1,0 +1,321 @@
+"""Broken scenarios: each exits 2 with one line naming the file, the field and the reason."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hotline.cli import main
+
+GOOD = """
+[scenario]
+name = "broken"
+
+[parties.US]
+air = "US-CAOC"
+general-officer = "US-CJCS"
+
+[parties.RU]
+air = "RU-HMEIMIM"
+general-officer = "RU-CGS"
+
+[[responders]]
+station = "RU-HMEIMIM"
+action = "ack"
+
+[[events]]
+at = "1m"
+originator = "US-CAOC"
+incident = "inc-1"
+activity = "strike"
+
+[[expect]]
+incident = "inc-1"
+outcome = "acknowledged"
+"""
+
+# (what breaks, replacement of GOOD's text (old -> new), the field named, a word of the reason)
+CATALOGUE = [
+    ("not TOML", ('name = "broken"', 'name = "broken'), "", "TOML"),
+    ("no scenario table", ('[scenario]\nname = "broken"', ""), "scenario", "table"),
+    ("bad name", ('name = "broken"', 'name = "has space"'), "scenario.name", "incident id"),
+    (
+        "unknown top-level table",
+        ("[scenario]", "[scenery]\nx = 1\n[scenario]"),
+        "scenery",
+        "unknown",
+    ),
+    (
+        "unknown scenario key",
+        ('name = "broken"', 'name = "broken"\ncolour = "red"'),
+        "scenario.colour",
+        "unknown",
+    ),
+    (
+        "bad start",
+        ('name = "broken"', 'name = "broken"\nstart = "yesterday"'),
+        "scenario.start",
+        "RFC 3339",
+    ),
+    (
+        "naive start",
+        ('name = "broken"', 'name = "broken"\nstart = "2018-02-07T20:00:00"'),
+        "scenario.start",
+        "offset",
+    ),
+    (
+        "negative seed",
+        ('name = "broken"', 'name = "broken"\nseed = -1'),
+        "scenario.seed",
+        "whole number",
+    ),
+    (
+        "bad duration",
+        ('name = "broken"', 'name = "broken"\nduration = "soon"'),
+        "scenario.duration",
+        "duration",
+    ),
+    (
+        "bad signing",
+        ('name = "broken"', 'name = "broken"\nsigning = "rsa"'),
+        "scenario.signing",
+        "ed25519",
+    ),
+    (
+        "one party",
+        ('[parties.RU]\nair = "RU-HMEIMIM"\ngeneral-officer = "RU-CGS"', ""),
+        "parties",
+        "two parties",
+    ),
+    (
+        "unknown channel",
+        ('air = "RU-HMEIMIM"', 'sea = "RU-HMEIMIM"'),
+        "parties.RU.sea",
+        "not a channel",
+    ),
+    (
+        "station with slash",
+        ('air = "RU-HMEIMIM"', 'air = "RU/HMEIMIM"'),
+        "parties.RU.air",
+        "station id",
+    ),
+    (
+        "station shared",
+        ('general-officer = "RU-CGS"', 'general-officer = "US-CJCS"'),
+        "parties.RU.general-officer",
+        "belongs to US",
+    ),
+    (
+        "doctrine field",
+        ("[[responders]]", "[doctrine.channels.air]\nretries = -2\n\n[[responders]]"),
+        "doctrine.channels.air.retries",
+        "whole number",
+    ),
+    (
+        "doctrine stations",
+        ("[[responders]]", "[doctrine.channels.air]\nstations = {}\n\n[[responders]]"),
+        "doctrine.channels.air.stations",
+        "[parties]",
+    ),
+    (
+        "network latency kind",
+        ("[[responders]]", '[network.air]\nlatency = { kind = "gamma" }\n\n[[responders]]'),
+        "network.air.latency.kind",
+        "lognormal",
+    ),
+    (
+        "network sigma",
+        (
+            "[[responders]]",
+            '[network.air]\nlatency = { kind = "lognormal", median = "2s", sigma = 9 }\n\n[[responders]]',
+        ),
+        "network.air.latency.sigma",
+        "0 to 5",
+    ),
+    (
+        "network loss",
+        ("[[responders]]", "[network.air]\nloss = 1.5\n\n[[responders]]"),
+        "network.air.loss",
+        "0 to 1",
+    ),
+    (
+        "network outage",
+        ("[[responders]]", '[network.air]\noutages = [["2h", "1h"]]\n\n[[responders]]'),
+        "network.air.outages[0]",
+        "after start",
+    ),
+    (
+        "responder station",
+        ('station = "RU-HMEIMIM"', 'station = "RU-NOBODY"'),
+        "responders[0].station",
+        "not a station",
+    ),
+    (
+        "responder action",
+        ('action = "ack"', 'action = "shrug"'),
+        "responders[0].action",
+        "not one of",
+    ),
+    (
+        "dispute without reason",
+        ('action = "ack"', 'action = "dispute"'),
+        "responders[0].reason",
+        "required",
+    ),
+    (
+        "reason on an ack",
+        ('action = "ack"', 'action = "ack"\nreason = "other"'),
+        "responders[0].reason",
+        "only a dispute",
+    ),
+    (
+        "resolve off a resolving line",
+        ('action = "ack"', 'action = "resolve"\nactions = { RU = "x" }'),
+        "responders[0].action",
+        "resolves",
+    ),
+    (
+        "probability",
+        ('action = "ack"', 'action = "ack"\nprobability = 2'),
+        "responders[0].probability",
+        "0 to 1",
+    ),
+    ("event without time", ('at = "1m"\n', ""), "events[0].at", "required"),
+    ("event after the end", ('at = "1m"', 'at = "9d"'), "events[0].at", "end of the run"),
+    (
+        "event originator",
+        ('originator = "US-CAOC"', 'originator = "US-NOBODY"'),
+        "events[0].originator",
+        "not a station",
+    ),
+    (
+        "event channel",
+        ('incident = "inc-1"', 'incident = "inc-1"\nchannel = "ground"'),
+        "events[0].channel",
+        "not on the ground line",
+    ),
+    (
+        "event to",
+        ('incident = "inc-1"', 'incident = "inc-1"\nto = ["TR"]'),
+        "events[0].to[0]",
+        "no station",
+    ),
+    (
+        "event precedence",
+        ('incident = "inc-1"', 'incident = "inc-1"\nprecedence = "urgent"'),
+        "events[0].precedence",
+        "not a valid",
+    ),
+    ("event without activity", ('activity = "strike"\n', ""), "events[0].activity", "required"),
+    (
+        "ladder without a station",
+        ('general-officer = "US-CJCS"\n', ""),
+        "events[0].channel",
+        "falls back to general-officer",
+    ),
+    (
+        "duplicate incident",
+        (
+            "[[expect]]",
+            '[[events]]\nat = "2m"\noriginator = "US-CAOC"\nincident = "inc-1"\nactivity = "flight"\n\n[[expect]]',
+        ),
+        "events[1].incident",
+        "already used",
+    ),
+    (
+        "withdraw of nothing",
+        (
+            "[[expect]]",
+            '[[events]]\nat = "2m"\naction = "withdraw"\nincident = "inc-9"\n\n[[expect]]',
+        ),
+        "events[1].incident",
+        "no earlier notify",
+    ),
+    (
+        "repeat without interval",
+        ('activity = "strike"', 'activity = "strike"\nrepeat = 3'),
+        "events[0].every",
+        "interval",
+    ),
+    (
+        "expect unknown incident",
+        ('incident = "inc-1"\noutcome', 'incident = "inc-2"\noutcome'),
+        "expect[0].incident",
+        "no notify event",
+    ),
+    (
+        "expect outcome",
+        ('outcome = "acknowledged"', 'outcome = "great"'),
+        "expect[0].outcome",
+        "not one of",
+    ),
+    ("expect nothing", ('outcome = "acknowledged"', ""), "expect[0]", "expects nothing"),
+    (
+        "expect within",
+        ('outcome = "acknowledged"', 'within = "later"'),
+        "expect[0].within",
+        "duration",
+    ),
+]
+
+
+def broken(tmp_path: Path, old: str, new: str) -> Path:
+    assert old in GOOD, old
+    path = tmp_path / "broken.toml"
+    path.write_text(GOOD.replace(old, new, 1))
+    return path
+
+
+def test_the_base_scenario_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "good.toml"
+    path.write_text(GOOD)
+    assert main(["exercise", "check", str(path)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "field", "reason"), CATALOGUE, ids=[c[0] for c in CATALOGUE]
+)
+def test_broken_scenario_is_one_line_naming_file_field_and_reason(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    change: tuple[str, str],
+    field: str,
+    reason: str,
+) -> None:
+    path = broken(tmp_path, *change)
+    for command in (["exercise", "check", str(path)], ["exercise", "run", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert "Traceback" not in err
+        assert lines[0].startswith(f"hotline: error: {path}: ")
+        if field:
+            assert f": {field}: " in lines[0], lines[0]
+        assert reason in lines[0], lines[0]
+
+
+def test_missing_and_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exercise", "check", str(tmp_path / "nope.toml")]) == 2
+    assert "No such file" in capsys.readouterr().err
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert main(["exercise", "check", str(binary)]) == 2
+    assert "UTF-8" in capsys.readouterr().err
+
+
+def test_through_the_installed_entry_point(hotline_command: str, tmp_path: Path) -> None:
+    path = broken(tmp_path, 'action = "ack"', 'action = "dispute"')
+    result = subprocess.run(
+        [hotline_command, "exercise", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"hotline: error: {path}: responders[0].reason: required"
