@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hotline.core.channels import Doctrine
 from hotline.core.errors import (
@@ -51,13 +51,18 @@ from hotline.core.names import (
     inbox_topic,
 )
 from hotline.core.signing import StationKey
-from hotline.core.verifier import VerifiedMessage, Verifier, VerifierPolicy
-from hotline.core.wire import MAX_SAFE_INTEGER, Envelope, digest, encode_envelope
+from hotline.core.verifier import Verifier, VerifierPolicy
+from hotline.core.wire import MAX_SAFE_INTEGER, Envelope, encode_envelope
+from hotline.core.wire import digest as digest_of
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A signed message to publish: once to each recipient's inbox on its channel."""
+class Outgoing(NamedTuple):
+    """A signed message to publish: once to each recipient's inbox on its channel.
+
+    In an endpoint built with ``encode=False`` (protocol-only simulation) ``data`` is
+    empty and ``digest`` a stand-in unique to the message: deliver ``envelope`` with
+    `StationEndpoint.receive_envelope` instead.
+    """
 
     channel: Channel
     recipients: tuple[str, ...]
@@ -86,6 +91,9 @@ class StationEndpoint:
         message_ids: returns a fresh 16-byte message id on each call.
         policy: verifier limits (freshness, replay memory, size).
         first_seq: first sequence number for each hosted station.
+        encode: encode and sign what it sends (the default). False is for
+            protocol-only simulation: envelopes travel in memory to
+            `receive_envelope`, and no bytes exist to sign, corrupt or forge.
 
     Raises:
         ValueError: a key's station is not this party's station on any line.
@@ -101,11 +109,13 @@ class StationEndpoint:
         message_ids: Callable[[], bytes],
         policy: VerifierPolicy | None = None,
         first_seq: int = 1,
+        encode: bool = True,
     ) -> None:
         self.party = check_station_id(party, "party")
         self.doctrine = doctrine
         self.verifier = Verifier(keyring, policy)
         self._ids = message_ids
+        self._encode = encode
         self._keys = {key.station: key for key in keys}
         if not self._keys:
             raise ValueError("an endpoint needs the key of at least one station")
@@ -121,7 +131,8 @@ class StationEndpoint:
             raise ValueError("first_seq must be in 1 .. 2**53-1")
         self._seq = dict.fromkeys(self._keys, first_seq)
         self._originated: dict[str, Incident] = {}
-        self._answering: dict[tuple[str, Channel], Incident] = {}
+        # responder views: incident id -> line -> view
+        self._answering: dict[str, dict[Channel, Incident]] = {}
         self._outbox: list[Outgoing] = []
         self._timers: list[tuple[float, int, Incident]] = []
         self._scheduled: dict[int, float] = {}  # id(incident) -> deadline last pushed
@@ -138,7 +149,8 @@ class StationEndpoint:
     def incidents(self) -> Iterator[Incident]:
         """Every incident view held here: originated first, then responder views."""
         yield from self._originated.values()
-        yield from self._answering.values()
+        for views in self._answering.values():
+            yield from views.values()
 
     def originated(self, incident_id: str) -> Incident:
         """The incident this endpoint originated with that id (`UnknownIncident` if none)."""
@@ -149,11 +161,13 @@ class StationEndpoint:
 
     def answering(self, incident_id: str, channel: Channel | None = None) -> Incident:
         """The responder view of an incident; name ``channel`` when several lines carry it."""
-        views = [
-            view
-            for (inc, ch), view in self._answering.items()
-            if inc == incident_id and (channel is None or ch == channel)
-        ]
+        by_line = self._answering.get(incident_id, {})
+        if channel is not None:
+            found = by_line.get(channel)
+            if found is None:
+                raise UnknownIncident(f"no notice {incident_id!r} received here on {channel}")
+            return found
+        views = list(by_line.values())
         if not views:
             raise UnknownIncident(f"no notice {incident_id!r} received here")
         if len(views) > 1:
@@ -201,10 +215,24 @@ class StationEndpoint:
             verified = self.verifier.verify(data, now, channel=channel)
         except RejectedMessage as exc:
             return [Rejected(exc.reason, exc.detail, now, channel)]
-        envelope = verified.envelope
-        events: list[Event] = []
+        return self._take(verified.envelope, verified.digest, now)
+
+    def receive_envelope(self, envelope: Envelope, digest: bytes, now: float) -> list[Event]:
+        """Protocol-only simulation: take an envelope handed over in memory.
+
+        Nothing was encoded or signed, so there is nothing to decode or verify; the
+        freshness and replay checks and the whole incident layer still apply.
+        """
         try:
-            self._dispatch(verified, now, events)
+            self.verifier.admit(envelope, now)
+        except RejectedMessage as exc:
+            return [Rejected(exc.reason, exc.detail, now, envelope.channel, envelope.sender)]
+        return self._take(envelope, digest, now)
+
+    def _take(self, envelope: Envelope, digest: bytes, now: float) -> list[Event]:
+        events: list[Event] = [Received(envelope, digest, now)]
+        try:
+            self._dispatch(envelope, digest, now, events)
         except RefusedMessage as exc:
             return [
                 Rejected(
@@ -216,7 +244,6 @@ class StationEndpoint:
                     envelope.incident,
                 )
             ]
-        events.insert(0, Received(envelope, verified.digest, now))
         return events
 
     # -- decisions ------------------------------------------------------------------
@@ -358,8 +385,7 @@ class StationEndpoint:
 
     # -- inside ---------------------------------------------------------------------
 
-    def _dispatch(self, verified: VerifiedMessage, now: float, events: list[Event]) -> None:
-        envelope = verified.envelope
+    def _dispatch(self, envelope: Envelope, digest: bytes, now: float, events: list[Event]) -> None:
         mine = self._station_for.get(envelope.channel)
         if mine is None or mine not in envelope.recipients:
             raise RefusedMessage(
@@ -371,7 +397,7 @@ class StationEndpoint:
                 raise RefusedMessage(
                     Reason.ILLEGAL_TRANSITION, f"{envelope.incident} is this station's own incident"
                 )
-            view = self._answering.get(key)
+            view = self._view(key)
             if view is None:
                 view = Incident.answering(
                     incident_id=envelope.incident,
@@ -382,12 +408,12 @@ class StationEndpoint:
                     kind=kind,
                     precedence=envelope.precedence,
                     notice=Notice.from_body(envelope.body),
-                    digest=verified.digest,
+                    digest=digest,
                     sent_at=envelope.sent_at,
                     doctrine=self.doctrine,
                     now=now,
                 )
-                self._answering[key] = view
+                self._answering.setdefault(envelope.incident, {})[envelope.channel] = view
                 events.append(NoticeReceived(view, now))
                 self._after(view, [], now, events, closing=True)
                 return
@@ -395,7 +421,7 @@ class StationEndpoint:
                 raise RefusedMessage(
                     Reason.NOT_AN_ADDRESSEE, f"{envelope.sender} did not open {envelope.incident}"
                 )
-            self._after(view, view.on_repeat(verified.digest, now), now, events, closing=True)
+            self._after(view, view.on_repeat(digest, now), now, events, closing=True)
         elif kind in _ANSWERS:
             incident = self._originated.get(envelope.incident)
             if incident is None:
@@ -412,7 +438,7 @@ class StationEndpoint:
             )
             self._after(incident, sends, now, events, closing=True)
         elif kind is Kind.WITHDRAW:
-            view = self._answering.get(key)
+            view = self._view(key)
             if view is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT,
@@ -421,7 +447,7 @@ class StationEndpoint:
             view.on_withdraw(envelope.sender, now)
             self._after(view, [], now, events, closing=True)
         elif kind is Kind.RESOLVE:
-            target = self._originated.get(envelope.incident) or self._answering.get(key)
+            target = self._originated.get(envelope.incident) or self._view(key)
             if target is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} here"
@@ -429,6 +455,9 @@ class StationEndpoint:
             target.on_resolve(envelope.sender, envelope.body, now)
             self._after(target, [], now, events, closing=True)
         # heartbeats belong to no incident: verified and reported, nothing more
+
+    def _view(self, key: tuple[str, Channel]) -> Incident | None:
+        return self._answering.get(key[0], {}).get(key[1])
 
     def _after(
         self,
@@ -472,9 +501,12 @@ class StationEndpoint:
             precedence=incident.precedence,
             body=send.body,
         )
-        envelope_bytes = encode_envelope(envelope)
-        data = self._keys[station].sign_bytes(envelope_bytes)
-        message_digest = digest(envelope_bytes)
+        if self._encode:
+            envelope_bytes = encode_envelope(envelope)
+            data = self._keys[station].sign_bytes(envelope_bytes)
+            message_digest = digest_of(envelope_bytes)
+        else:  # protocol-only: no bytes; a stand-in digest, unique to the message
+            data, message_digest = b"", envelope.id * 2
         if send.kind in _NOTICES and incident.role is Role.ORIGINATOR:
             incident.notice_sent(message_digest)
         self._outbox.append(Outgoing(send.channel, send.recipients, data, envelope, message_digest))

@@ -2,12 +2,13 @@
 
 `StationEndpoint.receive` and `StationEndpoint.on_timer` return these; the caller (the
 simulator, the MQTT client, a user's own loop) logs them, journals them, and decides
-what to answer when a `NoticeReceived` arrives.
+what to answer when a `NoticeReceived` arrives. They are named tuples: immutable values
+that cost little to make, since a busy station makes several per message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hotline.core.errors import Reason
 from hotline.core.incident import Incident, Role
@@ -15,8 +16,7 @@ from hotline.core.names import Channel
 from hotline.core.wire import Envelope
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """A message was refused: by verification, or by the incident it concerns."""
 
     reason: Reason
@@ -27,8 +27,7 @@ class Rejected:
     incident: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
     """A message passed verification and its incident took it."""
 
     envelope: Envelope
@@ -36,8 +35,7 @@ class Received:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class NoticeReceived:
+class NoticeReceived(NamedTuple):
     """A notice opened a responder view here: the caller must decide how to answer."""
 
     incident: Incident
@@ -49,8 +47,7 @@ class NoticeReceived:
         return self.incident.late_notice
 
 
-@dataclass(frozen=True, slots=True)
-class Closed:
+class Closed(NamedTuple):
     """An incident view reached a terminal state without a local call closing it."""
 
     incident: str

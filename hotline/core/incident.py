@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from hotline.core.channels import ChannelDoctrine, DisputePolicy, Doctrine
 from hotline.core.errors import IllegalTransition, Reason, RefusedMessage
@@ -216,9 +216,8 @@ class Send:
     body: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One transition, as recorded in an incident's history."""
+class Step(NamedTuple):
+    """One transition, as recorded in an incident's history (a tuple: cheap to record)."""
 
     at: float
     before: State

@@ -60,16 +60,17 @@ class DisputeReason(StrEnum):
 ANSWER_KINDS: Final = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
 
 MAX_IDENTIFIER_LENGTH: Final = 64
-# Station ids recur in every message, so valid ones are remembered (boundedly) to skip
-# the regular expression next time.
+# Identifiers recur in every message of an incident, so valid ones are remembered
+# (boundedly) to skip the regular expression next time.
 _KNOWN_GOOD: Final[set[str]] = set()
-_KNOWN_GOOD_LIMIT: Final = 4096
+_KNOWN_INCIDENTS: Final[set[str]] = set()
+_KNOWN_LIMIT: Final = 4096
 
 
-def _remember(value: str) -> None:
-    if len(_KNOWN_GOOD) >= _KNOWN_GOOD_LIMIT:
-        _KNOWN_GOOD.clear()
-    _KNOWN_GOOD.add(value)
+def _remember(value: str, known: set[str]) -> None:
+    if len(known) >= _KNOWN_LIMIT:
+        known.clear()
+    known.add(value)
 
 
 _STATION_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -92,7 +93,7 @@ def check_station_id(value: object, field: str = "station") -> str:
         raise InvalidEnvelope(
             Reason.INVALID_FIELD, field, f"{value!r} is not a station id ([A-Za-z0-9._-])"
         )
-    _remember(value)
+    _remember(value, _KNOWN_GOOD)
     return value
 
 
@@ -104,12 +105,15 @@ def check_incident_id(value: object, field: str = "inc") -> str:
     """
     if not isinstance(value, str):
         raise InvalidEnvelope(Reason.INVALID_FIELD, field, "incident id must be a string")
+    if value in _KNOWN_INCIDENTS:
+        return value
     if len(value) > MAX_IDENTIFIER_LENGTH:
         raise InvalidEnvelope(Reason.FIELD_TOO_LARGE, field, "incident id over 64 characters")
     if _INCIDENT_ID.fullmatch(value) is None:
         raise InvalidEnvelope(
             Reason.INVALID_FIELD, field, f"{value!r} is not an incident id ([A-Za-z0-9._:-])"
         )
+    _remember(value, _KNOWN_INCIDENTS)
     return value
 
 

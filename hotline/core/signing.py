@@ -106,31 +106,6 @@ class StationKey:
         return f"StationKey(station={self.station!r}, key_id={self.key_id.hex()!r})"
 
 
-class UnsignedKey(StationKey):
-    """A station key that signs nothing: for protocol-only timing studies in simulation.
-
-    Messages keep the exact wire format, with 64 zero bytes where the signature goes;
-    only a verifier whose policy sets ``check_signatures=False`` accepts them. Use it
-    where the cost of Ed25519 would hide the protocol's own timing, never live.
-    """
-
-    __slots__ = ()
-
-    def sign_bytes(self, envelope_bytes: bytes) -> bytes:
-        """Wrap ``envelope_bytes`` with a zero signature."""
-        return b"".join(
-            (
-                b"\x93",
-                _bin_header(len(envelope_bytes)),
-                envelope_bytes,
-                _KEY_ID_HEADER,
-                self.key_id,
-                _SIGNATURE_HEADER,
-                bytes(SIGNATURE_BYTES),
-            )
-        )
-
-
 class SignedParts(NamedTuple):
     """The three parts of a signed message, not yet verified."""
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hotline.core.errors import Reason as R
 from hotline.core.errors import ReplayedMessage, UntimelyMessage, UntrustedKey
@@ -57,8 +58,6 @@ class VerifierPolicy:
         replay_window: how many sequence numbers below a sender's highest are tracked.
         max_remembered_ids: cap on message ids kept for replay detection.
         max_message_bytes: largest signed message accepted (at most the protocol's 64 KiB).
-        check_signatures: verify Ed25519 signatures (step 4). Only protocol-only
-            simulations turn this off; every other step still runs.
     """
 
     max_age: float = 3600.0
@@ -66,7 +65,6 @@ class VerifierPolicy:
     replay_window: int = 1024
     max_remembered_ids: int = 100_000
     max_message_bytes: int = MAX_MESSAGE_BYTES
-    check_signatures: bool = True
 
     def __post_init__(self) -> None:
         if self.max_age <= 0 or self.max_skew < 0:
@@ -77,8 +75,7 @@ class VerifierPolicy:
             raise ValueError(f"max_message_bytes must be in 1 .. {MAX_MESSAGE_BYTES}")
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedMessage:
+class VerifiedMessage(NamedTuple):
     """A message that passed every verification step.
 
     Attributes:
@@ -86,17 +83,14 @@ class VerifiedMessage:
         envelope_bytes: the exact signed bytes (what ``digest`` covers).
         key: the trusted key that signed it.
         data: the whole signed message as received.
+        digest: SHA-256 of the envelope bytes: what an answer puts in ``ref``.
     """
 
     envelope: Envelope
     envelope_bytes: bytes
     key: TrustedKey
     data: bytes
-
-    @property
-    def digest(self) -> bytes:
-        """SHA-256 of the envelope bytes: what an answer puts in ``ref``."""
-        return digest(self.envelope_bytes)
+    digest: bytes
 
 
 @dataclass(slots=True)
@@ -151,8 +145,7 @@ class Verifier:
             raise UntrustedKey(
                 R.KEY_NOT_FOR_CHANNEL, f"key of {key.station} not allowed on {channel}"
             )
-        if policy.check_signatures:
-            check_signature(public_key, parts)
+        check_signature(public_key, parts)
         envelope = decode_envelope(parts.envelope_bytes)
         if envelope.channel not in key.channels:
             raise UntrustedKey(
@@ -166,6 +159,22 @@ class Verifier:
             raise UntrustedKey(
                 R.CHANNEL_MISMATCH, f"envelope for {envelope.channel} arrived on {channel}"
             )
+        self.admit(envelope, now)
+        return VerifiedMessage(
+            envelope, parts.envelope_bytes, key, data, digest(parts.envelope_bytes)
+        )
+
+    def admit(self, envelope: Envelope, now: float) -> None:
+        """Steps 7 and 8 alone: freshness, then replay; remembers an admitted envelope.
+
+        `verify` ends with this. Protocol-only simulations, which pass envelopes between
+        endpoints in memory (no bytes, no signatures), call it directly.
+
+        Raises:
+            UntimelyMessage: stale or future.
+            ReplayedMessage: the id or the sequence number was already accepted.
+        """
+        policy = self.policy
         sent_at = envelope.sent_at
         if sent_at < now - policy.max_age - policy.max_skew:
             raise UntimelyMessage(R.STALE, f"sent {now - sent_at:.3f} s ago (max {policy.max_age})")
@@ -174,7 +183,6 @@ class Verifier:
                 R.FUTURE, f"sent {sent_at - now:.3f} s in the future (skew max {policy.max_skew})"
             )
         self._check_and_remember(envelope, now)
-        return VerifiedMessage(envelope, parts.envelope_bytes, key, data)
 
     def _check_and_remember(self, envelope: Envelope, now: float) -> None:
         memory = self._memory

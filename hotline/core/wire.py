@@ -92,37 +92,52 @@ class Envelope:
     version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
+        # This runs for every message built and every message received, so the common
+        # case (one valid recipient, known identifiers) takes the shortest path; every
+        # check still runs, and the slow helpers produce the error messages.
         if self.version != PROTOCOL_VERSION:
             _invalid("v", f"version {self.version!r} unsupported", Reason.UNSUPPORTED_VERSION)
-        if not isinstance(self.id, bytes) or len(self.id) != MESSAGE_ID_BYTES:
+        ident = self.id
+        if type(ident) is not bytes or len(ident) != MESSAGE_ID_BYTES:
             _invalid("id", "message id must be exactly 16 bytes")
         if type(self.channel) is not Channel:
             object.__setattr__(self, "channel", _coerce(Channel, self.channel, "ch"))
-        if type(self.kind) is not Kind:
-            object.__setattr__(self, "kind", _coerce(Kind, self.kind, "k"))
+        kind = self.kind
+        if type(kind) is not Kind:
+            kind = _coerce(Kind, kind, "k")
+            object.__setattr__(self, "kind", kind)
         if type(self.precedence) is not Precedence:
             object.__setattr__(self, "precedence", _coerce(Precedence, self.precedence, "pr"))
-        check_station_id(self.sender, "from")
-        if not isinstance(self.recipients, tuple):
-            if isinstance(self.recipients, str) or not isinstance(self.recipients, Sequence):
+        sender = check_station_id(self.sender, "from")
+        recipients = self.recipients
+        if type(recipients) is not tuple:
+            if isinstance(recipients, str) or not isinstance(recipients, Sequence):
                 _invalid("to", "recipients must be an array of station ids")
-            object.__setattr__(self, "recipients", tuple(self.recipients))
-        _check_recipients(self.recipients, self.sender)
+            recipients = tuple(recipients)
+            object.__setattr__(self, "recipients", recipients)
+        if len(recipients) != 1 or recipients[0] == sender:
+            _check_recipients(recipients, sender)
+        else:
+            check_station_id(recipients[0], "to[0]")
         check_incident_id(self.incident, "inc")
-        _check_counter(self.seq, "seq", minimum=1)
-        _check_counter(self.sent_at_ms, "ts", minimum=0)
-        if self.ref is None:
-            if self.kind in ANSWER_KINDS:
-                _invalid("ref", f"a {self.kind} must carry the digest of the message it answers")
-        elif not isinstance(self.ref, bytes) or len(self.ref) != DIGEST_BYTES:
+        seq, sent_at_ms = self.seq, self.sent_at_ms
+        if type(seq) is not int or not 1 <= seq <= MAX_SAFE_INTEGER:
+            _check_counter(seq, "seq", minimum=1)
+        if type(sent_at_ms) is not int or not 0 <= sent_at_ms <= MAX_SAFE_INTEGER:
+            _check_counter(sent_at_ms, "ts", minimum=0)
+        ref = self.ref
+        if ref is None:
+            if kind in ANSWER_KINDS:
+                _invalid("ref", f"a {kind} must carry the digest of the message it answers")
+        elif type(ref) is not bytes or len(ref) != DIGEST_BYTES:
             _invalid("ref", "reference digest must be exactly 32 bytes")
-        if type(self.body) is not dict and not isinstance(self.body, Mapping):
+        body = self.body
+        if type(body) is not dict and not isinstance(body, Mapping):
             _invalid("body", "body must be a map")
-        check_body(self.body)
-        if self.kind is Kind.DISPUTE:
-            reason = self.body.get("reason")
-            if reason not in _DISPUTE_REASONS:
-                _invalid("body.reason", f"a dispute needs a reason, one of {_DISPUTE_LIST}")
+        if body:
+            check_body(body)
+        if kind is Kind.DISPUTE and body.get("reason") not in _DISPUTE_REASONS:
+            _invalid("body.reason", f"a dispute needs a reason, one of {_DISPUTE_LIST}")
 
     @property
     def sent_at(self) -> float:

@@ -9,6 +9,10 @@ and otherwise arrives after a latency drawn from the line's distribution. Random
 comes from the one `random.Random(seed)` of the run, drawn in agenda order, so the same
 scenario and seed give the same run, byte for byte.
 
+With ``signing = "none"`` (protocol-only timing studies) the endpoints hand envelopes
+to each other in memory: nothing is encoded, signed or decoded, while freshness, replay
+and every incident rule still apply.
+
 Message accounting: every copy (one per recipient) is sent, and is then exactly one of
 delivered, dropped or in flight when the run ends. A delivered copy may still be
 rejected by its receiver; rejections are counted by reason.
@@ -28,7 +32,7 @@ from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident, Notice
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Kind
-from hotline.core.signing import StationKey, UnsignedKey
+from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.responders import Responders
@@ -96,17 +100,13 @@ class Exercise:
         self.records: list[MessageRecord] | None = [] if record else None
         self.notes: list[Note] = []
         self._timers: dict[str, tuple[float, int]] = {}  # party -> (deadline, kernel handle)
-        key_type = UnsignedKey if scenario.signing == "none" else StationKey
-        keys = {s: key_type(station_seed(self.seed, s), s) for s in scenario.stations()}
+        self.encoded = scenario.signing != "none"
+        keys = {s: StationKey(station_seed(self.seed, s), s) for s in scenario.stations()}
         keyring = Keyring(
             TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
             for s, (p, c) in scenario.stations().items()
         )
-        policy = VerifierPolicy(
-            max_age=scenario.max_age,
-            max_skew=scenario.max_skew,
-            check_signatures=scenario.signing != "none",
-        )
+        policy = VerifierPolicy(max_age=scenario.max_age, max_skew=scenario.max_skew)
         self.endpoints = {
             party: StationEndpoint(
                 party=party,
@@ -115,6 +115,7 @@ class Exercise:
                 doctrine=scenario.doctrine,
                 message_ids=lambda: self.rng.randbytes(16),
                 policy=policy,
+                encode=self.encoded,
             )
             for party, table in scenario.parties.items()
         }
@@ -259,7 +260,11 @@ class Exercise:
             tally.in_flight -= 1
             tally.delivered += 1
             party = self._owner[station]
-            events = self.endpoints[party].receive(message.data, now, channel=message.channel)
+            endpoint = self.endpoints[party]
+            if self.encoded:
+                events = endpoint.receive(message.data, now, channel=message.channel)
+            else:
+                events = endpoint.receive_envelope(message.envelope, message.digest, now)
             if record is not None:
                 record.arrived_at = now - self.scenario.start
                 record.fate = "delivered"

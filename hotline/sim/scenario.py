@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from hotline.core.body import check_body
 from hotline.core.channels import Doctrine, DoctrineError
 from hotline.core.errors import HotlineError
 from hotline.core.incident import OUTCOMES
@@ -659,6 +660,8 @@ class _Reader:
             Precedence,
         )
         area = self.table(entry["area"], f"{where}.area") if "area" in entry else None
+        if area is not None:
+            self.convert(f"{where}.area", area, lambda value: check_body(value, "area"))
         repeat = self.count(entry, "repeat", where, MAX_REPEAT)
         every = self.duration_or(entry, "every", where, 0.0)
         if repeat is not None and repeat < 1:
