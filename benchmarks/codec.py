@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import hotline
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, Kind, Precedence
 from hotline.core.signing import StationKey, split_signed
@@ -52,6 +53,11 @@ def envelopes(count: int) -> list[Envelope]:
     ]
 
 
+def build() -> str:
+    """Which build of hotline is being measured."""
+    return "compiled with mypyc" if hotline.COMPILED else "pure Python"
+
+
 def best(rounds: int, variants: dict[str, Callable[[], None]]) -> dict[str, float]:
     """Best wall time of each variant over ``rounds`` interleaved rounds."""
     times = {name: float("inf") for name in variants}
@@ -69,6 +75,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
+    print(f"hotline {hotline.__version__}, {build()}")
     key = StationKey(bytes(range(32)), "US-CAOC")
     raw_private = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     keyring = Keyring(

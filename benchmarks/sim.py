@@ -24,10 +24,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import simpy
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import hotline
 from hotline.sim.exercise import run_exercise
 from hotline.sim.result import build_result
 from hotline.sim.scenario import parse_scenario
@@ -85,74 +87,130 @@ def run_hotline(incidents: int, signing: str) -> tuple[float, int]:
     return elapsed, exercise.tally.delivered
 
 
+class SimpyMessage(NamedTuple):
+    """A message of the SimPy model: what a hotline envelope carries that the model uses."""
+
+    kind: str
+    channel: str
+    sender: str
+    recipient: str
+    incident: str
+
+
 class SimpyIncident:
     """What the SimPy model records per incident: the fields of the exercise result."""
 
-    __slots__ = ("attempts", "closed_at", "fallbacks", "opened_at", "outcome", "path")
+    __slots__ = ("answered", "attempts", "closed_at", "fallbacks", "opened_at", "path", "state")
 
-    def __init__(self, opened_at: float) -> None:
+    def __init__(self, env: simpy.Environment, opened_at: float) -> None:
         self.opened_at = opened_at
         self.closed_at: float | None = None
-        self.outcome = "open"
+        self.state = "new"
         self.attempts = 0
         self.fallbacks = 0
-        self.path = ["air"]
+        self.path: list[str] = []
+        self.answered = env.event()
+
+
+SIMPY_TRANSITIONS = {
+    ("new", "notify"): "notified",
+    ("notified", "retry"): "notified",
+    ("notified", "ack"): "acknowledged",
+    ("notified", "fallback"): "fallback",
+    ("fallback", "escalate"): "notified",
+    ("fallback", "give-up"): "unresolved",
+}
+SIMPY_LINES = {"air": ("US-CAOC", "RU-HMEIMIM"), "general-officer": ("US-CJCS", "RU-CGS")}
+
+
+class SimpyModel:
+    """The same protocol as a SimPy model written the idiomatic way.
+
+    Stations are processes reading their inbox (a ``simpy.Store``); messages are objects
+    sent through a network process with the line's latency; each incident is a process
+    that notifies, waits for the acknowledgement or the deadline, retries once per line
+    and climbs the air -> general-officer ladder, moving through a transition table and
+    recording outcome, close time, calls and fallbacks; a responder answers after 60 s.
+    The workload and outputs are those of the hotline run of `workload`.
+    """
+
+    def __init__(self, incidents: int) -> None:
+        self.env = env = simpy.Environment()
+        self.inboxes = {s: simpy.Store(env) for pair in SIMPY_LINES.values() for s in pair}
+        self.records: dict[str, SimpyIncident] = {}
+        self.counts = {"sent": 0, "delivered": 0}
+        for sender, recipient in SIMPY_LINES.values():
+            env.process(self.originator(sender))
+            env.process(self.responder(recipient))
+        for index in range(incidents):
+            env.process(self.incident(index))
+
+    def send(self, message: SimpyMessage) -> None:
+        self.env.process(self.network(message))
+
+    def network(self, message: SimpyMessage) -> simpy.events.ProcessGenerator:
+        self.counts["sent"] += 1
+        yield self.env.timeout(LATENCY)
+        self.counts["delivered"] += 1
+        yield self.inboxes[message.recipient].put(message)
+
+    def answer_later(self, message: SimpyMessage) -> simpy.events.ProcessGenerator:
+        yield self.env.timeout(ANSWER_DELAY)
+        m = message
+        self.send(SimpyMessage("ack", m.channel, m.recipient, m.sender, m.incident))
+
+    def responder(self, name: str) -> simpy.events.ProcessGenerator:
+        while True:
+            message = yield self.inboxes[name].get()
+            if message.kind in ("notify", "escalate"):
+                self.env.process(self.answer_later(message))
+
+    def originator(self, name: str) -> simpy.events.ProcessGenerator:
+        while True:
+            message = yield self.inboxes[name].get()
+            record = self.records[message.incident]
+            if (
+                message.kind == "ack"
+                and record.state == "notified"
+                and not record.answered.triggered
+            ):
+                record.answered.succeed()
+
+    def incident(self, index: int) -> simpy.events.ProcessGenerator:
+        env = self.env
+        yield env.timeout(index * EVERY)
+        name = f"US-CAOC:{index + 1}"
+        record = self.records[name] = SimpyIncident(env, env.now)
+        for level, line in enumerate(SIMPY_LINES):
+            sender, recipient = SIMPY_LINES[line]
+            record.state = SIMPY_TRANSITIONS[(record.state, "escalate" if level else "notify")]
+            record.fallbacks += 1 if level else 0
+            record.path.append(line)
+            for call in range(2):  # the call and one retry
+                if call:
+                    record.state = SIMPY_TRANSITIONS[(record.state, "retry")]
+                record.attempts += 1
+                kind = "escalate" if level else "notify"
+                self.send(SimpyMessage(kind, line, sender, recipient, name))
+                result = yield record.answered | env.timeout(DEADLINE)
+                if record.answered in result:
+                    record.state = SIMPY_TRANSITIONS[(record.state, "ack")]
+                    record.closed_at = env.now
+                    return
+            record.state = SIMPY_TRANSITIONS[(record.state, "fallback")]
+        record.state = SIMPY_TRANSITIONS[(record.state, "give-up")]
+        record.closed_at = env.now
 
 
 def run_simpy(incidents: int) -> float:
-    """The same protocol as a SimPy model a designer would write; seconds to run.
-
-    Equivalent to the hotline run of `workload`: a notice every 10 s, 1 s on the wire,
-    the operator answers after 60 s, a FLASH deadline of 600 s, one retry per line and
-    the air -> general-officer ladder; it records each incident's outcome, close time,
-    calls and fallbacks, and counts messages, as the exercise result does.
-    """
-    env = simpy.Environment()
-    ladder = ["air", "general-officer"]
-    answering = {"air": True, "general-officer": True}
-    messages = {"sent": 0, "delivered": 0}
-    records: list[SimpyIncident] = []
-
-    def deliver() -> simpy.events.ProcessGenerator:
-        messages["sent"] += 1
-        yield env.timeout(LATENCY)
-        messages["delivered"] += 1
-
-    def responder(line: str, answer: simpy.Event) -> simpy.events.ProcessGenerator:
-        yield env.process(deliver())  # the notice travels
-        if not answering[line]:
-            return
-        yield env.timeout(ANSWER_DELAY)  # the operator answers
-        yield env.process(deliver())  # the ack travels
-        if not answer.triggered:
-            answer.succeed()
-
-    def incident(index: int) -> simpy.events.ProcessGenerator:
-        yield env.timeout(index * EVERY)
-        record = SimpyIncident(env.now)
-        records.append(record)
-        for level, line in enumerate(ladder):
-            if level:
-                record.fallbacks += 1
-                record.path.append(line)
-            answer = env.event()
-            for _ in range(2):  # the call and one retry
-                record.attempts += 1
-                env.process(responder(line, answer))
-                result = yield answer | env.timeout(DEADLINE)
-                if answer in result:
-                    record.outcome, record.closed_at = "acknowledged", env.now
-                    return
-        record.outcome, record.closed_at = "unresolved", env.now
-
-    for index in range(incidents):
-        env.process(incident(index))
+    """Seconds to run the SimPy model of the workload."""
+    model = SimpyModel(incidents)
     start = time.perf_counter()
-    env.run()
+    model.env.run(until=incidents * EVERY + 10 * DEADLINE)
     elapsed = time.perf_counter() - start
-    assert all(r.outcome == "acknowledged" for r in records)
-    assert len(records) == incidents
-    assert messages["delivered"] == 2 * incidents
+    assert all(r.state == "acknowledged" for r in model.records.values())
+    assert len(model.records) == incidents
+    assert model.counts["delivered"] == 2 * incidents
     return elapsed
 
 
@@ -172,7 +230,19 @@ def raw_crypto_bound(samples: int = 2000) -> float:
 
 
 def peak_rss_kib() -> int:
-    """Peak resident memory of this process (Linux reports KiB)."""
+    """Peak resident memory of this process's own address space, KiB.
+
+    Linux keeps ``ru_maxrss`` across ``execve``, so a child started by a big parent
+    would report the parent's peak: read ``VmHWM``, which starts afresh with the new
+    address space, and fall back to ``ru_maxrss`` where /proc is missing.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -209,6 +279,8 @@ def main() -> None:
         child(args.child)
         return
 
+    build = "compiled with mypyc" if hotline.COMPILED else "pure Python"
+    print(f"hotline {hotline.__version__}, {build}")
     count = args.incidents
     bound = max(raw_crypto_bound() for _ in range(args.rounds))
     signed = min(run_hotline(count, "ed25519")[0] for _ in range(args.rounds))
@@ -222,7 +294,8 @@ def main() -> None:
     protocol = min(run_hotline(count, "none")[0] for _ in range(args.rounds))
     simpy_time = min(run_simpy(count) for _ in range(args.rounds))
     print(
-        f"protocol-only: hotline {count / protocol:,.0f} incidents/s, SimPy model {count / simpy_time:,.0f} incidents/s"
+        f"protocol-only: hotline {count / protocol:,.0f} incidents/s, "
+        f"SimPy model {count / simpy_time:,.0f} incidents/s"
     )
 
     sizes = [int(s) for s in args.scale.split(",") if s]

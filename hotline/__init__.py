@@ -54,13 +54,17 @@ from hotline.core import (
     key_id_of,
     split_signed,
 )
+from hotline.core.wire import __file__ as _wire_file
 from hotline.doctrine import default_doctrine, doctrine_with
 from hotline.entropy import new_message_id, new_seed
 from hotline.keyfiles import load_keyring, load_private_key, save_keyring, write_private_key
 
 __version__ = "0.1.0"
+#: Whether the hot modules run as mypyc-compiled C extensions (see `make compile`).
+COMPILED = not str(_wire_file).endswith(".py")
 
 __all__ = [
+    "COMPILED",
     "BadSignature",
     "Channel",
     "ChannelDoctrine",

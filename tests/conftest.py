@@ -17,6 +17,18 @@ settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 REPO = Path(__file__).resolve().parent.parent
+
+if os.environ.get("HOTLINE_EXPECT_COMPILED"):
+    # `make test` runs the suite a second time against the mypyc build named in
+    # PYTHONPATH. pytest puts the repository first on sys.path, which would import the
+    # pure sources instead; put the build first, then check it is what got imported.
+    for entry in reversed(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        if entry:
+            sys.path.insert(0, os.path.abspath(entry))
+    import hotline
+    import hotline.core.wire
+
+    assert hotline.COMPILED, f"expected the compiled build, imported {hotline.core.wire.__file__}"
 VECTORS = REPO / "protocol" / "vectors"
 
 

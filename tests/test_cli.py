@@ -96,7 +96,10 @@ def inspect(cli: Cli, *args: str, stdin: bytes | None = None) -> tuple[int, dict
 def test_version(cli: Cli) -> None:
     result = cli("--version")
     assert result.returncode == 0
-    assert result.stdout.decode().strip() == f"hotline {__version__}"
+    assert result.stdout.decode().strip() in (
+        f"hotline {__version__} (pure Python)",
+        f"hotline {__version__} (compiled)",
+    )
 
 
 def test_keys_generate_writes_0600_key_and_public_keyring(cli: Cli, stations: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hotline.core.errors import INCIDENT_REASONS, Reason, RejectedMessage
+from hotline.core.names import Channel
 from hotline.core.verifier import Verifier
 from hotline.vectors import KEYRING, NOW, POLICY, build_vectors, run_vector, vector_text
 from tests.conftest import VECTORS
@@ -48,7 +49,9 @@ VALID = [p for p in FILES if load(p)["expected"]["valid"]]
 
 
 def _verify_fresh(data: bytes, channel: str | None) -> None:
-    Verifier(KEYRING, POLICY).verify(data, NOW, channel=None if channel is None else channel)  # type: ignore[arg-type]
+    Verifier(KEYRING, POLICY).verify(
+        data, NOW, channel=None if channel is None else Channel(channel)
+    )
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hotline import __version__
+from hotline import COMPILED, __version__
 from hotline.cli import exercise, keys, messages, schema, states, vectors
 from hotline.cli.common import EXIT_BAD_INPUT, UserError
 from hotline.core.errors import HotlineError
@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hotline",
         description="Protocol simulator and client for military deconfliction hotlines.",
     )
-    parser.add_argument("--version", action="version", version=f"hotline {__version__}")
+    build = "compiled" if COMPILED else "pure Python"
+    parser.add_argument("--version", action="version", version=f"hotline {__version__} ({build})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     exercise.register(commands)
     messages.register(commands)

@@ -129,14 +129,14 @@ def run_sign(args: argparse.Namespace) -> int:
         envelope = Envelope(
             id=new_message_id(),
             channel=args.channel,
-            kind=args.kind,
+            kind=Kind(args.kind),
             sender=key.station,
             recipients=tuple(s.strip() for s in args.to.split(",") if s.strip()),
             incident=args.incident,
             ref=None if args.ref is None else _hex_digest(args.ref),
             seq=args.seq if args.seq is not None else sent_at_ms * 1000,
             sent_at_ms=sent_at_ms,
-            precedence=args.precedence,
+            precedence=Precedence(args.precedence),
             body=body,
         )
     except InvalidEnvelope as exc:

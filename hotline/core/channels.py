@@ -90,18 +90,32 @@ class Doctrine:
 
     channels: Mapping[Channel, ChannelDoctrine]
     lead_times: Mapping[str, float]
+    # derived once, read on every incident: ladders, and leg bounds per (line, precedence)
+    _ladders: dict[Channel, tuple[Channel, ...]] = field(init=False, repr=False, compare=False)
+    _leg_bounds: dict[tuple[Channel, Precedence], float] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for channel in Channel:
             if channel not in self.channels:
                 raise DoctrineError(f"channels.{channel}", "missing")
-            self.ladder(channel)  # refuses cycles
+        object.__setattr__(self, "_ladders", {c: self._walk(c) for c in Channel})
+        bounds = {(c, p): self.channels[c].leg_bound(p) for c in Channel for p in Precedence}
+        object.__setattr__(self, "_leg_bounds", bounds)
 
     def __getitem__(self, channel: Channel) -> ChannelDoctrine:
         return self.channels[channel]
 
     def ladder(self, start: Channel) -> tuple[Channel, ...]:
         """The channels an incident opened on ``start`` may visit, in order."""
+        return self._ladders[start]
+
+    def leg_bound(self, channel: Channel, precedence: Precedence) -> float:
+        """Longest an incident stays open on ``channel`` without input (see module doc)."""
+        return self._leg_bounds[(channel, precedence)]
+
+    def _walk(self, start: Channel) -> tuple[Channel, ...]:
         path = [start]
         nxt = self.channels[start].fallback
         while nxt is not None:
@@ -113,7 +127,7 @@ class Doctrine:
 
     def bound(self, start: Channel, precedence: Precedence) -> float:
         """Longest an incident opened on ``start`` stays open without further input."""
-        return sum(self.channels[c].leg_bound(precedence) for c in self.ladder(start))
+        return sum(self._leg_bounds[(c, precedence)] for c in self._ladders[start])
 
     def min_lead_time(self, activity: str) -> float | None:
         """Minimum notice lead time for ``activity``, or None if doctrine sets none."""

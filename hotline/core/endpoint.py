@@ -127,12 +127,23 @@ class StationEndpoint:
         for station in self._keys:
             if station not in self._station_for.values():
                 raise ValueError(f"{station} is not {party}'s station on any line of the doctrine")
+        # per line: the first ladder line above it this endpoint holds no station on
+        self._unreachable = {
+            channel: next(
+                (ln for ln in doctrine.ladder(channel)[1:] if ln not in self._station_for), None
+            )
+            for channel in Channel
+        }
+        self._others = {
+            channel: tuple(p for p in doctrine[channel].stations if p != party)
+            for channel in Channel
+        }
         if not 1 <= first_seq <= MAX_SAFE_INTEGER:
             raise ValueError("first_seq must be in 1 .. 2**53-1")
         self._seq = dict.fromkeys(self._keys, first_seq)
         self._originated: dict[str, Incident] = {}
-        # responder views: incident id -> line -> view
-        self._answering: dict[str, dict[Channel, Incident]] = {}
+        # responder views by (incident id, line): one flat index, lean at 100k incidents
+        self._answering: dict[tuple[str, Channel], Incident] = {}
         self._outbox: list[Outgoing] = []
         self._timers: list[tuple[float, int, Incident]] = []
         self._scheduled: dict[int, float] = {}  # id(incident) -> deadline last pushed
@@ -149,8 +160,7 @@ class StationEndpoint:
     def incidents(self) -> Iterator[Incident]:
         """Every incident view held here: originated first, then responder views."""
         yield from self._originated.values()
-        for views in self._answering.values():
-            yield from views.values()
+        yield from self._answering.values()
 
     def originated(self, incident_id: str) -> Incident:
         """The incident this endpoint originated with that id (`UnknownIncident` if none)."""
@@ -161,13 +171,12 @@ class StationEndpoint:
 
     def answering(self, incident_id: str, channel: Channel | None = None) -> Incident:
         """The responder view of an incident; name ``channel`` when several lines carry it."""
-        by_line = self._answering.get(incident_id, {})
         if channel is not None:
-            found = by_line.get(channel)
+            found = self._answering.get((incident_id, channel))
             if found is None:
                 raise UnknownIncident(f"no notice {incident_id!r} received here on {channel}")
             return found
-        views = list(by_line.values())
+        views = [v for c in Channel if (v := self._answering.get((incident_id, c))) is not None]
         if not views:
             raise UnknownIncident(f"no notice {incident_id!r} received here")
         if len(views) > 1:
@@ -268,18 +277,16 @@ class StationEndpoint:
         if station is None:
             raise ValueError(f"{self.party} has no station on the {channel} line here")
         rules = self.doctrine[channel]
-        wanted = (
-            list(parties) if parties is not None else [p for p in rules.stations if p != self.party]
-        )
+        wanted = self._others[channel] if parties is None else tuple(parties)
         unknown = [p for p in wanted if p not in rules.stations or p == self.party]
         if unknown or not wanted:
             raise ValueError(f"cannot address {unknown or 'nobody'} on the {channel} line")
-        for line in self.doctrine.ladder(channel)[1:]:
-            if line not in self._station_for:
-                raise ValueError(
-                    f"the {channel} ladder falls back to {line}, where this endpoint holds no "
-                    f"{self.party} station: add its key, or set that fallback to none"
-                )
+        line = self._unreachable[channel]
+        if line is not None:
+            raise ValueError(
+                f"the {channel} ladder falls back to {line}, where this endpoint holds no "
+                f"{self.party} station: add its key, or set that fallback to none"
+            )
         if incident_id is None:
             self._counter += 1
             incident_id = f"{station}:{self._counter}"
@@ -294,7 +301,7 @@ class StationEndpoint:
             station=station,
             channel=channel,
             recipients=tuple(rules.stations[p] for p in wanted),
-            precedence=Precedence(precedence),
+            precedence=precedence if type(precedence) is Precedence else Precedence(precedence),
             notice=notice,
             doctrine=self.doctrine,
             now=now,
@@ -397,7 +404,7 @@ class StationEndpoint:
                 raise RefusedMessage(
                     Reason.ILLEGAL_TRANSITION, f"{envelope.incident} is this station's own incident"
                 )
-            view = self._view(key)
+            view = self._answering.get(key)
             if view is None:
                 view = Incident.answering(
                     incident_id=envelope.incident,
@@ -413,7 +420,7 @@ class StationEndpoint:
                     doctrine=self.doctrine,
                     now=now,
                 )
-                self._answering.setdefault(envelope.incident, {})[envelope.channel] = view
+                self._answering[key] = view
                 events.append(NoticeReceived(view, now))
                 self._after(view, [], now, events, closing=True)
                 return
@@ -438,7 +445,7 @@ class StationEndpoint:
             )
             self._after(incident, sends, now, events, closing=True)
         elif kind is Kind.WITHDRAW:
-            view = self._view(key)
+            view = self._answering.get(key)
             if view is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT,
@@ -447,7 +454,7 @@ class StationEndpoint:
             view.on_withdraw(envelope.sender, now)
             self._after(view, [], now, events, closing=True)
         elif kind is Kind.RESOLVE:
-            target = self._originated.get(envelope.incident) or self._view(key)
+            target = self._originated.get(envelope.incident) or self._answering.get(key)
             if target is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} here"
@@ -455,9 +462,6 @@ class StationEndpoint:
             target.on_resolve(envelope.sender, envelope.body, now)
             self._after(target, [], now, events, closing=True)
         # heartbeats belong to no incident: verified and reported, nothing more
-
-    def _view(self, key: tuple[str, Channel]) -> Incident | None:
-        return self._answering.get(key[0], {}).get(key[1])
 
     def _after(
         self,
@@ -475,11 +479,9 @@ class StationEndpoint:
                 Closed(incident.id, incident.role, incident.channel, incident.outcome, now)
             )
         deadline = incident.deadline
-        if (
-            deadline is not None
-            and incident.is_open
-            and self._scheduled.get(id(incident)) != deadline
-        ):
+        if deadline is None or not incident.is_open:
+            self._scheduled.pop(id(incident), None)  # closed: forget it (memory stays lean)
+        elif self._scheduled.get(id(incident)) != deadline:
             self._scheduled[id(incident)] = deadline
             self._pushes += 1
             heapq.heappush(self._timers, (deadline, self._pushes, incident))

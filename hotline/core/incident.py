@@ -186,7 +186,7 @@ class Notice:
         if self.ends_at is not None:
             body["ends_at"] = round(self.ends_at * 1000)
         if self.area is not None:
-            body["area"] = dict(self.area)
+            body["area"] = self.area if type(self.area) is dict else dict(self.area)
         if self.text:
             body["text"] = self.text
         return body
@@ -254,6 +254,8 @@ class Incident:
     opened_at: float
     state: State = State.NEW
     legs: list[Leg] = field(default_factory=list)
+    channel: Channel = Channel.AIR  # the line it is on now (set by `_enter`)
+    rules: ChannelDoctrine = field(init=False)  # that line's doctrine
     deadline: float | None = None
     closed_at: float | None = None
     fallbacks: int = 0
@@ -294,7 +296,7 @@ class Incident:
             opened_at=now,
         )
         incident.late_notice = _is_late(notice, doctrine, now)
-        incident.legs.append(Leg(channel, recipients, now, calls=1))
+        incident._enter(Leg(channel, recipients, now, calls=1))
         incident._apply(Input.NOTIFY, now, station)
         incident.deadline = now + incident.rules.deadline(precedence)
         return incident, [incident._call(Kind.NOTIFY, recipients)]
@@ -329,11 +331,11 @@ class Incident:
             opened_at=now,
         )
         incident.late_notice = _is_late(notice, doctrine, sent_at)
-        incident.legs.append(Leg(channel, (station,), now, calls=1))
+        incident._enter(Leg(channel, (station,), now, calls=1))
         incident.notices[digest] = 0
         incident.last_notice = digest
         incident._apply(Input.ESCALATE if kind is Kind.ESCALATE else Input.NOTIFY, now, originator)
-        incident.deadline = now + incident.rules.leg_bound(precedence)
+        incident.deadline = now + doctrine.leg_bound(channel, precedence)
         return incident
 
     # -- views ----------------------------------------------------------------------
@@ -343,15 +345,10 @@ class Incident:
         """The current line's leg."""
         return self.legs[-1]
 
-    @property
-    def channel(self) -> Channel:
-        """The line the incident is on now."""
-        return self.legs[-1].channel
-
-    @property
-    def rules(self) -> ChannelDoctrine:
-        """The doctrine of the current line."""
-        return self.doctrine[self.channel]
+    def _enter(self, leg: Leg) -> None:
+        self.legs.append(leg)
+        self.channel = leg.channel
+        self.rules = self.doctrine[leg.channel]
 
     @property
     def path(self) -> list[Channel]:
@@ -538,7 +535,7 @@ class Incident:
         if nxt is None or not recipients:
             self._apply(Input.GIVE_UP, now, self.station_on(old.channel))
             return []
-        self.legs.append(Leg(nxt, recipients, now, calls=1))
+        self._enter(Leg(nxt, recipients, now, calls=1))
         self.fallbacks += 1
         self._apply(Input.ESCALATE, now, self.station_on(nxt))
         self.deadline = now + self.rules.deadline(self.precedence)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hotline.core.errors import InvalidEnvelope, Reason
-from hotline.core.wire import ENVELOPE_KEYS, Envelope
+from hotline.core.wire import ENVELOPE_KEYS, Envelope, envelope_from_fields
 
 BIN_TAG = "$bin"
 
@@ -77,20 +77,11 @@ def envelope_from_json(data: Mapping[str, Any]) -> Envelope:
     for name in ("id", "ch", "k", "from", "to", "inc", "seq", "ts", "pr"):
         if name not in data:
             raise InvalidEnvelope(Reason.MISSING_FIELD, name, "required")
-    return Envelope(
-        version=data.get("v", 1),
-        id=_hex(data["id"], "id"),
-        channel=data["ch"],
-        kind=data["k"],
-        sender=data["from"],
-        recipients=tuple(data["to"]) if isinstance(data["to"], list) else data["to"],
-        incident=data["inc"],
-        ref=None if data.get("ref") is None else _hex(data["ref"], "ref"),
-        seq=data["seq"],
-        sent_at_ms=data["ts"],
-        precedence=data["pr"],
-        body=body_from_json(data.get("body", {})),
-    )
+    fields = dict(data)
+    fields["id"] = _hex(data["id"], "id")
+    fields["ref"] = None if data.get("ref") is None else _hex(data["ref"], "ref")
+    fields["body"] = body_from_json(data.get("body", {}))
+    return envelope_from_fields(fields, data.get("v", 1))
 
 
 _JSON_KEYS = frozenset(ENVELOPE_KEYS)

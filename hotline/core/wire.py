@@ -15,7 +15,7 @@ Nothing here reads a clock: sender time is a field the caller fills in.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, NoReturn, TypeVar
 
@@ -92,48 +92,47 @@ class Envelope:
     version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
+        # Types first: the constructor takes typed values and a wrong Python type is a
+        # TypeError (a compiled build enforces the annotations before this runs; this
+        # keeps pure Python identical). Untyped outside data goes through
+        # `envelope_from_fields`, which reports defects with reason codes instead.
         # This runs for every message built and every message received, so the common
-        # case (one valid recipient, known identifiers) takes the shortest path; every
-        # check still runs, and the slow helpers produce the error messages.
+        # case takes the shortest path; the slow helpers produce the error messages.
+        recipients = self.recipients
+        if (
+            type(self.id) is not bytes
+            or type(self.channel) is not Channel
+            or type(self.kind) is not Kind
+            or type(self.precedence) is not Precedence
+            or type(self.sender) is not str
+            or type(recipients) is not tuple
+            or type(self.incident) is not str
+            or type(self.seq) is not int
+            or type(self.sent_at_ms) is not int
+            or (self.ref is not None and type(self.ref) is not bytes)
+            or (type(self.body) is not dict and not isinstance(self.body, Mapping))
+        ):
+            _wrong_type(self)
         if self.version != PROTOCOL_VERSION:
             _invalid("v", f"version {self.version!r} unsupported", Reason.UNSUPPORTED_VERSION)
-        ident = self.id
-        if type(ident) is not bytes or len(ident) != MESSAGE_ID_BYTES:
+        if len(self.id) != MESSAGE_ID_BYTES:
             _invalid("id", "message id must be exactly 16 bytes")
-        if type(self.channel) is not Channel:
-            object.__setattr__(self, "channel", _coerce(Channel, self.channel, "ch"))
-        kind = self.kind
-        if type(kind) is not Kind:
-            kind = _coerce(Kind, kind, "k")
-            object.__setattr__(self, "kind", kind)
-        if type(self.precedence) is not Precedence:
-            object.__setattr__(self, "precedence", _coerce(Precedence, self.precedence, "pr"))
         sender = check_station_id(self.sender, "from")
-        recipients = self.recipients
-        if type(recipients) is not tuple:
-            if isinstance(recipients, str) or not isinstance(recipients, Sequence):
-                _invalid("to", "recipients must be an array of station ids")
-            recipients = tuple(recipients)
-            object.__setattr__(self, "recipients", recipients)
         if len(recipients) != 1 or recipients[0] == sender:
             _check_recipients(recipients, sender)
         else:
             check_station_id(recipients[0], "to[0]")
         check_incident_id(self.incident, "inc")
-        seq, sent_at_ms = self.seq, self.sent_at_ms
-        if type(seq) is not int or not 1 <= seq <= MAX_SAFE_INTEGER:
-            _check_counter(seq, "seq", minimum=1)
-        if type(sent_at_ms) is not int or not 0 <= sent_at_ms <= MAX_SAFE_INTEGER:
-            _check_counter(sent_at_ms, "ts", minimum=0)
-        ref = self.ref
+        if not 1 <= self.seq <= MAX_SAFE_INTEGER:
+            _invalid("seq", f"{self.seq} outside 1 .. 2**53-1")
+        if not 0 <= self.sent_at_ms <= MAX_SAFE_INTEGER:
+            _invalid("ts", f"{self.sent_at_ms} outside 0 .. 2**53-1")
+        kind, ref, body = self.kind, self.ref, self.body
         if ref is None:
             if kind in ANSWER_KINDS:
                 _invalid("ref", f"a {kind} must carry the digest of the message it answers")
-        elif type(ref) is not bytes or len(ref) != DIGEST_BYTES:
+        elif len(ref) != DIGEST_BYTES:
             _invalid("ref", "reference digest must be exactly 32 bytes")
-        body = self.body
-        if type(body) is not dict and not isinstance(body, Mapping):
-            _invalid("body", "body must be a map")
         if body:
             check_body(body)
         if kind is Kind.DISPUTE and body.get("reason") not in _DISPUTE_REASONS:
@@ -158,7 +157,8 @@ def _coerce(enum: type[_E], value: object, field_name: str) -> _E:
     member = _MEMBERS[enum].get(value) if type(value) is str else None
     if member is None:
         reason = _UNKNOWN_REASON.get(enum, Reason.INVALID_FIELD)
-        _invalid(field_name, f"{value!r} is not one of {', '.join(enum)}", reason)
+        names = ", ".join(m.value for m in enum)
+        _invalid(field_name, f"{value!r} is not one of {names}", reason)
     return member  # type: ignore[return-value]
 
 
@@ -180,11 +180,83 @@ def _check_recipients(recipients: tuple[str, ...], sender: str) -> None:
         _invalid("to", "a station cannot address itself")
 
 
-def _check_counter(value: object, field_name: str, *, minimum: int) -> None:
-    if type(value) is not int:
-        _invalid(field_name, "must be an integer")
-    if not minimum <= value <= MAX_SAFE_INTEGER:
-        _invalid(field_name, f"{value} outside {minimum} .. 2**53-1")
+_FIELD_TYPES: Final = (
+    ("id", "bytes"),
+    ("channel", "Channel"),
+    ("kind", "Kind"),
+    ("precedence", "Precedence"),
+    ("sender", "str"),
+    ("recipients", "tuple"),
+    ("incident", "str"),
+    ("seq", "int"),
+    ("sent_at_ms", "int"),
+    ("ref", "bytes or None"),
+    ("body", "Mapping"),
+)
+
+
+def _wrong_type(envelope: Envelope) -> NoReturn:
+    for name, expected in _FIELD_TYPES:
+        value = getattr(envelope, name)
+        if type(value).__name__ not in expected.split(" or ") and not (
+            (name == "ref" and value is None) or (name == "body" and isinstance(value, Mapping))
+        ):
+            raise TypeError(f"Envelope.{name} must be {expected}, not {type(value).__name__}")
+    raise TypeError("Envelope field of the wrong type")
+
+
+def envelope_from_fields(
+    fields: Mapping[str, object], version: object = PROTOCOL_VERSION
+) -> Envelope:
+    """Build an envelope from untyped data (decoded msgpack, JSON), wire names as keys.
+
+    Strings become enums, arrays become tuples; a value of the wrong type is refused
+    with the reason code a receiver reports for it.
+
+    Raises:
+        InvalidEnvelope: naming the field and its reason code.
+    """
+    if type(version) is not int:
+        _invalid("v", "version must be an integer")
+    ident, ref, body = fields["id"], fields["ref"], fields["body"]
+    if type(ident) is not bytes:
+        _invalid("id", "message id must be bytes")
+    if ref is not None and type(ref) is not bytes:
+        _invalid("ref", "reference digest must be bytes or nil")
+    if not isinstance(body, Mapping):
+        _invalid("body", "body must be a map")
+    sender, incident = fields["from"], fields["inc"]
+    if type(sender) is not str:
+        _invalid("from", "station id must be a string")
+    if type(incident) is not str:
+        _invalid("inc", "incident id must be a string")
+    recipients = fields["to"]
+    if type(recipients) is list:
+        recipients = tuple(recipients)
+    if type(recipients) is not tuple:
+        _invalid("to", "recipients must be an array of station ids")
+    for index, station in enumerate(recipients):
+        if type(station) is not str:
+            _invalid(f"to[{index}]", "station id must be a string")
+    seq, sent_at_ms = fields["seq"], fields["ts"]
+    if type(seq) is not int:
+        _invalid("seq", "must be an integer")
+    if type(sent_at_ms) is not int:
+        _invalid("ts", "must be an integer")
+    return Envelope(
+        version=version,
+        id=ident,
+        channel=_coerce(Channel, fields["ch"], "ch"),
+        kind=_coerce(Kind, fields["k"], "k"),
+        sender=sender,
+        recipients=recipients,
+        incident=incident,
+        ref=ref,
+        seq=seq,
+        sent_at_ms=sent_at_ms,
+        precedence=_coerce(Precedence, fields["pr"], "pr"),
+        body=body,
+    )
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
@@ -296,19 +368,6 @@ def decode_envelope(data: bytes) -> Envelope:
         extra = sorted(repr(key) for key in obj if key not in _KEY_SET)
         raise MalformedMessage(Reason.UNKNOWN_FIELD, f"envelope has unknown field {extra[0]}")
     try:
-        return Envelope(
-            version=version,
-            id=obj["id"],
-            channel=obj["ch"],
-            kind=obj["k"],
-            sender=obj["from"],
-            recipients=obj["to"],
-            incident=obj["inc"],
-            ref=obj["ref"],
-            seq=obj["seq"],
-            sent_at_ms=obj["ts"],
-            precedence=obj["pr"],
-            body=obj["body"],
-        )
+        return envelope_from_fields(obj, version)
     except InvalidEnvelope as exc:
         raise MalformedMessage(exc.reason, str(exc)) from None

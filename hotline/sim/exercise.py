@@ -20,10 +20,12 @@ rejected by its receiver; rejections are counted by reason.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hotline.core.endpoint import Outgoing, StationEndpoint
@@ -77,6 +79,24 @@ class Note:
     text: str
 
 
+@contextmanager
+def _cyclic_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the length of a run.
+
+    A run keeps every incident alive to the end and makes no reference cycles per
+    message (reference counting frees all its garbage at once), but the collector
+    would still rescan the whole growing set of live incidents over and over: measured
+    at about 40% of a run's time. The previous setting is restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def station_seed(seed: int, station: str) -> bytes:
     """The private seed of ``station`` in a run with ``seed``: no key files needed."""
     return hashlib.sha256(f"hotline exercise key|{seed}|{station}".encode()).digest()
@@ -128,7 +148,8 @@ class Exercise:
 
     def run(self) -> Exercise:
         """Run to the scenario's duration, or until nothing is left to happen."""
-        self.kernel.run(self.scenario.start + self.scenario.duration)
+        with _cyclic_collector_paused():
+            self.kernel.run(self.scenario.start + self.scenario.duration)
         return self
 
     @property

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.errors import IllegalTransition, UnknownIncident
 from hotline.core.incident import Incident, State
-from hotline.core.names import DisputeReason
+from hotline.core.names import Channel, DisputeReason
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.scenario import ResponderRule, Scenario
 
@@ -26,8 +26,7 @@ from hotline.sim.scenario import ResponderRule, Scenario
 Decided = Callable[[str, Incident, str], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
+class _Call(NamedTuple):
     party: str
     view: Incident
     rule: ResponderRule
@@ -60,11 +59,11 @@ class Responders:
         self._kernel = kernel
         self._endpoints = endpoints
         self._after = after
-        self._pending: set[tuple[str, str, str]] = set()
+        self._pending: set[tuple[str, str, Channel]] = set()
 
     def ring(self, party: str, view: Incident) -> None:
         """A notice rang at ``view``'s station: first call, or a repeat of an unanswered one."""
-        key = (party, view.id, view.channel.value)
+        key = (party, view.id, view.channel)
         if key in self._pending or view.state not in (State.NOTIFIED, State.STANDBY):
             return
         if view.station in view.leg.answers:
@@ -89,7 +88,7 @@ class Responders:
                 return rule
         return None
 
-    def _decide(self, call: _Call, key: tuple[str, str, str]) -> None:
+    def _decide(self, call: _Call, key: tuple[str, str, Channel]) -> None:
         endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
         now, channel, action = self._kernel.now, view.channel, rule.action
         self._pending.discard(key)

@@ -126,7 +126,7 @@ class Link:
 
     def up(self, at: float) -> bool:
         """Whether the bearer carries traffic at exercise time ``at``."""
-        return not any(start <= at < end for start, end in self.outages)
+        return not self.outages or not any(start <= at < end for start, end in self.outages)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
