@@ -12,7 +12,7 @@ HOT_MODULES := $(filter-out hotline/core/__init__.py,$(wildcard hotline/core/*.p
 	hotline/sim/kernel.py hotline/sim/exercise.py hotline/sim/responders.py \
 	hotline/sim/distributions.py hotline/sim/durations.py
 
-.PHONY: demo wire-demo test compile bench vectors states clean check-mosquitto
+.PHONY: demo wire-demo test compile bench vectors states docs clean check-mosquitto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ vectors: $(VENV)/.installed
 
 states: $(VENV)/.installed
 	$(BIN)/hotline states -o protocol/states.md
+
+docs: $(VENV)/.installed states
+	$(BIN)/hotline schema scenario --markdown > docs/scenarios.md
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache .hypothesis
