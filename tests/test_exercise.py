@@ -14,6 +14,7 @@ import pytest
 from hotline.cli import main
 from hotline.report.text import timeline_lines
 from hotline.sim.exercise import run_exercise
+from hotline.sim.invariants import INVARIANTS
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import TABLE_KEYS, Scenario, load_scenario, parse_scenario
@@ -116,7 +117,9 @@ def test_result_follows_the_json_contract() -> None:
     assert incident["closed_at"] == 62.0  # 1 s there, 60 s to answer, 1 s back
     assert result["messages"]["sent"] == 2
     assert set(result["messages"]["rejected"]) >= {"bad-signature", "replay", "late"}
-    assert result["invariants"][0] == {"name": "messages-accounted", "held": True, "detail": ""}
+    assert [i["name"] for i in result["invariants"]] == list(INVARIANTS)
+    assert all(i["held"] for i in result["invariants"])
+    assert result["messages"]["injected"] == 0
     json.loads(to_json(result))
 
 

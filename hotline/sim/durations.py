@@ -36,6 +36,15 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def parse_signed_duration(value: object) -> float:
+    """Like `parse_duration`, but a leading ``-`` (or a negative number) is allowed."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_duration(value.strip()[1:])
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        return -parse_duration(-value)
+    return parse_duration(value)
+
+
 def format_duration(seconds: float) -> str:
     """Compact text: ``45s``, ``12m30s``, ``2h05m``."""
     if seconds < 60:

@@ -36,6 +36,8 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Kind
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
+from hotline.faults import Copy, Delivery, FaultKind, FaultPlan, Tag
+from hotline.sim.invariants import Breach, Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.responders import Responders
 from hotline.sim.scenario import Scenario, ScriptEvent
@@ -61,12 +63,27 @@ class MessageRecord:
 class Tally:
     """Message counts of a run."""
 
-    sent: int = 0
+    sent: int = 0  # copies stations sent (one per recipient)
+    injected: int = 0  # extra copies faults made (duplicates, replays, forgeries)
     delivered: int = 0
     dropped: int = 0
     in_flight: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     drops: Counter[str] = field(default_factory=Counter)
+    injections: Counter[str] = field(default_factory=Counter)
+
+    def accounted(self) -> tuple[bool, str]:
+        """Whether every copy is delivered, dropped or in flight, and the sum if not."""
+        held = self.sent + self.injected == self.delivered + self.dropped + self.in_flight
+        detail = (
+            ""
+            if held
+            else (
+                f"sent {self.sent} + injected {self.injected} != delivered {self.delivered}"
+                f" + dropped {self.dropped} + in flight {self.in_flight}"
+            )
+        )
+        return held, detail
 
 
 @dataclass(slots=True)
@@ -121,7 +138,21 @@ class Exercise:
         self.notes: list[Note] = []
         self._timers: dict[str, tuple[float, int]] = {}  # party -> (deadline, kernel handle)
         self.encoded = scenario.signing != "none"
-        keys = {s: StationKey(station_seed(self.seed, s), s) for s in scenario.stations()}
+        self.watch = Watch()
+        stations = scenario.stations()
+        keys = {s: StationKey(station_seed(self.seed, s), s) for s in stations}
+        self.plan = FaultPlan(
+            scenario.faults,
+            keys=keys,
+            lines={s: c for s, (_, c) in stations.items()},
+            attacker=StationKey(station_seed(self.seed, "ATTACKER"), "ATTACKER"),
+        )
+        self._faulty = not self.plan.empty
+        # a post's clock runs ahead by the skew of its stations (clock-skew faults)
+        self._offset = {
+            party: self.plan.clock_offset(table.values())
+            for party, table in scenario.parties.items()
+        }
         keyring = Keyring(
             TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
             for s, (p, c) in scenario.stations().items()
@@ -139,8 +170,16 @@ class Exercise:
             )
             for party, table in scenario.parties.items()
         }
-        self._owner = {s: p for s, (p, _) in scenario.stations().items()}
-        self.responders = Responders(scenario, self.rng, self.kernel, self.endpoints, self._decided)
+        self._owner = {s: p for s, (p, _) in stations.items()}
+        self.responders = Responders(
+            scenario,
+            rng=self.rng,
+            kernel=self.kernel,
+            endpoints=self.endpoints,
+            after=self._decided,
+            clock=self._local,
+            down=self._down,
+        )
         for event in scenario.events:
             self.kernel.schedule(scenario.start + event.at, Priority.SCRIPT, self._script(event))
 
@@ -156,6 +195,10 @@ class Exercise:
     def elapsed(self) -> float:
         """Exercise seconds from the start to where the run stopped."""
         return self.kernel.now - self.scenario.start
+
+    def local_ends(self) -> dict[str, float]:
+        """Where the run stopped, on each post's own clock."""
+        return {party: self._local(party) for party in self.endpoints}
 
     def incidents(self) -> list[Incident]:
         """Every incident, from its originator's view, in order of opening."""
@@ -173,11 +216,20 @@ class Exercise:
             if i.role == "responder"
         ]
 
+    # -- clocks and stations ----------------------------------------------------------
+
+    def _local(self, party: str) -> float:
+        """The time on ``party``'s post clock (true time plus any clock skew)."""
+        return self.kernel.now + self._offset[party]
+
+    def _down(self, station: str) -> bool:
+        return self.plan.station_down(station, self.kernel.now - self.scenario.start)
+
     # -- the pumps --------------------------------------------------------------------
 
     def _script(self, event: ScriptEvent) -> Callable[[], None]:
         def act() -> None:
-            endpoint, now = self.endpoints[event.party], self.kernel.now
+            endpoint, now = self.endpoints[event.party], self._local(event.party)
             try:
                 if event.action == "notify":
                     endpoint.notify(
@@ -214,7 +266,8 @@ class Exercise:
         endpoint = self.endpoints[party]
         for message in endpoint.outbox():
             self._transmit(party, message)
-        deadline = endpoint.next_deadline()
+        local = endpoint.next_deadline()
+        deadline = None if local is None else local - self._offset[party]
         current = self._timers.get(party)
         if current is not None and current[0] == deadline:
             return
@@ -227,7 +280,7 @@ class Exercise:
 
     def _timer(self, party: str) -> None:
         del self._timers[party]
-        self._handle(party, self.endpoints[party].on_timer(self.kernel.now))
+        self._handle(party, self.endpoints[party].on_timer(self._local(party)))
         self._pump(party)
 
     def _transmit(self, party: str, message: Outgoing) -> None:
@@ -235,69 +288,136 @@ class Exercise:
         link = scenario.network[message.channel]
         at = now - scenario.start
         envelope = message.envelope
+        self.watch.sent.add(envelope.id)
         link_down = False
         for recipient in message.recipients:
             tally.sent += 1
-            record = None
-            if self.records is not None:
-                record = MessageRecord(
-                    at,
-                    message.channel.value,
-                    envelope.kind.value,
-                    envelope.incident,
-                    envelope.sender,
-                    recipient,
-                )
-                self.records.append(record)
+            record = self._record(at, message, recipient)
             fate = None
             if not link.up(at):
-                fate, link_down = "dropped: line down", link.detect_outages
+                fate, link_down = "line down", link.detect_outages
             elif link.loss > 0.0 and rng.random() < link.loss:
-                fate = "dropped: lost"
+                fate = "lost"
             if fate is not None:
-                tally.dropped += 1
-                tally.drops[fate.removeprefix("dropped: ")] += 1
-                if record is not None:
-                    record.fate = fate
+                self._dropped(fate, record)
                 continue
-            tally.in_flight += 1
-            delay = link.latency.sample(rng)
-            self.kernel.schedule(
-                now + delay, Priority.DELIVERY, self._arrival(recipient, message, record)
+            latency = link.latency.sample(rng)
+            if not self._faulty:
+                tally.in_flight += 1
+                arrival = self._arrival(recipient, message, record, Delivery(message.data, 0.0))
+                self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
+                continue
+            outcome = self.plan.apply(
+                Copy(message.channel, envelope.sender, recipient, message.data, at), rng
             )
+            if outcome.dropped_by is not None:
+                self._dropped(str(outcome.dropped_by), record)
+            for delivery in outcome.deliveries:
+                if not delivery.genuine:
+                    tally.injected += 1
+                    tally.injections[str(delivery.tag)] += 1
+                    record = self._record(at, message, recipient, f" ({delivery.tag})")
+                tally.in_flight += 1
+                arrival = self._arrival(recipient, message, record, delivery)
+                self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
         if link_down:
             self.kernel.schedule(now, Priority.DELIVERY, lambda: self._line_down(party, message))
 
+    def _record(
+        self, at: float, message: Outgoing, recipient: str, suffix: str = ""
+    ) -> MessageRecord | None:
+        if self.records is None:
+            return None
+        envelope = message.envelope
+        record = MessageRecord(
+            at,
+            message.channel.value,
+            envelope.kind.value + suffix,
+            envelope.incident,
+            envelope.sender,
+            recipient,
+        )
+        self.records.append(record)
+        return record
+
+    def _dropped(self, why: str, record: MessageRecord | None) -> None:
+        self.tally.dropped += 1
+        self.tally.drops[why] += 1
+        if record is not None:
+            record.fate = f"dropped: {why}"
+
     def _line_down(self, party: str, message: Outgoing) -> None:
         self._note(party, message.envelope.incident, f"{message.channel} line found down")
-        self._handle(party, self.endpoints[party].link_down(message.channel, self.kernel.now))
+        self._handle(party, self.endpoints[party].link_down(message.channel, self._local(party)))
         self._pump(party)
 
     def _arrival(
-        self, station: str, message: Outgoing, record: MessageRecord | None
+        self, station: str, message: Outgoing, record: MessageRecord | None, delivery: Delivery
     ) -> Callable[[], None]:
         def arrive() -> None:
-            tally, now = self.tally, self.kernel.now
+            tally = self.tally
             tally.in_flight -= 1
+            if self._faulty and self._down(station):
+                tally.dropped += 1  # it reached a station that went down while it travelled
+                tally.drops[str(FaultKind.STATION_DOWN)] += 1
+                if record is not None:
+                    record.fate = f"dropped: {FaultKind.STATION_DOWN}"
+                return
             tally.delivered += 1
             party = self._owner[station]
-            endpoint = self.endpoints[party]
+            endpoint, now = self.endpoints[party], self._local(party)
             if self.encoded:
-                events = endpoint.receive(message.data, now, channel=message.channel)
+                events = endpoint.receive(delivery.data, now, channel=message.channel)
             else:
                 events = endpoint.receive_envelope(message.envelope, message.digest, now)
             if record is not None:
-                record.arrived_at = now - self.scenario.start
+                record.arrived_at = self.kernel.now - self.scenario.start
                 record.fate = "delivered"
             for event in events:
                 if isinstance(event, Rejected):
                     tally.rejected[event.reason.value] += 1
                     if record is not None:
                         record.fate = f"rejected: {event.reason}"
+                elif isinstance(event, Received):
+                    self._observe(party, event, delivery.tag)
             self._handle(party, events)
             self._pump(party)
 
         return arrive
+
+    def _observe(self, party: str, event: Received, tag: Tag | None) -> None:
+        """Note what a station accepted, and any breach of the message invariants."""
+        watch, envelope = self.watch, event.envelope
+        breaches = watch.breaches
+        incident = envelope.incident
+        if tag is Tag.FORGED:
+            breaches.append(
+                Breach("no-forged-message-accepted", incident, f"{party} took a forgery")
+            )
+        elif tag is Tag.CORRUPTED:
+            breaches.append(Breach("no-tampered-message-accepted", incident, f"{party} took it"))
+        accepted = watch.accepted.setdefault(party, set())
+        if envelope.id in accepted:
+            breaches.append(
+                Breach(
+                    "no-message-accepted-twice", incident, f"{party} took {envelope.id.hex()} again"
+                )
+            )
+        accepted.add(envelope.id)
+        if envelope.id not in watch.sent:
+            breaches.append(
+                Breach(
+                    "every-accepted-message-was-sent", incident, f"{party} took an unsent message"
+                )
+            )
+        if envelope.kind in _NOTICES:
+            watch.notices.setdefault(party, set()).add(event.digest)
+        elif envelope.kind is Kind.ACK:
+            acker = self._owner.get(envelope.sender, "")
+            if envelope.ref not in watch.notices.get(acker, ()):
+                breaches.append(
+                    Breach("no-ack-without-its-notice", incident, f"{envelope.sender} acked unseen")
+                )
 
     def _handle(self, party: str, events: list[Event]) -> None:
         # Every notice that arrives rings: the first call (which also opened the view)

@@ -24,6 +24,10 @@ from hotline.sim.scenario import ResponderRule, Scenario
 
 #: Called after a decision ran (or became moot): party, incident view, what was done.
 Decided = Callable[[str, Incident, str], None]
+#: The time on a party's post clock (clock skew included).
+Clock = Callable[[str], float]
+#: Whether a station is down now.
+Down = Callable[[str], bool]
 
 
 class _Call(NamedTuple):
@@ -41,15 +45,20 @@ class Responders:
         kernel: where decisions are scheduled.
         endpoints: each party's endpoint.
         after: told about each decision, to pump the endpoint's outbox and log it.
+        clock: each post's own time, for the calls it makes.
+        down: whether a station is down (it then answers nothing).
     """
 
     def __init__(
         self,
         scenario: Scenario,
+        *,
         rng: random.Random,
         kernel: Kernel,
         endpoints: Mapping[str, StationEndpoint],
         after: Decided,
+        clock: Clock,
+        down: Down,
     ) -> None:
         self._rules: dict[str, list[ResponderRule]] = {}
         for rule in scenario.responders:
@@ -59,6 +68,8 @@ class Responders:
         self._kernel = kernel
         self._endpoints = endpoints
         self._after = after
+        self._clock = clock
+        self._down = down
         self._pending: set[tuple[str, str, Channel]] = set()
 
     def ring(self, party: str, view: Incident) -> None:
@@ -66,8 +77,8 @@ class Responders:
         key = (party, view.id, view.channel)
         if key in self._pending or view.state not in (State.NOTIFIED, State.STANDBY):
             return
-        if view.station in view.leg.answers:
-            return  # already answered: the endpoint repeats the answer itself
+        if view.station in view.leg.answers or self._down(view.station):
+            return  # already answered (the endpoint repeats it), or nobody is there
         now = self._kernel.now
         rule = self._rule(view.station, now - self._start, view.notice.activity)
         if rule is None or rule.action == "silent":
@@ -90,8 +101,11 @@ class Responders:
 
     def _decide(self, call: _Call, key: tuple[str, str, Channel]) -> None:
         endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
-        now, channel, action = self._kernel.now, view.channel, rule.action
+        now, channel, action = self._clock(call.party), view.channel, rule.action
         self._pending.discard(key)
+        if self._down(view.station):
+            self._after(call.party, view, f"{action} not made: {view.station} is down")
+            return
         try:
             if action == "ack":
                 endpoint.acknowledge(view.id, now, channel=channel, text=rule.text)
@@ -101,9 +115,8 @@ class Responders:
                     self._pending.add(key)
                     later = _Call(call.party, view, _ACK)
                     delay = rule.final_delay.sample(self._rng)
-                    self._kernel.schedule(
-                        now + delay, Priority.DECISION, lambda: self._decide(later, key)
-                    )
+                    at = self._kernel.now + delay  # true time; `now` is the post's clock
+                    self._kernel.schedule(at, Priority.DECISION, lambda: self._decide(later, key))
             elif action in ("dispute", "disavow"):
                 reason = rule.reason or DisputeReason.OTHER
                 endpoint.dispute(view.id, reason, now, channel=channel, text=rule.text)

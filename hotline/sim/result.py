@@ -17,6 +17,7 @@ from hotline.core.errors import Reason
 from hotline.core.incident import Incident
 from hotline.sim.durations import format_duration
 from hotline.sim.exercise import Exercise
+from hotline.sim.invariants import check_invariants
 from hotline.sim.scenario import Expectation
 
 
@@ -99,19 +100,8 @@ def build_result(exercise: Exercise) -> dict[str, Any]:
         expectations.append(
             {"description": expectation.description, "passed": passed, "detail": detail}
         )
-    accounted = tally.sent == tally.delivered + tally.dropped + tally.in_flight
-    invariants = [
-        {
-            "name": "messages-accounted",
-            "held": accounted,
-            "detail": ""
-            if accounted
-            else (
-                f"sent {tally.sent} != delivered {tally.delivered} + dropped {tally.dropped}"
-                f" + in flight {tally.in_flight}"
-            ),
-        }
-    ]
+    views = exercise.incidents() + [view for _, view in exercise.views()]
+    invariants = check_invariants(exercise.watch, views, exercise.local_ends(), tally.accounted())
     outcomes: dict[str, int] = {}
     for record in incidents:
         outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
@@ -126,10 +116,12 @@ def build_result(exercise: Exercise) -> dict[str, Any]:
         "outcomes": dict(sorted(outcomes.items())),
         "messages": {
             "sent": tally.sent,
+            "injected": tally.injected,
             "delivered": tally.delivered,
             "dropped": tally.dropped,
             "in_flight": tally.in_flight,
             "drops": dict(sorted(tally.drops.items())),
+            "injections": dict(sorted(tally.injections.items())),
             "rejected": {reason.value: tally.rejected.get(reason.value, 0) for reason in Reason},
         },
         "expectations": expectations,

@@ -10,6 +10,7 @@ the reason; nothing half-valid gets through. The accepted keys of each table are
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -28,8 +29,9 @@ from hotline.core.names import (
     check_station_id,
 )
 from hotline.doctrine import default_doctrine
+from hotline.faults import BYTE_FAULTS, STATION_FAULTS, Fault, FaultKind, ForgeKey
 from hotline.sim.distributions import Distribution, Fixed, parse_distribution
-from hotline.sim.durations import format_duration, parse_duration
+from hotline.sim.durations import format_duration, parse_duration, parse_signed_duration
 from hotline.timestamps import parse_instant
 
 DEFAULT_START: Final = "2026-01-01T00:00:00Z"
@@ -38,7 +40,17 @@ MAX_REPEAT: Final = 1_000_000
 
 TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "": frozenset(
-        {"scenario", "parties", "doctrine", "verifier", "network", "responders", "events", "expect"}
+        {
+            "scenario",
+            "parties",
+            "doctrine",
+            "verifier",
+            "network",
+            "responders",
+            "events",
+            "expect",
+            "faults",
+        }
     ),
     "scenario": frozenset({"name", "description", "start", "seed", "duration", "signing"}),
     "verifier": frozenset({"max_age", "max_skew"}),
@@ -78,6 +90,25 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "repeat",
             "every",
             "reason",
+        }
+    ),
+    "faults": frozenset(
+        {
+            "kind",
+            "channel",
+            "sender",
+            "recipient",
+            "station",
+            "start",
+            "until",
+            "probability",
+            "delay",
+            "copies",
+            "bits",
+            "forge_key",
+            "skew",
+            "up",
+            "down",
         }
     ),
     "expect": frozenset(
@@ -207,6 +238,7 @@ class Scenario:
     responders: tuple[ResponderRule, ...]
     events: tuple[ScriptEvent, ...]
     expectations: tuple[Expectation, ...]
+    faults: tuple[Fault, ...] = ()
 
     def party_of(self, station: str) -> str:
         """The party a station belongs to."""
@@ -383,6 +415,7 @@ class _Reader:
         events = self.events(data.get("events", []), parties, stations, doctrine, duration)
         incidents = {e.incident: e for e in events if e.action == "notify"}
         expectations = self.expectations(data.get("expect", []), incidents)
+        faults = self.faults(data.get("faults", []), stations, signing)
         return Scenario(
             name=name,
             source=self.source,
@@ -399,6 +432,7 @@ class _Reader:
             responders=responders,
             events=events,
             expectations=expectations,
+            faults=faults,
         )
 
     def parties(self, value: object) -> dict[str, dict[Channel, str]]:
@@ -698,6 +732,71 @@ class _Reader:
             )
         return made
 
+    def faults(self, value: object, stations: Mapping[str, str], signing: str) -> tuple[Fault, ...]:
+        if not isinstance(value, list):
+            raise self.fail("faults", "must be an array of tables ([[faults]])")
+        result = []
+        for index, raw in enumerate(value):
+            where = f"faults[{index}]"
+            entry = self.table(raw, where, "faults")
+            kind = FaultKind(self.choice(entry, "kind", where, tuple(FaultKind)))
+            if kind in BYTE_FAULTS and signing == "none":
+                raise self.fail(
+                    f"{where}.kind",
+                    f'{kind} needs signed messages, and this scenario sets signing = "none"',
+                )
+            names = {}
+            for key in ("sender", "recipient", "station"):
+                if key in entry:
+                    names[key] = self.station(entry[key], f"{where}.{key}", stations)
+            if kind in STATION_FAULTS and "station" not in names:
+                raise self.fail(f"{where}.station", f"required for {kind}")
+            channel = (
+                self.channel(entry["channel"], f"{where}.channel") if "channel" in entry else None
+            )
+            start = self.duration_or(entry, "start", where, 0.0)
+            until = self.duration_or(entry, "until", where, math.inf)
+            if until <= start:
+                raise self.fail(f"{where}.until", "must come after start")
+            forge_key = self.choice(entry, "forge_key", where, tuple(ForgeKey), "attacker")
+            result.append(
+                Fault(
+                    kind=kind,
+                    channel=channel,
+                    start=start,
+                    until=until,
+                    probability=_or(self.number(entry, "probability", where, 0.0, 1.0), 1.0),
+                    delay=self.delay_range(entry, where, kind),
+                    copies=_count_or(self.count(entry, "copies", where, 100), 1),
+                    bits=_count_or(self.count(entry, "bits", where, 512), 1),
+                    forge_key=ForgeKey(forge_key),
+                    skew=self.convert(f"{where}.skew", entry.get("skew", 0), parse_signed_duration),
+                    up=self.duration_or(entry, "up", where, 60.0),
+                    down=self.duration_or(entry, "down", where, 60.0),
+                    **names,
+                )
+            )
+        return tuple(result)
+
+    def delay_range(
+        self, entry: Mapping[str, Any], where: str, kind: FaultKind
+    ) -> tuple[float, float]:
+        defaults = {FaultKind.REPLAY: (600.0, 600.0), FaultKind.REORDER: (0.0, 30.0)}
+        if "delay" not in entry:
+            return defaults.get(kind, (0.0, 0.0))
+        value = entry["delay"]
+        if isinstance(value, Mapping):
+            spot = self.table(value, f"{where}.delay")
+            if set(spot) != {"low", "high"}:
+                raise self.fail(f"{where}.delay", "a range is { low = ..., high = ... }")
+            low = self.convert(f"{where}.delay.low", spot["low"], parse_duration)
+            high = self.convert(f"{where}.delay.high", spot["high"], parse_duration)
+            if high < low:
+                raise self.fail(f"{where}.delay.high", "must not be below low")
+            return (low, high)
+        fixed = self.convert(f"{where}.delay", value, parse_duration)
+        return (fixed, fixed)
+
     def expectations(
         self, value: object, incidents: Mapping[str, ScriptEvent]
     ) -> tuple[Expectation, ...]:
@@ -742,6 +841,10 @@ class _Reader:
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
+
+
+def _count_or(value: int | None, default: int) -> int:
+    return default if value is None or value < 1 else value
 
 
 def describe(expectation: Expectation) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hotline.core.incident import OUTCOMES
 from hotline.core.names import Channel, DisputeReason, Precedence
+from hotline.faults import FaultKind, ForgeKey
 from hotline.sim.scenario import ACTIONS, EVENT_ACTIONS, SIGNING, TABLE_KEYS
 
 DURATION: dict[str, Any] = {
@@ -140,6 +141,38 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         "every": _d(DURATION, "interval between repeated notices"),
         "reason": _d({"type": "string"}, "escalate: why (default manual)"),
     },
+    "faults": {
+        "kind": _d({"enum": [k.value for k in FaultKind]}, "what goes wrong"),
+        "channel": _d(CHANNEL, "only on this line (default: every line)"),
+        "sender": _d(STATION, "only copies sent by this station (a direction)"),
+        "recipient": _d(STATION, "only copies sent to this station"),
+        "station": _d(STATION, "station-down, clock-skew: the station concerned"),
+        "start": _d(DURATION, "exercise time the fault begins (default 0)"),
+        "until": _d(DURATION, "exercise time it ends (default: never)"),
+        "probability": _d(PROBABILITY, "chance it fires for each matching copy (default 1)"),
+        "delay": _d(
+            {
+                "oneOf": [
+                    DURATION,
+                    {"type": "object", "properties": {"low": DURATION, "high": DURATION}},
+                ]
+            },
+            "delay, duplicate, forge: extra delay; reorder: hold-back window (default 0-30s); "
+            "replay: time until the replay (default 10m); a duration or { low, high }",
+        ),
+        "copies": _d({"type": "integer", "minimum": 1}, "duplicate: extra copies (default 1)"),
+        "bits": _d({"type": "integer", "minimum": 1}, "corrupt: bits flipped (default 1)"),
+        "forge_key": _d(
+            {"enum": [k.value for k in ForgeKey]},
+            "forge: the attacker's own key, another station's, or a key from another line",
+        ),
+        "skew": _d(
+            {"oneOf": [{"type": "number"}, {"type": "string"}]},
+            'clock-skew: how far the station\'s clock is ahead, e.g. "5m" or "-90s"',
+        ),
+        "up": _d(DURATION, "flap: time the bearer stays up in each cycle (default 60s)"),
+        "down": _d(DURATION, "flap: time it stays down (default 60s)"),
+    },
     "expect": {
         "incident": _d({"type": "string"}, "an incident id, or * for every incident"),
         "outcome": _d({"enum": [*OUTCOMES.values(), "open"]}, "how it must end"),
@@ -156,6 +189,7 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
 }
 REQUIRED = {
     "scenario": ["name"],
+    "faults": ["kind"],
     "responders": ["station", "action"],
     "events": ["at"],
     "expect": ["incident"],
@@ -209,6 +243,7 @@ def scenario_schema() -> dict[str, Any]:
             "responders": {"type": "array", "items": _table("responders")},
             "events": {"type": "array", "items": _table("events")},
             "expect": {"type": "array", "items": _table("expect")},
+            "faults": {"type": "array", "items": _table("faults")},
         },
     }
 
@@ -233,6 +268,12 @@ _TABLE_INTRO = {
     ),
     "events": ("[[events]]", "The script: what each party does, and when."),
     "expect": ("[[expect]]", "What must come out; `hotline exercise run` exits 1 if one fails."),
+    "faults": (
+        "[[faults]]",
+        "Failed calls to inject, drawn from the run's seed. Each matching copy of a message "
+        "meets each fault in order, so faults compose. corrupt, forge and replay need signed "
+        "messages.",
+    ),
 }
 
 
@@ -278,7 +319,7 @@ def scenario_reference() -> str:
         "shape: `[doctrine.channels.air] retries = 2`, `[doctrine.precedence] flash = 300`,",
         "`[doctrine.lead_times] convoy = 3600`. Stations come from `[parties]`.",
     ]
-    for table in ("scenario", "verifier", "network", "responders", "events", "expect"):
+    for table in ("scenario", "verifier", "network", "responders", "events", "expect", "faults"):
         heading, intro = _TABLE_INTRO[table]
         required = set(REQUIRED.get(table, ()))
         lines += ["", f"## {heading}", "", intro, "", "| key | type | meaning |", "|---|---|---|"]

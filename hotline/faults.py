@@ -1,0 +1,305 @@
+"""Failed calls, as data: what can go wrong between two stations, reproducibly.
+
+A `FaultPlan` is a list of `Fault` values. For each copy of a message on its way from
+one station to another, `FaultPlan.apply` runs every fault that matches the copy (line,
+sender, recipient, time window) and fires with its probability, in order, and returns
+what actually happens: zero, one or several `Delivery` values (dropped, delayed,
+duplicated, corrupted, accompanied by a forgery or a later replay). The plan knows
+nothing of how copies travel: the simulator feeds it, and a live transport can feed it
+the same way. Randomness comes only from the generator passed in, so a run's seed
+decides everything. Station faults (down, clock skew) are questions the transport asks:
+`station_down` and `clock_offset`.
+
+Faults compose: a copy can be delayed by one fault and duplicated by the next; every
+duplicate then goes through the remaining faults too.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Final, NamedTuple
+
+from hotline.core.errors import RejectedMessage
+from hotline.core.names import Channel, Kind
+from hotline.core.signing import StationKey, split_signed
+from hotline.core.wire import Envelope, decode_envelope, digest, encode_envelope
+
+
+class FaultKind(StrEnum):
+    """The failed calls a plan can inject."""
+
+    DROP = "drop"  # the copy is lost
+    DELAY = "delay"  # the copy arrives later (by a distribution: delay with jitter)
+    DUPLICATE = "duplicate"  # extra copies arrive too
+    REORDER = "reorder"  # the copy is held back up to a window, so later ones overtake it
+    CORRUPT = "corrupt"  # bits of the copy flip on the way
+    FORGE = "forge"  # an attacker sends a forged answer alongside the copy
+    REPLAY = "replay"  # the copy is captured and sent again later
+    PARTITION = "partition"  # the line carries nothing in the window
+    STATION_DOWN = "station-down"  # nothing reaches the station, nothing leaves it
+    CLOCK_SKEW = "clock-skew"  # the station's clock is off by a fixed amount
+    FLAP = "flap"  # the bearer goes up and down in a cycle
+
+
+class ForgeKey(StrEnum):
+    """Which key a forger signs with."""
+
+    ATTACKER = "attacker"  # a key in nobody's keyring
+    OTHER_STATION = "other-station"  # a real key of another station, claiming the victim
+    OTHER_CHANNEL = "other-channel"  # the victim party's real key from another line
+
+
+#: Faults that need real signed bytes (refused in protocol-only runs).
+BYTE_FAULTS: Final = frozenset({FaultKind.CORRUPT, FaultKind.FORGE, FaultKind.REPLAY})
+#: Faults that act on stations rather than on copies.
+STATION_FAULTS: Final = frozenset({FaultKind.STATION_DOWN, FaultKind.CLOCK_SKEW})
+
+
+class Tag(StrEnum):
+    """What a fault made of a delivery (for accounting and invariants)."""
+
+    DUPLICATE = "duplicate"
+    CORRUPTED = "corrupted"
+    FORGED = "forged"
+    REPLAYED = "replayed"
+
+
+class Copy(NamedTuple):
+    """One copy of a message on its way: the unit a plan decides about."""
+
+    channel: Channel
+    sender: str
+    recipient: str
+    data: bytes
+    at: float  # exercise seconds when it was sent
+
+
+class Delivery(NamedTuple):
+    """One arrival that a copy turns into."""
+
+    data: bytes
+    delay: float  # extra seconds on top of the line's own latency
+    tag: Tag | None = None  # what a fault made of it; None: untouched
+    genuine: bool = True  # the sent copy itself (possibly corrupted), not an extra one
+
+
+class Outcome(NamedTuple):
+    """What `FaultPlan.apply` decided for one copy."""
+
+    deliveries: list[Delivery]
+    dropped_by: FaultKind | None  # set when the genuine copy did not survive
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fault:
+    """One failed call to inject.
+
+    Args:
+        kind: what goes wrong.
+        channel: only on this line (None: every line).
+        sender: only copies sent by this station.
+        recipient: only copies addressed to this station.
+        station: the station concerned (station-down, clock-skew).
+        start: exercise time the fault begins.
+        until: exercise time it ends.
+        probability: chance it fires for each matching copy.
+        delay: delay: extra delay in seconds (a callable distribution sample);
+            reorder: the hold-back window; replay: how long after capture it is replayed.
+        copies: duplicate: how many extra copies.
+        bits: corrupt: how many bits flip.
+        forge_key: forge: whose key signs the forgery.
+        skew: clock-skew: seconds the station's clock is ahead (negative: behind).
+        up: flap: seconds the bearer stays up in each cycle.
+        down: flap: seconds it stays down.
+    """
+
+    kind: FaultKind
+    channel: Channel | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    station: str | None = None
+    start: float = 0.0
+    until: float = math.inf
+    probability: float = 1.0
+    delay: tuple[float, float] = (0.0, 0.0)  # low, high: uniform seconds
+    copies: int = 1
+    bits: int = 1
+    forge_key: ForgeKey = ForgeKey.ATTACKER
+    skew: float = 0.0
+    up: float = 60.0
+    down: float = 60.0
+
+    def matches(self, channel: Channel, sender: str, recipient: str, at: float) -> bool:
+        """Whether this fault concerns a copy on ``channel`` at exercise time ``at``."""
+        if not self.start <= at < self.until:
+            return False
+        if self.channel is not None and channel != self.channel:
+            return False
+        if self.sender is not None and sender != self.sender:
+            return False
+        if self.recipient is not None and recipient != self.recipient:
+            return False
+        if self.station is not None and self.station not in (sender, recipient):
+            return False
+        if self.kind is FaultKind.FLAP:
+            return (at - self.start) % (self.up + self.down) >= self.up
+        return True
+
+    def draw_delay(self, rng: random.Random) -> float:
+        """A delay from this fault's range."""
+        low, high = self.delay
+        return low if high <= low else rng.uniform(low, high)
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    """The faults of a run, and the keys a forger could lay hands on.
+
+    Args:
+        faults: in order of application.
+        keys: every station's private key (forgeries use them as the fault says).
+        lines: the lines each station sits on (to pick a key from another line).
+        attacker: the attacker's own key (in no keyring).
+    """
+
+    faults: Sequence[Fault] = ()
+    keys: Mapping[str, StationKey] = field(default_factory=dict)
+    lines: Mapping[str, frozenset[Channel]] = field(default_factory=dict)
+    attacker: StationKey | None = None
+    _forgeries: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """No copy-level fault to apply (cheap check for the common case)."""
+        return not any(f.kind not in STATION_FAULTS for f in self.faults)
+
+    def station_down(self, station: str, at: float) -> bool:
+        """Whether ``station`` is down at exercise time ``at``."""
+        return any(
+            f.kind is FaultKind.STATION_DOWN and f.station == station and f.start <= at < f.until
+            for f in self.faults
+        )
+
+    def clock_offset(self, stations: Iterable[str]) -> float:
+        """Seconds the clock of the post hosting ``stations`` runs ahead (sum of skews)."""
+        names = set(stations)
+        return sum(
+            f.skew for f in self.faults if f.kind is FaultKind.CLOCK_SKEW and f.station in names
+        )
+
+    def apply(self, copy: Copy, rng: random.Random) -> Outcome:
+        """Decide what becomes of one copy."""
+        deliveries = [Delivery(copy.data, 0.0)]
+        dropped_by: FaultKind | None = None
+        for fault in self.faults:
+            if fault.kind is FaultKind.CLOCK_SKEW:
+                continue
+            if fault.kind is FaultKind.STATION_DOWN:
+                down = fault.start <= copy.at < fault.until
+                if down and fault.station in (copy.sender, copy.recipient):
+                    return Outcome([], FaultKind.STATION_DOWN)
+                continue
+            if not fault.matches(copy.channel, copy.sender, copy.recipient, copy.at):
+                continue
+            survivors: list[Delivery] = []
+            for delivery in deliveries:
+                if fault.probability < 1.0 and rng.random() >= fault.probability:
+                    survivors.append(delivery)
+                    continue
+                made = self._one(fault, delivery, copy, rng)
+                if delivery.genuine and not any(d.genuine for d in made):
+                    dropped_by = fault.kind
+                survivors.extend(made)
+            deliveries = survivors
+        return Outcome(deliveries, dropped_by)
+
+    def _one(
+        self, fault: Fault, delivery: Delivery, copy: Copy, rng: random.Random
+    ) -> list[Delivery]:
+        kind = fault.kind
+        if kind in (FaultKind.DROP, FaultKind.PARTITION, FaultKind.FLAP):
+            return []
+        if kind in (FaultKind.DELAY, FaultKind.REORDER):
+            return [delivery._replace(delay=delivery.delay + fault.draw_delay(rng))]
+        if kind is FaultKind.DUPLICATE:
+            extra = [
+                Delivery(
+                    delivery.data, delivery.delay + fault.draw_delay(rng), Tag.DUPLICATE, False
+                )
+                for _ in range(fault.copies)
+            ]
+            return [delivery, *extra]
+        if kind is FaultKind.CORRUPT:
+            return [
+                Delivery(flip_bits(delivery.data, fault.bits, rng), delivery.delay, Tag.CORRUPTED)
+            ]
+        if kind is FaultKind.REPLAY:
+            later = Delivery(
+                delivery.data, delivery.delay + fault.draw_delay(rng), Tag.REPLAYED, False
+            )
+            return [delivery, later]
+        forged = self.forge(copy, fault.forge_key)
+        if forged is None:
+            return [delivery]
+        return [
+            delivery,
+            Delivery(forged, delivery.delay + fault.draw_delay(rng), Tag.FORGED, False),
+        ]
+
+    def forge(self, copy: Copy, key: ForgeKey) -> bytes | None:
+        """A forged answer to the intercepted copy, delivered back to its ``sender``.
+
+        A notice gets a forged acknowledgement "from" its recipient; anything else is
+        re-signed as it stands. The signing key is the attacker's own, another station's
+        real key, or the victim party's real key from another line — each a different
+        way for verification to refuse it.
+        """
+        channel, sender, recipient, data = copy.channel, copy.sender, copy.recipient, copy.data
+        try:
+            original = decode_envelope(split_signed(data).envelope_bytes)
+        except RejectedMessage:
+            return None  # not a well-formed message: nothing to imitate
+        self._forgeries += 1
+        forged_id = digest(b"forgery %d" % self._forgeries + original.id)[:16]
+        if original.kind in (Kind.NOTIFY, Kind.ESCALATE):
+            envelope = Envelope(
+                id=forged_id,
+                channel=channel,
+                kind=Kind.ACK,
+                sender=recipient,
+                recipients=(sender,),
+                incident=original.incident,
+                ref=digest(split_signed(data).envelope_bytes),
+                seq=original.seq,
+                sent_at_ms=original.sent_at_ms,
+                precedence=original.precedence,
+                body={},
+            )
+        else:
+            envelope = replace(original, id=forged_id)
+        signer = self._forging_key(envelope.sender, channel, key)
+        return None if signer is None else signer.sign_bytes(encode_envelope(envelope))
+
+    def _forging_key(self, victim: str, channel: Channel, key: ForgeKey) -> StationKey | None:
+        """Attacker: unknown key. Other station: a real key of another station on this
+        line (refused as sender-mismatch). Other channel: a real key of a station that is
+        not on this line at all (refused as key-not-for-channel)."""
+        if key is ForgeKey.ATTACKER:
+            return self.attacker
+        for station, candidate in sorted(self.keys.items()):
+            on_line = channel in self.lines.get(station, frozenset())
+            if station != victim and on_line == (key is ForgeKey.OTHER_STATION):
+                return candidate
+        return None
+
+
+def flip_bits(data: bytes, bits: int, rng: random.Random) -> bytes:
+    """``data`` with ``bits`` distinct random bits flipped."""
+    corrupted = bytearray(data)
+    for position in rng.sample(range(len(data) * 8), min(bits, len(data) * 8)):
+        corrupted[position // 8] ^= 1 << (position % 8)
+    return bytes(corrupted)

@@ -1,0 +1,115 @@
+"""Invariants: what must hold after every run, whatever faults were injected.
+
+The exercise records, as it runs, what each station accepted (`Watch`); after the run
+`check_invariants` turns that, the message tally and the incidents into verdicts:
+
+* no-forged-message-accepted      a forged copy was never taken by its receiver
+* no-tampered-message-accepted    a corrupted copy was never taken
+* no-message-accepted-twice       no station took one message id twice (duplicates,
+                                  replays and retries crossing are all refused)
+* no-ack-without-its-notice       every acknowledgement taken names a notice its sender
+                                  had itself taken
+* every-accepted-message-was-sent every message taken was sent by a station
+* messages-accounted              sent + injected = delivered + dropped + in flight
+* incidents-end-within-bound      every incident (and responder view) closed within
+                                  its doctrine bound, or is open because the run ended
+                                  before that bound
+
+A broken invariant names the incidents concerned, so a trace can be printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotline.core.incident import Incident, Role
+
+
+@dataclass(slots=True)
+class Breach:
+    """One observed violation: which invariant, which incident, what happened."""
+
+    invariant: str
+    incident: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Watch:
+    """What the run observed, for the invariants (kept small: ids and digests only)."""
+
+    sent: set[bytes] = field(default_factory=set)  # ids of messages stations sent
+    accepted: dict[str, set[bytes]] = field(default_factory=dict)  # party -> ids taken
+    notices: dict[str, set[bytes]] = field(default_factory=dict)  # party -> notice digests taken
+    breaches: list[Breach] = field(default_factory=list)
+
+
+INVARIANTS = (
+    "no-forged-message-accepted",
+    "no-tampered-message-accepted",
+    "no-message-accepted-twice",
+    "no-ack-without-its-notice",
+    "every-accepted-message-was-sent",
+    "messages-accounted",
+    "incidents-end-within-bound",
+)
+
+
+def bound_breaches(incidents: list[Incident], ended_at: Mapping[str, float]) -> list[Breach]:
+    """Incidents (either view) that outlived their doctrine bound.
+
+    ``ended_at`` is where the run stopped on each party's clock (views keep their
+    party's time, clock skew included).
+    """
+    found = []
+    for incident in incidents:
+        first = incident.legs[0].channel
+        if incident.role is Role.ORIGINATOR:
+            bound = incident.doctrine.bound(first, incident.precedence)
+        else:
+            bound = incident.doctrine.leg_bound(first, incident.precedence)
+        limit = incident.opened_at + bound + 1e-6
+        if incident.closed_at is not None:
+            if incident.closed_at > limit:
+                took = incident.closed_at - incident.opened_at
+                found.append(
+                    Breach(
+                        "incidents-end-within-bound",
+                        incident.id,
+                        f"{incident.role} view closed after {took:.1f} s (bound {bound:.1f} s)",
+                    )
+                )
+        elif ended_at[incident.party] > limit:
+            found.append(
+                Breach(
+                    "incidents-end-within-bound",
+                    incident.id,
+                    f"{incident.role} view still {incident.state} past its bound of {bound:.1f} s",
+                )
+            )
+    return found
+
+
+def check_invariants(
+    watch: Watch,
+    incidents: list[Incident],
+    ended_at: Mapping[str, float],
+    accounted: tuple[bool, str],
+) -> list[dict[str, Any]]:
+    """The verdict of every invariant, in the result document's shape."""
+    breaches = [*watch.breaches, *bound_breaches(incidents, ended_at)]
+    verdicts = []
+    for name in INVARIANTS:
+        if name == "messages-accounted":
+            held, detail = accounted
+            verdicts.append({"name": name, "held": held, "detail": detail, "incidents": []})
+            continue
+        mine = [b for b in breaches if b.invariant == name]
+        ids = sorted({b.incident for b in mine})
+        detail = "; ".join(f"{b.incident}: {b.detail}" for b in mine[:3])
+        if len(mine) > 3:
+            detail += f" (and {len(mine) - 3} more)"
+        verdicts.append({"name": name, "held": not mine, "detail": detail, "incidents": ids})
+    return verdicts
