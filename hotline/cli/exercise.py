@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
-from hotline.report.text import render_result, timeline_lines
+from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import load_scenario
@@ -52,7 +52,7 @@ def run_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
-    exercise = run_exercise(scenario, args.seed, record=args.timeline)
+    exercise = run_exercise(scenario, args.seed)  # recorded: traces need the timeline
     result = build_result(exercise)
     if args.json == "-":
         sys.stdout.write(to_json(result))
@@ -72,6 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
                 out.print(
                     f"FAIL {expectation['description']} ({expectation['detail']})", markup=False
                 )
+    render_traces(out, result, exercise)
     return EXIT_OK if passed(result) else EXIT_FAILED
 
 

@@ -103,10 +103,16 @@ def render_result(console: Console, result: dict[str, Any]) -> None:
             )
 
 
-def timeline_lines(exercise: Exercise) -> list[str]:
-    """The run's messages and decisions, one line each, in time order."""
+def timeline_lines(exercise: Exercise, incident: str | None = None) -> list[str]:
+    """The run's messages and decisions, one line each, in time order.
+
+    With ``incident``, only that incident's lines: the minimal trace printed when an
+    invariant about it breaks.
+    """
     rows: list[tuple[float, int, str]] = []
     for index, record in enumerate(exercise.records or []):
+        if incident is not None and record.incident != incident:
+            continue
         arrival = (
             "" if record.arrived_at is None else f" +{record.arrived_at - record.sent_at:.1f}s"
         )
@@ -121,6 +127,8 @@ def timeline_lines(exercise: Exercise) -> list[str]:
         )
     offset = len(rows)
     for index, note in enumerate(exercise.notes):
+        if incident is not None and note.incident != incident:
+            continue
         rows.append(
             (
                 note.at,
@@ -130,3 +138,17 @@ def timeline_lines(exercise: Exercise) -> list[str]:
         )
     rows.sort(key=lambda row: (row[0], row[1]))
     return [text for _, _, text in rows]
+
+
+def render_traces(
+    console: Console, result: dict[str, Any], exercise: Exercise, most: int = 3
+) -> None:
+    """The timeline of each incident a broken invariant names (the first ``most``)."""
+    named: list[str] = []
+    for invariant in result["invariants"]:
+        if not invariant["held"]:
+            named += [i for i in invariant.get("incidents", []) if i not in named]
+    for incident in named[:most]:
+        console.print(f"trace of {incident}:", markup=False)
+        for line in timeline_lines(exercise, incident):
+            console.print(line, markup=False)
