@@ -58,6 +58,7 @@ check-mosquitto:
 bench: $(VENV)/.installed-dev $(COMPILED)/.built
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/codec.py
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sim.py
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sweep.py
 
 vectors: $(VENV)/.installed
 	$(BIN)/hotline vectors generate protocol/vectors

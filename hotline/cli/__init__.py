@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hotline import COMPILED, __version__
-from hotline.cli import exercise, keys, messages, schema, states, vectors
+from hotline.cli import exercise, keys, messages, schema, states, sweep, vectors
 from hotline.cli.common import EXIT_BAD_INPUT, UserError
 from hotline.core.errors import HotlineError
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hotline {__version__} ({build})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     exercise.register(commands)
+    sweep.register(commands)
     messages.register(commands)
     vectors.register(commands)
     keys.register(commands)

@@ -263,6 +263,11 @@ def load_scenario(path: Path) -> Scenario:
         ScenarioError: the file is unreadable, not TOML, or breaks a rule; the message
             names the file, the field and the reason.
     """
+    return scenario_from_data(load_scenario_data(path), str(path))
+
+
+def load_scenario_data(path: Path) -> dict[str, Any]:
+    """The TOML document of a scenario file, not yet validated."""
     source = str(path)
     try:
         text = path.read_text()
@@ -270,15 +275,24 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(source, "", exc.strerror or str(exc)) from None
     except UnicodeDecodeError:
         raise ScenarioError(source, "", "not UTF-8 text") from None
-    return parse_scenario(text, source)
+    return read_toml(text, source)
 
 
 def parse_scenario(text: str, source: str = "scenario") -> Scenario:
     """Validate scenario TOML text (see `load_scenario`)."""
+    return scenario_from_data(read_toml(text, source), source)
+
+
+def read_toml(text: str, source: str = "scenario") -> dict[str, Any]:
+    """Parse TOML text; `ScenarioError` naming ``source`` if it is not TOML."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"not valid TOML ({exc})") from None
+
+
+def scenario_from_data(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    """Validate an already-parsed scenario document (what sweeps vary)."""
     return _Reader(source).scenario(data)
 
 
