@@ -85,6 +85,7 @@ class Delivery(NamedTuple):
     delay: float  # extra seconds on top of the line's own latency
     tag: Tag | None = None  # what a fault made of it; None: untouched
     genuine: bool = True  # the sent copy itself (possibly corrupted), not an extra one
+    to: str | None = None  # where it arrives, if not the copy's recipient (forged answers)
 
 
 class Outcome(NamedTuple):
@@ -192,25 +193,36 @@ class FaultPlan:
         )
 
     def apply(self, copy: Copy, rng: random.Random) -> Outcome:
-        """Decide what becomes of one copy."""
+        """Decide what becomes of one copy.
+
+        Each delivery meets each later fault by its own direction: a forged answer
+        travels back from the copy's recipient to its sender, and a fault on that
+        direction reaches it, one on the copy's direction does not.
+        """
         deliveries = [Delivery(copy.data, 0.0)]
         dropped_by: FaultKind | None = None
         for fault in self.faults:
             if fault.kind is FaultKind.CLOCK_SKEW:
                 continue
-            if fault.kind is FaultKind.STATION_DOWN:
-                down = fault.start <= copy.at < fault.until
-                if down and fault.station in (copy.sender, copy.recipient):
-                    return Outcome([], FaultKind.STATION_DOWN)
-                continue
-            if not fault.matches(copy.channel, copy.sender, copy.recipient, copy.at):
-                continue
             survivors: list[Delivery] = []
             for delivery in deliveries:
-                if fault.probability < 1.0 and rng.random() >= fault.probability:
+                source = copy.sender if delivery.to is None else copy.recipient
+                target = copy.recipient if delivery.to is None else delivery.to
+                if fault.kind is FaultKind.STATION_DOWN:
+                    down = fault.start <= copy.at < fault.until
+                    hit = down and fault.station in (source, target)
+                elif fault.matches(copy.channel, source, target, copy.at):
+                    hit = fault.probability >= 1.0 or rng.random() < fault.probability
+                else:
+                    hit = False
+                if not hit:
                     survivors.append(delivery)
                     continue
-                made = self._one(fault, delivery, copy, rng)
+                made = (
+                    []
+                    if fault.kind is FaultKind.STATION_DOWN
+                    else self._one(fault, delivery, copy, rng)
+                )
                 if delivery.genuine and not any(d.genuine for d in made):
                     dropped_by = fault.kind
                 survivors.extend(made)
@@ -245,18 +257,17 @@ class FaultPlan:
         forged = self.forge(copy, fault.forge_key)
         if forged is None:
             return [delivery]
-        return [
-            delivery,
-            Delivery(forged, delivery.delay + fault.draw_delay(rng), Tag.FORGED, False),
-        ]
+        data, to = forged
+        arrives = delivery.delay + fault.draw_delay(rng)
+        return [delivery, Delivery(data, arrives, Tag.FORGED, False, to)]
 
-    def forge(self, copy: Copy, key: ForgeKey) -> bytes | None:
-        """A forged answer to the intercepted copy, delivered back to its ``sender``.
+    def forge(self, copy: Copy, key: ForgeKey) -> tuple[bytes, str] | None:
+        """A forgery made from the intercepted copy, and the station it is sent to.
 
-        A notice gets a forged acknowledgement "from" its recipient; anything else is
-        re-signed as it stands. The signing key is the attacker's own, another station's
-        real key, or the victim party's real key from another line — each a different
-        way for verification to refuse it.
+        A notice gets a forged acknowledgement "from" its recipient, sent back to the
+        notice's sender; anything else is re-signed as it stands and sent on. The
+        signing key is the attacker's own, another station's real key, or a real key of
+        a station not on this line — each a different way for verification to refuse it.
         """
         channel, sender, recipient, data = copy.channel, copy.sender, copy.recipient, copy.data
         try:
@@ -282,7 +293,10 @@ class FaultPlan:
         else:
             envelope = replace(original, id=forged_id)
         signer = self._forging_key(envelope.sender, channel, key)
-        return None if signer is None else signer.sign_bytes(encode_envelope(envelope))
+        if signer is None:
+            return None
+        to = sender if original.kind in (Kind.NOTIFY, Kind.ESCALATE) else recipient
+        return signer.sign_bytes(encode_envelope(envelope)), to
 
     def _forging_key(self, victim: str, channel: Channel, key: ForgeKey) -> StationKey | None:
         """Attacker: unknown key. Other station: a real key of another station on this

@@ -55,8 +55,10 @@ def outcome_table(result: dict[str, Any], limit: int = 200) -> Table:
         notes = []
         if record["dispute_reason"]:
             notes.append(f"disputed: {record['dispute_reason']}")
-        if record["escalation"]:
+        if record["escalation"] and record["fallbacks"]:
             notes.append(f"escalated: {record['escalation']}")
+        elif record["escalation"]:
+            notes.append(f"line failed: {record['escalation']}")
         if record["late_notice"]:
             notes.append("late notice")
         table.add_row(

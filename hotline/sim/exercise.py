@@ -313,12 +313,13 @@ class Exercise:
             if outcome.dropped_by is not None:
                 self._dropped(str(outcome.dropped_by), record)
             for delivery in outcome.deliveries:
+                to = delivery.to or recipient
                 if not delivery.genuine:
                     tally.injected += 1
                     tally.injections[str(delivery.tag)] += 1
-                    record = self._record(at, message, recipient, f" ({delivery.tag})")
+                    record = self._record(at, message, to, f" ({delivery.tag})")
                 tally.in_flight += 1
-                arrival = self._arrival(recipient, message, record, delivery)
+                arrival = self._arrival(to, message, record, delivery)
                 self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
         if link_down:
             self.kernel.schedule(now, Priority.DELIVERY, lambda: self._line_down(party, message))
