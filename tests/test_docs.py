@@ -23,8 +23,12 @@ def test_readme_opens_with_the_two_commands() -> None:
 @pytest.mark.parametrize(
     "block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))]
 )
-def test_readme_python_example_runs(block: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """Each block runs; where a line says ``# -> text``, its output starts with that text."""
+def test_readme_python_example_runs(
+    block: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each block runs (from the repository root); where a line says ``# -> text``, its
+    output starts with that text."""
+    monkeypatch.chdir(REPO)
     exec(compile(block, "README.md", "exec"), {})
     output = capsys.readouterr().out.splitlines()
     assert output
