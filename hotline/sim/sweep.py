@@ -135,6 +135,7 @@ class Tally:
     first_line_acks: int = 0
     durations: list[float] = field(default_factory=list)
     broken_runs: int = 0
+    broken_seeds: list[int] = field(default_factory=list)  # the first few, to rerun
 
     def add(self, other: Tally) -> None:
         self.incidents += other.incidents
@@ -143,6 +144,7 @@ class Tally:
         self.first_line_acks += other.first_line_acks
         self.durations.extend(other.durations)
         self.broken_runs += other.broken_runs
+        self.broken_seeds = (self.broken_seeds + other.broken_seeds)[:5]
 
 
 _scenarios: dict[str, Scenario] = {}  # per process: document text -> validated scenario
@@ -167,6 +169,8 @@ def run_chunk(document: Mapping[str, Any], seeds: Sequence[int]) -> Tally:
                 tally.durations.append(incident["closed_at"] - incident["opened_at"])
         if not all(i["held"] for i in result["invariants"]):
             tally.broken_runs += 1
+            if len(tally.broken_seeds) < 5:
+                tally.broken_seeds.append(seed)
     return tally
 
 
@@ -221,6 +225,7 @@ def summarise(point: Point, tally: Tally, runs: int) -> dict[str, Any]:
             for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
         },
         "runs_with_broken_invariants": tally.broken_runs,
+        "broken_seeds": tally.broken_seeds,
     }
 
 
