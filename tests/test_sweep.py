@@ -189,3 +189,23 @@ def test_cli_bad_input_is_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert needle in err[0]
+
+
+def test_runs_with_broken_invariants_are_counted_with_their_seeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hotline.sim.sweep as sweep_module
+
+    real = sweep_module.build_result
+
+    def breaking(exercise: Any) -> dict[str, Any]:
+        result = real(exercise)
+        if exercise.seed % 3 == 0:  # pretend every third seed broke an invariant
+            result["invariants"][0] = {"name": "x", "held": False, "detail": "", "incidents": []}
+        return result
+
+    monkeypatch.setattr(sweep_module, "build_result", breaking)
+    result = run_grid(["faults[0].probability=0"], 9, workers=1)
+    (point,) = result["points"]
+    assert point["runs_with_broken_invariants"] == 3
+    assert point["broken_seeds"] == [102, 105, 108]
