@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.brokers import Mosquitto
 
 settings.register_profile(
     "ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
@@ -30,6 +33,17 @@ if os.environ.get("HOTLINE_EXPECT_COMPILED"):
 
     assert hotline.COMPILED, f"expected the compiled build, imported {hotline.core.wire.__file__}"
 VECTORS = REPO / "protocol" / "vectors"
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A private mosquitto on a free loopback port (see tests/brokers.py)."""
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture(scope="session")

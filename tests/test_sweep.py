@@ -194,9 +194,7 @@ def test_cli_bad_input_is_one_line(
 def test_runs_with_broken_invariants_are_counted_with_their_seeds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import hotline.sim.sweep as sweep_module
-
-    real = sweep_module.build_result
+    from hotline.sim.result import build_result as real
 
     def breaking(exercise: Any) -> dict[str, Any]:
         result = real(exercise)
@@ -204,7 +202,7 @@ def test_runs_with_broken_invariants_are_counted_with_their_seeds(
             result["invariants"][0] = {"name": "x", "held": False, "detail": "", "incidents": []}
         return result
 
-    monkeypatch.setattr(sweep_module, "build_result", breaking)
+    monkeypatch.setattr("hotline.sim.sweep.build_result", breaking)
     result = run_grid(["faults[0].probability=0"], 9, workers=1)
     (point,) = result["points"]
     assert point["runs_with_broken_invariants"] == 3

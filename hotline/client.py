@@ -1,0 +1,251 @@
+"""The embeddable client: a party's hotline post as an asyncio object over MQTT.
+
+    async with Station(party="US", keys=[...], keyring=keyring, doctrine=doctrine,
+                       broker="mqtt://127.0.0.1:1883", store="us.db") as post:
+        incident = await post.notify(channel=Channel.AIR, precedence=Precedence.FLASH,
+                                     notice=Notice(activity="strike"))
+        outcome = await incident.outcome()        # "acknowledged", "unresolved", ...
+
+A `Station` is the sans-IO `StationEndpoint` pumped by asyncio: messages from the
+broker go to `StationEndpoint.receive`, its outbox goes to the broker, and a timer task
+calls `on_timer` at each deadline. The protocol decisions stay with you: answer a
+`NoticeReceived` from `events()` with `acknowledge`, `standby` or `dispute`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from hotline.core.channels import Doctrine
+from hotline.core.endpoint import StationEndpoint
+from hotline.core.errors import MalformedMessage, Reason
+from hotline.core.events import Closed, Event, Received, Rejected
+from hotline.core.incident import Incident, Notice
+from hotline.core.keyring import Keyring
+from hotline.core.names import TOPIC_PREFIX, Channel, DisputeReason, Precedence
+from hotline.core.signing import StationKey, split_signed
+from hotline.core.verifier import VerifierPolicy
+from hotline.core.wire import decode_envelope
+from hotline.entropy import new_message_id
+from hotline.transport.mqtt import BrokerAddress, MqttLink
+from hotline.transport.store import PostStore
+
+
+class IncidentHandle:
+    """An incident this post opened: its state now, and its outcome when it comes."""
+
+    def __init__(self, incident: Incident) -> None:
+        self.incident = incident
+        self._done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @property
+    def id(self) -> str:
+        """The incident id."""
+        return self.incident.id
+
+    def _settle(self) -> None:
+        if not self.incident.is_open and not self._done.done():
+            self._done.set_result(self.incident.outcome)
+
+    async def outcome(self, timeout: float | None = None) -> str:
+        """Wait for the outcome: acknowledged, disputed, resolved, withdrawn or unresolved.
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        return await asyncio.wait_for(asyncio.shield(self._done), timeout)
+
+
+class Station:
+    """A party's post on the live hotlines (see module doc).
+
+    Args:
+        party: the party.
+        keys: private keys of the party's stations hosted here.
+        keyring: trusted public keys.
+        doctrine: channels, deadlines, ladder, stations.
+        broker: ``mqtt://HOST:PORT``.
+        store: SQLite file for the outbox, sequence counters and taken ids (default:
+            in memory, which survives reconnections but not a restart).
+        policy: verifier limits.
+        clock: wall clock, Unix seconds (tests may speed it up).
+    """
+
+    def __init__(
+        self,
+        *,
+        party: str,
+        keys: Iterable[StationKey],
+        keyring: Keyring,
+        doctrine: Doctrine,
+        broker: str,
+        store: Path | str = ":memory:",
+        policy: VerifierPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = PostStore(store)
+        self.clock = clock
+        self.endpoint = StationEndpoint(
+            party=party,
+            keys=list(keys),
+            keyring=keyring,
+            doctrine=doctrine,
+            message_ids=new_message_id,
+            policy=policy,
+            first_seq=self.store.first_seq(),
+        )
+        stations = self.endpoint.stations
+        self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
+        self.link = MqttLink(
+            BrokerAddress.parse(broker),
+            client_id=f"hotline-{party}",
+            inboxes=sorted(self._channel_of),
+            store=self.store,
+            handler=self._on_message,
+        )
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._handles: dict[str, IncidentHandle] = {}
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Station:
+        self._tasks = [
+            asyncio.create_task(self.link.run(), name="hotline-link"),
+            asyncio.create_task(self._timers(), name="hotline-timers"),
+        ]
+        async with asyncio.timeout(10):
+            await self.link.connected.wait()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self._flush()
+        self._closing = True
+        self.link.stop()
+        link, timers = self._tasks
+        timers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timers
+        await link  # disconnects cleanly
+        self.store.close()
+
+    # -- what the caller does -----------------------------------------------------
+
+    async def notify(
+        self,
+        *,
+        channel: Channel,
+        precedence: Precedence,
+        notice: Notice,
+        parties: Sequence[str] | None = None,
+        incident_id: str | None = None,
+    ) -> IncidentHandle:
+        """Send a notice; returns its handle (await ``outcome()``)."""
+        incident = self.endpoint.notify(
+            channel=channel,
+            precedence=precedence,
+            notice=notice,
+            now=self.clock(),
+            parties=parties,
+            incident_id=incident_id,
+        )
+        handle = self._handles[incident.id] = IncidentHandle(incident)
+        await self._flush()
+        return handle
+
+    async def acknowledge(self, incident_id: str, *, channel: Channel | None = None) -> None:
+        """Acknowledge a notice received here."""
+        self.endpoint.acknowledge(incident_id, self.clock(), channel=channel)
+        await self._flush()
+
+    async def standby(self, incident_id: str, *, channel: Channel | None = None) -> None:
+        """Answer standby: received, working on it."""
+        self.endpoint.standby(incident_id, self.clock(), channel=channel)
+        await self._flush()
+
+    async def dispute(
+        self, incident_id: str, reason: DisputeReason, *, channel: Channel | None = None
+    ) -> None:
+        """Answer with a dispute and its reason."""
+        self.endpoint.dispute(incident_id, reason, self.clock(), channel=channel)
+        await self._flush()
+
+    async def withdraw(self, incident_id: str) -> None:
+        """Cancel a notice this post sent."""
+        self.endpoint.withdraw(incident_id, self.clock())
+        await self._flush()
+
+    async def resolve(
+        self, incident_id: str, actions: Mapping[str, str], *, channel: Channel | None = None
+    ) -> None:
+        """End an exchange with agreed mutual actions."""
+        self.endpoint.resolve(incident_id, actions, self.clock(), channel=channel)
+        await self._flush()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Everything that happens at this post, as it happens (runs until cancelled)."""
+        while True:
+            yield await self._events.get()
+
+    # -- the pumps ----------------------------------------------------------------
+
+    async def _on_message(self, topic: str, data: bytes) -> None:
+        channel = self._channel_of.get(topic)
+        now = self.clock()
+        message_id = _peek_id(data)
+        if message_id is not None and self.store.taken(message_id):
+            # delivered again after a restart: taken already, not processed twice
+            detail = f"message {message_id.hex()} was taken before this post restarted"
+            await self._publish([Rejected(Reason.REPLAY, detail, now, channel)])
+            return
+        events = self.endpoint.receive(data, now, channel=channel)
+        for event in events:
+            if isinstance(event, Received):
+                self.store.take(event.envelope.id, now)
+        await self._publish(events)
+
+    async def _timers(self) -> None:
+        while not self._closing:
+            deadline = self.endpoint.next_deadline()
+            delay = 1.0 if deadline is None else max(0.0, deadline - self.clock())
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the wake-up arrives, and this loop never ends
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(delay, 1.0)):
+                    await self._wake.wait()
+            await self._publish(self.endpoint.on_timer(self.clock()))
+
+    async def _publish(self, events: list[Event]) -> None:
+        for event in events:
+            self._events.put_nowait(event)
+            if isinstance(event, Closed) and event.incident in self._handles:
+                self._handles[event.incident]._settle()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        for message in self.endpoint.outbox():
+            self.store.used(message.envelope.sender, message.envelope.seq)
+            for topic in message.topics:
+                await self.link.publish(topic, message.data)
+        for handle in self._handles.values():
+            handle._settle()
+        self._wake.set()
+
+
+def _peek_id(data: bytes) -> bytes | None:
+    """The message id, read before verification (only to skip what was taken already)."""
+    try:
+        return decode_envelope(split_signed(data).envelope_bytes).id
+    except MalformedMessage:
+        return None

@@ -1,0 +1,1 @@
+"""IO adapters around the pure protocol core: the MQTT transport and its durable store."""

@@ -1,0 +1,172 @@
+"""The MQTT transport: one connection per post, over aiomqtt.
+
+Theory of operation. A post subscribes to its stations' inboxes
+(``hotline/v1/<channel>/<station>``) with QoS 1 over a persistent session — MQTT 3.1.1
+``clean_session = False`` and a stable client id — so the broker keeps what arrives
+while the post is away. aiomqtt 2 does not reconnect by itself: `MqttLink.run` does,
+with exponential backoff and jitter, subscribing again each time. Every message to
+publish goes first into the post's outbox (`PostStore`) and leaves it only when the
+broker confirms it (QoS 1 PUBACK); whatever is still there when a connection comes
+back is published again. Broker confirmation proves only that the broker has it: the
+protocol's own signed acknowledgement is the proof of delivery.
+
+aiomqtt and paho exceptions stop here: callers see `TransportError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from hotline.core.errors import HotlineError
+from hotline.transport.store import PostStore
+
+log = logging.getLogger("hotline.mqtt")
+
+Handler = Callable[[str, bytes], Awaitable[None]]
+
+
+class TransportError(HotlineError):
+    """The transport could not do what was asked (bad address, broker refused...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker is: ``mqtt://host:port``."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Read ``mqtt://HOST:PORT`` (port 1883 by default).
+
+        Raises:
+            TransportError: not an mqtt:// address.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise TransportError(f"{url!r} is not a broker address like mqtt://127.0.0.1:1883")
+        try:
+            port = parts.port or 1883
+        except ValueError:
+            raise TransportError(f"{url!r} has an invalid port") from None
+        return cls(parts.hostname, port)
+
+
+class MqttLink:
+    """A post's connection: inbox subscriptions in, outbox out, reconnecting as needed.
+
+    Args:
+        broker: the broker address.
+        client_id: stable across restarts (the broker keeps the session under it).
+        inboxes: topics to subscribe to.
+        store: the post's outbox.
+        handler: awaited for each message received: ``(topic, payload)``.
+        backoff: first and largest pause between reconnection attempts, seconds.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        *,
+        client_id: str,
+        inboxes: Sequence[str],
+        store: PostStore,
+        handler: Handler,
+        backoff: tuple[float, float] = (0.05, 2.0),
+    ) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.inboxes = tuple(inboxes)
+        self.store = store
+        self.handler = handler
+        self.backoff = backoff
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self._stopping = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._publishing = asyncio.Lock()
+        self._rng = random.Random()
+
+    async def run(self) -> None:
+        """Stay connected until `stop`: connect, subscribe, flush, receive; repeat."""
+        pause = self.backoff[0]
+        while not self._stopping.is_set():
+            try:
+                async with aiomqtt.Client(
+                    self.broker.host,
+                    self.broker.port,
+                    identifier=self.client_id,
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    clean_session=False,
+                    keepalive=10,
+                    timeout=5,
+                ) as client:
+                    for topic in self.inboxes:
+                        await client.subscribe(topic, qos=1)
+                    self._client = client
+                    self.connections += 1
+                    self.connected.set()
+                    pause = self.backoff[0]
+                    await self.flush()
+                    await self._receive_until_stopped(client)
+            except aiomqtt.MqttError as exc:
+                log.info("%s: connection lost (%s); retrying in %.2f s", self.client_id, exc, pause)
+            finally:
+                self._client = None
+                self.connected.clear()
+            if self._stopping.is_set():
+                return
+            await asyncio.sleep(pause * (0.5 + self._rng.random()))  # jitter
+            pause = min(pause * 2, self.backoff[1])
+
+    async def _receive_until_stopped(self, client: aiomqtt.Client) -> None:
+        # Stopping must leave the client's context normally, so that it disconnects at
+        # once: cancelling a task parked inside it would wait out the client timeout.
+        receiver = asyncio.create_task(self._receive(client))
+        stopper = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait({receiver, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (receiver, stopper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if receiver in done:
+            receiver.result()  # re-raises the MqttError that ended the connection
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray):
+                await self.handler(message.topic.value, bytes(payload))
+
+    def stop(self) -> None:
+        """Ask `run` to disconnect cleanly and return."""
+        self._stopping.set()
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Queue ``data`` for ``topic`` and publish it now if connected."""
+        self.store.queue(topic, data)
+        if self._client is not None:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Publish everything in the outbox (QoS 1); stop at the first failure."""
+        async with self._publishing:
+            for number, topic, data in self.store.pending():
+                client = self._client
+                if client is None:
+                    return
+                try:
+                    await client.publish(topic, data, qos=1)
+                except aiomqtt.MqttError as exc:
+                    log.info("%s: publish deferred (%s)", self.client_id, exc)
+                    return
+                self.store.confirmed(number)

@@ -1,0 +1,92 @@
+"""What a live post keeps across restarts, in SQLite (the embedded default).
+
+* the highest sequence number each hosted station has used, so a restarted post never
+  reuses one (receivers would refuse it as a sequence regression);
+* the ids of messages it has taken, so a message the broker delivers again after a
+  restart (QoS 1 is at-least-once) is not processed twice;
+* its outbox: messages handed to the transport and not yet confirmed by the broker,
+  published again when the connection comes back.
+
+Writes are committed at once (WAL journal): a post killed at any point loses at most
+the message it was handing over, which is still in its outbox.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sequence (station TEXT PRIMARY KEY, highest INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS taken (id BLOB PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    number INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS taken_at ON taken (at);
+"""
+
+
+class PostStore:
+    """A post's durable state.
+
+    Args:
+        path: the SQLite file (created if missing), or ``":memory:"``.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None)  # autocommit
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # -- sequence numbers -----------------------------------------------------------
+
+    def first_seq(self) -> int:
+        """The first sequence number a (re)started post may use."""
+        row = self._db.execute("SELECT MAX(highest) FROM sequence").fetchone()
+        return 1 if row[0] is None else int(row[0]) + 1
+
+    def used(self, station: str, seq: int) -> None:
+        """Record that ``station`` used sequence number ``seq``."""
+        self._db.execute(
+            "INSERT INTO sequence (station, highest) VALUES (?, ?) "
+            "ON CONFLICT (station) DO UPDATE SET highest = MAX(highest, excluded.highest)",
+            (station, seq),
+        )
+
+    # -- messages taken ------------------------------------------------------------
+
+    def taken(self, message_id: bytes) -> bool:
+        """Whether a message with this id was already taken."""
+        found = self._db.execute("SELECT 1 FROM taken WHERE id = ?", (message_id,)).fetchone()
+        return found is not None
+
+    def take(self, message_id: bytes, at: float) -> None:
+        """Remember a message as taken."""
+        self._db.execute("INSERT OR IGNORE INTO taken (id, at) VALUES (?, ?)", (message_id, at))
+
+    def forget_before(self, at: float) -> int:
+        """Forget ids taken before ``at`` (older messages fail the freshness check)."""
+        return self._db.execute("DELETE FROM taken WHERE at < ?", (at,)).rowcount
+
+    # -- the outbox ----------------------------------------------------------------
+
+    def queue(self, topic: str, data: bytes) -> int:
+        """Put a message in the outbox; returns its number."""
+        cursor = self._db.execute("INSERT INTO outbox (topic, data) VALUES (?, ?)", (topic, data))
+        number = cursor.lastrowid
+        assert number is not None
+        return number
+
+    def confirmed(self, number: int) -> None:
+        """The broker confirmed the message: it leaves the outbox."""
+        self._db.execute("DELETE FROM outbox WHERE number = ?", (number,))
+
+    def pending(self) -> list[tuple[int, str, bytes]]:
+        """Messages still to publish, oldest first."""
+        rows = self._db.execute("SELECT number, topic, data FROM outbox ORDER BY number")
+        return [(int(n), str(t), bytes(d)) for n, t, d in rows]

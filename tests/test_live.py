@@ -1,0 +1,163 @@
+"""The client library over a real, private mosquitto: exchanges, absences, broker kills."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.client import Station
+from hotline.core.events import NoticeReceived, Rejected
+from hotline.core.incident import Notice
+from hotline.core.names import Channel, Precedence
+from hotline.transport.mqtt import BrokerAddress, TransportError
+from hotline.transport.store import PostStore
+from tests.brokers import Mosquitto
+from tests.harness import keyring_for, make_doctrine, station_key
+
+pytestmark = pytest.mark.broker
+DOCTRINE = make_doctrine()
+KEYRING = keyring_for(DOCTRINE)
+NOTICE = Notice(activity="flight")
+
+
+def post(party: str, broker: Mosquitto, store: Path | str = ":memory:") -> Station:
+    stations = sorted(
+        {DOCTRINE[c].stations[party] for c in Channel if party in DOCTRINE[c].stations}
+    )
+    return Station(
+        party=party,
+        keys=[station_key(s) for s in stations],
+        keyring=KEYRING,
+        doctrine=DOCTRINE,
+        broker=broker.url,
+        store=store,
+    )
+
+
+async def answer_every_notice(station: Station) -> None:
+    async for event in station.events():
+        if isinstance(event, NoticeReceived):
+            await station.acknowledge(event.incident.id, channel=event.incident.channel)
+
+
+@pytest.mark.asyncio
+async def test_notify_and_acknowledge_over_a_real_broker(mosquitto: Mosquitto) -> None:
+    async with post("US", mosquitto) as us, post("RU", mosquitto) as ru:
+        responder = asyncio.create_task(answer_every_notice(ru))
+        incident = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+        assert await incident.outcome(timeout=10) == "acknowledged"
+        assert incident.incident.path == [Channel.AIR]
+        responder.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_notice_waits_at_the_broker_for_a_post_that_is_away(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # RU connects once (so the broker keeps its session), then goes away
+    async with post("RU", mosquitto, tmp_path / "ru.db"):
+        pass
+    async with post("US", mosquitto) as us:
+        incident = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+        await asyncio.sleep(0.3)
+        async with post("RU", mosquitto, tmp_path / "ru.db") as ru:
+            responder = asyncio.create_task(answer_every_notice(ru))
+            assert await incident.outcome(timeout=10) == "acknowledged"
+            responder.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_notice_sent_while_the_broker_is_dead_goes_out_when_it_returns(
+    mosquitto: Mosquitto,
+) -> None:
+    async with post("US", mosquitto) as us, post("RU", mosquitto) as ru:
+        responder = asyncio.create_task(answer_every_notice(ru))
+        # mosquitto writes its sessions to disk every autosave_interval: once it has, a
+        # crash keeps RU's subscription, and what is sent meanwhile waits for it. (A
+        # session younger than that dies with the broker; the protocol's retry at the
+        # deadline then covers the notice.)
+        await asyncio.to_thread(mosquitto.wait_for_save)
+        mosquitto.kill()  # kill -9
+        await asyncio.sleep(0.2)
+        incident = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+        assert us.store.pending(), "the notice waits in the outbox"
+        mosquitto.start()
+        try:
+            outcome = await incident.outcome(timeout=15)
+        except TimeoutError:
+            views = [(v.id, v.state) for v in ru.endpoint.incidents()]
+            raise AssertionError(
+                f"no outcome: US outbox {len(us.store.pending())}, connections US "
+                f"{us.link.connections} RU {ru.link.connections}, RU views {views}, "
+                f"US state {incident.incident.state}"
+            ) from None
+        assert outcome == "acknowledged"
+        assert us.store.pending() == []
+        assert us.link.connections >= 2
+        responder.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_restarted_post_does_not_take_a_message_twice(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    received: list[tuple[str, bytes]] = []
+    async with post("US", mosquitto) as us:
+        async with post("RU", mosquitto, tmp_path / "ru.db") as ru:
+            taking = ru.link.handler
+
+            async def recording(topic: str, data: bytes) -> None:
+                received.append((topic, data))
+                await taking(topic, data)
+
+            ru.link.handler = recording
+            await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+            notice = await asyncio.wait_for(_next(ru, NoticeReceived), 10)
+            assert notice.incident.channel is Channel.AIR
+        # QoS 1 is at-least-once: the broker may deliver the same bytes after a restart
+        async with post("RU", mosquitto, tmp_path / "ru.db") as restarted:
+            ((topic, data),) = received
+            await restarted._on_message(topic, data)
+            refusal = await asyncio.wait_for(_next(restarted, Rejected), 10)
+            assert refusal.reason == "replay"
+            assert "before this post restarted" in refusal.detail
+            assert list(restarted.endpoint.incidents()) == []  # not processed again
+
+
+async def _next(station: Station, kind: type[Any]) -> Any:
+    async for event in station.events():
+        if isinstance(event, kind):
+            return event
+    raise AssertionError("events ended")
+
+
+def test_broker_addresses_are_checked() -> None:
+    assert BrokerAddress.parse("mqtt://127.0.0.1:1884") == BrokerAddress("127.0.0.1", 1884)
+    assert BrokerAddress.parse("mqtt://localhost").port == 1883
+    for bad in ("http://x", "mqtt://", "127.0.0.1:1883", "mqtt://h:notaport"):
+        with pytest.raises(TransportError):
+            BrokerAddress.parse(bad)
+
+
+def test_the_store_keeps_sequence_taken_ids_and_outbox(tmp_path: Path) -> None:
+    path = tmp_path / "post.db"
+    store = PostStore(path)
+    assert store.first_seq() == 1
+    store.used("US-CAOC", 41)
+    store.used("US-CAOC", 7)
+    store.used("US-CJCS", 12)
+    store.take(b"x" * 16, 100.0)
+    number = store.queue("hotline/v1/air/RU-HMEIMIM", b"data")
+    store.close()
+    again = PostStore(path)
+    assert again.first_seq() == 42
+    assert again.taken(b"x" * 16)
+    assert not again.taken(b"y" * 16)
+    assert again.pending() == [(number, "hotline/v1/air/RU-HMEIMIM", b"data")]
+    again.confirmed(number)
+    assert again.pending() == []
+    assert again.forget_before(200.0) == 1
+    again.close()
