@@ -43,8 +43,8 @@ $(COMPILED)/.built: $(VENV)/.installed-dev $(SOURCES) pyproject.toml
 compile: $(COMPILED)/.built
 
 test: $(VENV)/.installed-dev check-mosquitto $(COMPILED)/.built
-	$(BIN)/ruff check hotline tests benchmarks
-	$(BIN)/ruff format --check hotline tests benchmarks
+	$(BIN)/ruff check hotline tests benchmarks examples
+	$(BIN)/ruff format --check hotline tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	@echo "== the same suite against the mypyc-compiled build"

@@ -1,0 +1,56 @@
+"""An originator post: send one notice on the air line and wait for its outcome.
+
+    python examples/embedding/originator.py --broker mqtt://127.0.0.1:1883 \\
+        --party US --key US-CAOC.key --keyring keyring.json --activity strike
+
+Prints the outcome; exits 0 if the notice was acknowledged, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from hotline import Channel, Notice, Precedence, doctrine_with, load_keyring, load_private_key
+from hotline.client import Station
+
+POSTS = Path(__file__).with_name("posts.toml")
+
+
+async def notify(args: argparse.Namespace) -> str:
+    doctrine = doctrine_with(tomllib.loads(POSTS.read_text()), str(POSTS))
+    async with Station(
+        party=args.party,
+        keys=[load_private_key(args.key)],
+        keyring=load_keyring(args.keyring),
+        doctrine=doctrine,
+        broker=args.broker,
+    ) as post:
+        incident = await post.notify(
+            channel=Channel.AIR,
+            precedence=Precedence.FLASH,
+            notice=Notice(activity=args.activity, starts_at=time.time() + 3 * 3600),
+        )
+        print(f"notified {incident.id}", flush=True)
+        return await incident.outcome(timeout=args.wait)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--party", required=True)
+    parser.add_argument("--key", type=Path, required=True)
+    parser.add_argument("--keyring", type=Path, required=True)
+    parser.add_argument("--activity", default="strike")
+    parser.add_argument("--wait", type=float, default=1800.0, help="give up after this long")
+    outcome = asyncio.run(notify(parser.parse_args()))
+    print(f"outcome {outcome}", flush=True)
+    sys.exit(0 if outcome == "acknowledged" else 1)
+
+
+if __name__ == "__main__":
+    main()
