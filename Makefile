@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-dev $(COMPILED)/.built
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/codec.py
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sim.py
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sweep.py
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/live.py
 
 vectors: $(VENV)/.installed
 	$(BIN)/hotline vectors generate protocol/vectors

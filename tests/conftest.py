@@ -7,17 +7,19 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-from tests.brokers import Mosquitto
 
 settings.register_profile(
     "ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+if TYPE_CHECKING:
+    from hotline.testing import Mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +39,9 @@ VECTORS = REPO / "protocol" / "vectors"
 
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    """A private mosquitto on a free loopback port (see tests/brokers.py)."""
+    """A private mosquitto on a free loopback port (hotline.testing.Mosquitto)."""
+    from hotline.testing import Mosquitto  # not at the top: see the compiled-build note
+
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
     try:

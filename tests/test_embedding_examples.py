@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.brokers import Mosquitto
+from hotline.testing import Mosquitto
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.broker

@@ -12,9 +12,9 @@ from hotline.client import Station
 from hotline.core.events import NoticeReceived, Rejected
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Precedence
+from hotline.testing import Mosquitto
 from hotline.transport.mqtt import BrokerAddress, TransportError
 from hotline.transport.store import PostStore
-from tests.brokers import Mosquitto
 from tests.harness import keyring_for, make_doctrine, station_key
 
 pytestmark = pytest.mark.broker

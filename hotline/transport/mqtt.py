@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -31,6 +32,9 @@ from hotline.transport.store import PostStore
 log = logging.getLogger("hotline.mqtt")
 
 Handler = Callable[[str, bytes], Awaitable[None]]
+#: Small messages must leave at once: with Nagle's algorithm on, each hop of a round
+#: trip waits for the peer's delayed ACK (about 40 ms on Linux).
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 class TransportError(HotlineError):
@@ -93,7 +97,8 @@ class MqttLink:
         self.connections = 0
         self._stopping = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._publishing = asyncio.Lock()
+        self._in_flight: set[int] = set()  # outbox numbers being published now
+        self._tasks: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
 
     async def run(self) -> None:
@@ -109,6 +114,7 @@ class MqttLink:
                     clean_session=False,
                     keepalive=10,
                     timeout=5,
+                    socket_options=NO_DELAY,
                 ) as client:
                     for topic in self.inboxes:
                         await client.subscribe(topic, qos=1)
@@ -154,19 +160,34 @@ class MqttLink:
     async def publish(self, topic: str, data: bytes) -> None:
         """Queue ``data`` for ``topic`` and publish it now if connected."""
         self.store.queue(topic, data)
-        if self._client is not None:
-            await self.flush()
+        await self.flush()
 
     async def flush(self) -> None:
-        """Publish everything in the outbox (QoS 1); stop at the first failure."""
-        async with self._publishing:
-            for number, topic, data in self.store.pending():
-                client = self._client
-                if client is None:
-                    return
-                try:
-                    await client.publish(topic, data, qos=1)
-                except aiomqtt.MqttError as exc:
-                    log.info("%s: publish deferred (%s)", self.client_id, exc)
-                    return
-                self.store.confirmed(number)
+        """Publish every outbox message not already on its way (QoS 1).
+
+        Each is confirmed (and leaves the outbox) when its own PUBACK arrives: messages
+        are pipelined, not sent one broker round trip at a time. The client keeps the
+        order of the calls. A failed publish stays in the outbox for the next flush.
+        """
+        client = self._client
+        if client is None:
+            return
+        for number, topic, data in self.store.pending():
+            if number not in self._in_flight:
+                self._in_flight.add(number)
+                task = asyncio.create_task(self._publish_one(client, number, topic, data))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        await asyncio.sleep(0)  # let the publishes reach the client in order
+
+    async def _publish_one(
+        self, client: aiomqtt.Client, number: int, topic: str, data: bytes
+    ) -> None:
+        try:
+            await client.publish(topic, data, qos=1)
+        except aiomqtt.MqttError as exc:
+            log.info("%s: publish deferred (%s)", self.client_id, exc)
+        else:
+            self.store.confirmed(number)
+        finally:
+            self._in_flight.discard(number)

@@ -1,4 +1,4 @@
-"""A private mosquitto for tests: on a free loopback port, killable and restartable.
+"""A private mosquitto for tests and benchmarks: on a free loopback port, killable, restartable.
 
 Never the shared broker on 1883: each test gets its own process, configuration and
 persistence directory, so it can kill -9 and restart its broker at will.
@@ -51,6 +51,7 @@ class Mosquitto:
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
+            "set_tcp_nodelay true\n"  # no Nagle delay on small messages
             f"log_dest file {self.directory / 'mosquitto.log'}\n"
             # started as root, mosquitto drops to user "mosquitto", which cannot write
             # this test's directory: persistence would fail silently, sessions with it
