@@ -36,8 +36,8 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Kind
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.faults import Copy, Delivery, FaultKind, FaultPlan, Tag
-from hotline.sim.invariants import Breach, Watch
+from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
+from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.responders import Responders
 from hotline.sim.scenario import Scenario, ScriptEvent
@@ -230,34 +230,7 @@ class Exercise:
     def _script(self, event: ScriptEvent) -> Callable[[], None]:
         def act() -> None:
             endpoint, now = self.endpoints[event.party], self._local(event.party)
-            try:
-                if event.action == "notify":
-                    endpoint.notify(
-                        channel=event.channel,
-                        precedence=event.precedence,
-                        notice=Notice(
-                            activity=event.activity,
-                            starts_at=None if event.starts_in is None else now + event.starts_in,
-                            ends_at=None
-                            if event.starts_in is None or event.lasts is None
-                            else now + event.starts_in + event.lasts,
-                            area=event.area,
-                            text=event.text,
-                        ),
-                        now=now,
-                        parties=event.to,
-                        incident_id=event.incident,
-                    )
-                elif event.action == "withdraw":
-                    endpoint.withdraw(event.incident, now, text=event.text)
-                elif event.action == "escalate":
-                    endpoint.escalate(event.incident, now, reason=event.reason)
-                else:
-                    endpoint.resolve(event.incident, event.actions, now, text=event.text)
-            except (HotlineError, ValueError) as exc:  # the incident's state no longer allows it
-                self._note(event.party, event.incident, f"scripted {event.action} not done: {exc}")
-            else:
-                self._note(event.party, event.incident, f"scripted {event.action}")
+            self._note(event.party, event.incident, perform(endpoint, event, now))
             self._pump(event.party)
 
         return act
@@ -380,45 +353,11 @@ class Exercise:
                     if record is not None:
                         record.fate = f"rejected: {event.reason}"
                 elif isinstance(event, Received):
-                    self._observe(party, event, delivery.tag)
+                    self.watch.observe(party, event, delivery.tag, self._owner)
             self._handle(party, events)
             self._pump(party)
 
         return arrive
-
-    def _observe(self, party: str, event: Received, tag: Tag | None) -> None:
-        """Note what a station accepted, and any breach of the message invariants."""
-        watch, envelope = self.watch, event.envelope
-        breaches = watch.breaches
-        incident = envelope.incident
-        if tag is Tag.FORGED:
-            breaches.append(
-                Breach("no-forged-message-accepted", incident, f"{party} took a forgery")
-            )
-        elif tag is Tag.CORRUPTED:
-            breaches.append(Breach("no-tampered-message-accepted", incident, f"{party} took it"))
-        accepted = watch.accepted.setdefault(party, set())
-        if envelope.id in accepted:
-            breaches.append(
-                Breach(
-                    "no-message-accepted-twice", incident, f"{party} took {envelope.id.hex()} again"
-                )
-            )
-        accepted.add(envelope.id)
-        if envelope.id not in watch.sent:
-            breaches.append(
-                Breach(
-                    "every-accepted-message-was-sent", incident, f"{party} took an unsent message"
-                )
-            )
-        if envelope.kind in _NOTICES:
-            watch.notices.setdefault(party, set()).add(event.digest)
-        elif envelope.kind is Kind.ACK:
-            acker = self._owner.get(envelope.sender, "")
-            if envelope.ref not in watch.notices.get(acker, ()):
-                breaches.append(
-                    Breach("no-ack-without-its-notice", incident, f"{envelope.sender} acked unseen")
-                )
 
     def _handle(self, party: str, events: list[Event]) -> None:
         # Every notice that arrives rings: the first call (which also opened the view)
@@ -436,6 +375,37 @@ class Exercise:
     def _note(self, party: str, incident: str, text: str) -> None:
         if self.records is not None:
             self.notes.append(Note(self.kernel.now - self.scenario.start, party, incident, text))
+
+
+def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:
+    """Do a scripted act at ``endpoint`` (simulated or live); returns a line for the log."""
+    try:
+        if event.action == "notify":
+            starts = None if event.starts_in is None else now + event.starts_in
+            ends = None if starts is None or event.lasts is None else starts + event.lasts
+            endpoint.notify(
+                channel=event.channel,
+                precedence=event.precedence,
+                notice=Notice(
+                    activity=event.activity,
+                    starts_at=starts,
+                    ends_at=ends,
+                    area=event.area,
+                    text=event.text,
+                ),
+                now=now,
+                parties=event.to,
+                incident_id=event.incident,
+            )
+        elif event.action == "withdraw":
+            endpoint.withdraw(event.incident, now, text=event.text)
+        elif event.action == "escalate":
+            endpoint.escalate(event.incident, now, reason=event.reason)
+        else:
+            endpoint.resolve(event.incident, event.actions, now, text=event.text)
+    except (HotlineError, ValueError) as exc:  # the incident's state no longer allows it
+        return f"scripted {event.action} not done: {exc}"
+    return f"scripted {event.action}"
 
 
 def run_exercise(scenario: Scenario, seed: int | None = None, *, record: bool = True) -> Exercise:

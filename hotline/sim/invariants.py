@@ -24,7 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotline.core.events import Received
 from hotline.core.incident import Incident, Role
+from hotline.core.names import Kind
+from hotline.faults import Tag
 
 
 @dataclass(slots=True)
@@ -44,6 +47,41 @@ class Watch:
     accepted: dict[str, set[bytes]] = field(default_factory=dict)  # party -> ids taken
     notices: dict[str, set[bytes]] = field(default_factory=dict)  # party -> notice digests taken
     breaches: list[Breach] = field(default_factory=list)
+
+    def observe(
+        self, party: str, event: Received, tag: Tag | None, owner: Mapping[str, str]
+    ) -> None:
+        """Note what ``party`` accepted, and any breach of the message invariants.
+
+        Args:
+            party: the receiving party.
+            event: what it accepted.
+            tag: what a fault made of the delivery (None: untouched).
+            owner: the party of each station.
+        """
+        envelope, breaches = event.envelope, self.breaches
+        incident = envelope.incident
+        if tag is Tag.FORGED:
+            breaches.append(
+                Breach("no-forged-message-accepted", incident, f"{party} took a forgery")
+            )
+        elif tag is Tag.CORRUPTED:
+            breaches.append(Breach("no-tampered-message-accepted", incident, f"{party} took it"))
+        accepted = self.accepted.setdefault(party, set())
+        if envelope.id in accepted:
+            detail = f"{party} took {envelope.id.hex()} again"
+            breaches.append(Breach("no-message-accepted-twice", incident, detail))
+        accepted.add(envelope.id)
+        if envelope.id not in self.sent:
+            detail = f"{party} took an unsent message"
+            breaches.append(Breach("every-accepted-message-was-sent", incident, detail))
+        if envelope.kind in (Kind.NOTIFY, Kind.ESCALATE):
+            self.notices.setdefault(party, set()).add(event.digest)
+        elif envelope.kind is Kind.ACK and envelope.ref not in self.notices.get(
+            owner.get(envelope.sender, ""), ()
+        ):
+            detail = f"{envelope.sender} acked unseen"
+            breaches.append(Breach("no-ack-without-its-notice", incident, detail))
 
 
 INVARIANTS = (
