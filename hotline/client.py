@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from hotline.core.channels import Doctrine
-from hotline.core.endpoint import StationEndpoint
+from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.errors import MalformedMessage, Reason
 from hotline.core.events import Closed, Event, Received, Rejected
 from hotline.core.incident import Incident, Notice
@@ -73,7 +73,10 @@ class Station:
         store: SQLite file for the outbox, sequence counters and taken ids (default:
             in memory, which survives reconnections but not a restart).
         policy: verifier limits.
-        clock: wall clock, Unix seconds (tests may speed it up).
+        clock: the post's clock, Unix seconds (live exercises run a scaled one).
+        time_scale: how many clock seconds pass per real second (1 for a real post).
+        client_id: the MQTT client id (default ``hotline-<party>``), stable across
+            restarts so the broker keeps the post's session.
     """
 
     def __init__(
@@ -87,9 +90,18 @@ class Station:
         store: Path | str = ":memory:",
         policy: VerifierPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        time_scale: float = 1.0,
+        client_id: str | None = None,
     ) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         self.store = PostStore(store)
         self.clock = clock
+        self.time_scale = time_scale
+        self.copies_sent = 0  # one per recipient inbox published to
+        self.copies_received = 0
+        #: called with each signed message as it leaves (journals, observers)
+        self.on_sent: Callable[[Outgoing], None] | None = None
         self.endpoint = StationEndpoint(
             party=party,
             keys=list(keys),
@@ -103,7 +115,7 @@ class Station:
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
         self.link = MqttLink(
             BrokerAddress.parse(broker),
-            client_id=f"hotline-{party}",
+            client_id=client_id or f"hotline-{party}",
             inboxes=sorted(self._channel_of),
             store=self.store,
             handler=self._on_message,
@@ -199,7 +211,12 @@ class Station:
 
     # -- the pumps ----------------------------------------------------------------
 
+    async def pump(self) -> None:
+        """Publish what the endpoint has queued (after calling it directly)."""
+        await self._flush()
+
     async def _on_message(self, topic: str, data: bytes) -> None:
+        self.copies_received += 1
         channel = self._channel_of.get(topic)
         now = self.clock()
         message_id = _peek_id(data)
@@ -217,7 +234,7 @@ class Station:
     async def _timers(self) -> None:
         while not self._closing:
             deadline = self.endpoint.next_deadline()
-            delay = 1.0 if deadline is None else max(0.0, deadline - self.clock())
+            delay = 1.0 if deadline is None else max(0.0, deadline - self.clock()) / self.time_scale
             self._wake.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
             # cancellation that lands as the wake-up arrives, and this loop never ends
@@ -236,7 +253,10 @@ class Station:
     async def _flush(self) -> None:
         for message in self.endpoint.outbox():
             self.store.used(message.envelope.sender, message.envelope.seq)
+            if self.on_sent is not None:
+                self.on_sent(message)
             for topic in message.topics:
+                self.copies_sent += 1
                 await self.link.publish(topic, message.data)
         for handle in self._handles.values():
             handle._settle()

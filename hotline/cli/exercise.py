@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.live import run_live
 from hotline.report.text import render_result, render_traces, timeline_lines
-from hotline.sim.exercise import run_exercise
+from hotline.sim.exercise import Exercise, run_exercise
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import load_scenario
 
@@ -31,6 +34,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument("--json", metavar="PATH", help="write the result as JSON (- for stdout)")
     run.add_argument("--timeline", action="store_true", help="print every message and decision")
     run.add_argument("-q", "--quiet", action="store_true", help="print only failures")
+    run.add_argument(
+        "--broker", metavar="URL", help="run live: every party a real post on this MQTT broker"
+    )
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="live runs: exercise seconds per real second (default 1)",
+    )
     run.set_defaults(run=run_command)
     check = actions.add_parser(
         "check",
@@ -52,8 +65,20 @@ def run_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
+    if args.broker:
+        if args.timeline:
+            raise UserError("--timeline: live runs do not record a timeline yet")
+        if not 0 < args.time_scale <= 100_000:
+            raise UserError(f"--time-scale: {args.time_scale} is not in (0, 100000]")
+        result = asyncio.run(
+            run_live(scenario, args.broker, time_scale=args.time_scale, seed=args.seed)
+        )
+        return _report(args, result, None)
     exercise = run_exercise(scenario, args.seed)  # recorded: traces need the timeline
-    result = build_result(exercise)
+    return _report(args, build_result(exercise), exercise)
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any], exercise: Exercise | None) -> int:
     if args.json == "-":
         sys.stdout.write(to_json(result))
         out = _console(sys.stderr)
@@ -61,7 +86,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.json:
             Path(args.json).write_text(to_json(result))
         out = _console(sys.stdout)
-    if args.timeline:
+    if args.timeline and exercise is not None:
         for line in timeline_lines(exercise):
             out.print(line, markup=False)
     if not args.quiet:
@@ -72,7 +97,8 @@ def run_command(args: argparse.Namespace) -> int:
                 out.print(
                     f"FAIL {expectation['description']} ({expectation['detail']})", markup=False
                 )
-    render_traces(out, result, exercise)
+    if exercise is not None:
+        render_traces(out, result, exercise)
     return EXIT_OK if passed(result) else EXIT_FAILED
 
 

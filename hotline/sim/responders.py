@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.errors import IllegalTransition, UnknownIncident
 from hotline.core.incident import Incident, State
 from hotline.core.names import Channel, DisputeReason
-from hotline.sim.kernel import Kernel, Priority
+from hotline.sim.kernel import Priority
 from hotline.sim.scenario import ResponderRule, Scenario
+
+
+class Agenda(Protocol):
+    """Where decisions are scheduled: the simulator's `Kernel`, or a live run's clock."""
+
+    @property
+    def now(self) -> float:
+        """The time now (exercise clock, Unix seconds)."""
+        ...
+
+    def schedule(self, at: float, priority: Priority, action: Callable[[], None]) -> int:
+        """Run ``action`` at ``at``."""
+        ...
+
 
 #: Called after a decision ran (or became moot): party, incident view, what was done.
 Decided = Callable[[str, Incident, str], None]
@@ -54,7 +68,7 @@ class Responders:
         scenario: Scenario,
         *,
         rng: random.Random,
-        kernel: Kernel,
+        kernel: Agenda,
         endpoints: Mapping[str, StationEndpoint],
         after: Decided,
         clock: Clock,

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from hotline import __version__
 from hotline.core.errors import Reason
 from hotline.core.incident import Incident
 from hotline.sim.durations import format_duration
-from hotline.sim.exercise import Exercise
-from hotline.sim.invariants import check_invariants
-from hotline.sim.scenario import Expectation
+from hotline.sim.exercise import Tally
+from hotline.sim.invariants import Watch, check_invariants
+from hotline.sim.scenario import Expectation, Scenario
 
 
 def _seconds(value: float | None, start: float) -> float | None:
@@ -89,8 +89,26 @@ def _problems(expectation: Expectation, record: dict[str, Any]) -> Iterable[str]
         yield f"dispute reason {record['dispute_reason']}, expected {expectation.dispute_reason}"
 
 
-def build_result(exercise: Exercise) -> dict[str, Any]:
-    """The result document of a finished run."""
+class Run(Protocol):
+    """What a result is built from: a simulated `Exercise` or a live run."""
+
+    scenario: Scenario
+    seed: int
+    tally: Tally
+    watch: Watch
+
+    @property
+    def elapsed(self) -> float: ...
+
+    def incidents(self) -> list[Incident]: ...
+
+    def views(self) -> list[tuple[str, Incident]]: ...
+
+    def local_ends(self) -> dict[str, float]: ...
+
+
+def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
+    """The result document of a finished run (``timer_slack``: see `bound_breaches`)."""
     scenario, tally = exercise.scenario, exercise.tally
     start = scenario.start
     incidents = [incident_record(i, start) for i in exercise.incidents()]
@@ -101,7 +119,9 @@ def build_result(exercise: Exercise) -> dict[str, Any]:
             {"description": expectation.description, "passed": passed, "detail": detail}
         )
     views = exercise.incidents() + [view for _, view in exercise.views()]
-    invariants = check_invariants(exercise.watch, views, exercise.local_ends(), tally.accounted())
+    invariants = check_invariants(
+        exercise.watch, views, exercise.local_ends(), tally.accounted(), timer_slack
+    )
     outcomes: dict[str, int] = {}
     for record in incidents:
         outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1

@@ -1,0 +1,226 @@
+"""Live exercises: a scenario file run with every party a real post on an MQTT broker.
+
+Theory of operation. `LiveExercise` starts one `hotline.client.Station` per party, with
+keys derived from the seed exactly as in simulation, on a shared exercise clock that
+runs ``time_scale`` times faster than the wall clock (so a scenario of hours plays in
+seconds). The script and the responder policies are the simulator's own
+(`hotline.sim.exercise.perform`, `hotline.sim.responders.Responders`); only the network
+is real. The run ends when every incident and view is closed and nothing is scheduled,
+or when the scenario's duration has passed on the exercise clock. The result document
+is the simulator's, with ``"transport": "mqtt"``: the message counts are copies
+published to and received from the broker. Faults are not injected live yet (refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hotline.client import Station
+from hotline.core.events import Received, Rejected
+from hotline.core.incident import Incident
+from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import Kind
+from hotline.core.signing import StationKey
+from hotline.core.verifier import VerifierPolicy
+from hotline.sim.exercise import Tally, perform, station_seed
+from hotline.sim.invariants import Watch
+from hotline.sim.kernel import Priority
+from hotline.sim.responders import Responders
+from hotline.sim.result import build_result
+from hotline.sim.scenario import Scenario, ScenarioError
+
+_NOTICES = frozenset({Kind.NOTIFY, Kind.ESCALATE})
+
+
+class _Clock:
+    """The exercise clock of a live run, and its agenda (the `Agenda` of responders)."""
+
+    def __init__(self, start: float, scale: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._origin = self._loop.time()
+        self._start = start
+        self._scale = scale
+        self.pending = 0
+        self._count = 0
+
+    @property
+    def now(self) -> float:
+        return self._start + (self._loop.time() - self._origin) * self._scale
+
+    def schedule(self, at: float, priority: Priority, action: Callable[[], None]) -> int:
+        self.pending += 1
+        self._count += 1
+
+        def run() -> None:
+            self.pending -= 1
+            action()
+
+        delay = max(0.0, (at - self.now) / self._scale)
+        self._loop.call_later(delay, run)
+        return self._count
+
+
+class LiveExercise:
+    """One live run of a scenario (see module doc).
+
+    Args:
+        scenario: what to run (no faults).
+        broker: ``mqtt://HOST:PORT``.
+        time_scale: exercise seconds per real second.
+        seed: overrides the scenario's seed.
+    """
+
+    def __init__(
+        self, scenario: Scenario, broker: str, *, time_scale: float = 1.0, seed: int | None = None
+    ) -> None:
+        if scenario.faults:
+            raise ScenarioError(
+                scenario.source, "faults", "faults are injected in simulation only, so far"
+            )
+        if not time_scale > 0:
+            raise ValueError("time_scale must be positive")
+        self.scenario = scenario
+        self.broker = broker
+        self.time_scale = time_scale
+        self.seed = scenario.seed if seed is None else seed
+        self.tally = Tally()
+        self.watch = Watch()
+        self.posts: dict[str, Station] = {}
+        self._ended = scenario.start
+
+    async def run(self) -> LiveExercise:
+        """Run the scenario to its end; the posts disconnect afterwards."""
+        scenario = self.scenario
+        clock = _Clock(scenario.start, self.time_scale)
+        stations = scenario.stations()
+        keys = {s: StationKey(station_seed(self.seed, s), s) for s in stations}
+        keyring = Keyring(
+            TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
+            for s, (p, c) in stations.items()
+        )
+        policy = VerifierPolicy(max_age=scenario.max_age, max_skew=scenario.max_skew)
+        owner = {s: p for s, (p, _) in stations.items()}
+        run_tag = f"{scenario.name}-{self.seed}-{time.monotonic_ns()}"
+        async with contextlib.AsyncExitStack() as stack:
+            for party, table in scenario.parties.items():
+                self.posts[party] = await stack.enter_async_context(
+                    Station(
+                        party=party,
+                        keys=[keys[s] for s in sorted(set(table.values()))],
+                        keyring=keyring,
+                        doctrine=scenario.doctrine,
+                        broker=self.broker,
+                        policy=policy,
+                        clock=lambda: clock.now,
+                        time_scale=self.time_scale,
+                        client_id=f"hotline-{party}-{run_tag}",
+                    )
+                )
+            for post in self.posts.values():
+                post.on_sent = lambda message: self.watch.sent.add(message.envelope.id)
+            endpoints = {party: post.endpoint for party, post in self.posts.items()}
+            pumps: set[asyncio.Task[None]] = set()
+
+            def pump(party: str) -> None:
+                task = asyncio.create_task(self.posts[party].pump())
+                pumps.add(task)
+                task.add_done_callback(pumps.discard)
+
+            responders = Responders(
+                scenario,
+                rng=random.Random(self.seed),
+                kernel=clock,
+                endpoints=endpoints,
+                after=lambda party, view, what: pump(party),
+                clock=lambda party: clock.now,
+                down=lambda station: False,
+            )
+            for event in scenario.events:
+
+                def act(event: Any = event) -> None:
+                    perform(endpoints[event.party], event, clock.now)
+                    pump(event.party)
+
+                clock.schedule(scenario.start + event.at, Priority.SCRIPT, act)
+            listeners = [
+                asyncio.create_task(self._listen(party, post, responders, owner))
+                for party, post in self.posts.items()
+            ]
+            end = scenario.start + scenario.duration
+            while clock.now < end and not self._settled(clock):
+                await asyncio.sleep(0.02)
+            self._ended = min(clock.now, end)
+            for listener in listeners:
+                listener.cancel()
+            for post in self.posts.values():
+                self.tally.sent += post.copies_sent
+                self.tally.delivered += post.copies_received
+        self.tally.in_flight = self.tally.sent - self.tally.delivered
+        return self
+
+    async def _listen(
+        self, party: str, post: Station, responders: Responders, owner: dict[str, str]
+    ) -> None:
+        async for event in post.events():
+            if isinstance(event, Rejected):
+                self.tally.rejected[event.reason.value] += 1
+            elif isinstance(event, Received):
+                self.watch.observe(party, event, None, owner)
+                envelope = event.envelope
+                if envelope.kind in _NOTICES:
+                    responders.ring(
+                        party, post.endpoint.answering(envelope.incident, envelope.channel)
+                    )
+
+    def _settled(self, clock: _Clock) -> bool:
+        if clock.pending or not self.posts:
+            return False
+        for post in self.posts.values():
+            if post.endpoint.next_deadline() is not None or post.store.pending():
+                return False
+            if any(incident.is_open for incident in post.endpoint.incidents()):
+                return False
+        return True
+
+    # -- what build_result reads ---------------------------------------------------
+
+    @property
+    def elapsed(self) -> float:
+        """Exercise seconds from the start to where the run stopped."""
+        return self._ended - self.scenario.start
+
+    def local_ends(self) -> dict[str, float]:
+        """Where the run stopped, on each post's clock (one clock in a live run)."""
+        return dict.fromkeys(self.posts, self._ended)
+
+    def incidents(self) -> list[Incident]:
+        """Every incident from its originator's view, in order of opening."""
+        found = [
+            i for p in self.posts.values() for i in p.endpoint.incidents() if i.role == "originator"
+        ]
+        return sorted(found, key=lambda i: (i.opened_at, i.id))
+
+    def views(self) -> list[tuple[str, Incident]]:
+        """Every responder view, with its party."""
+        return [
+            (party, i)
+            for party, p in self.posts.items()
+            for i in p.endpoint.incidents()
+            if i.role == "responder"
+        ]
+
+
+async def run_live(
+    scenario: Scenario, broker: str, *, time_scale: float = 1.0, seed: int | None = None
+) -> dict[str, Any]:
+    """Run ``scenario`` live and return its result document (``transport`` ``mqtt``)."""
+    run = await LiveExercise(scenario, broker, time_scale=time_scale, seed=seed).run()
+    # a live timer fires after the event loop wakes: allow 0.1 real seconds of lateness
+    result = build_result(run, timer_slack=0.1 * time_scale)
+    result["transport"] = "mqtt"
+    return result
