@@ -23,14 +23,12 @@ from types import TracebackType
 
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
-from hotline.core.errors import MalformedMessage, Reason
-from hotline.core.events import Closed, Event, Received, Rejected
+from hotline.core.events import Closed, Event, Received
 from hotline.core.incident import Incident, Notice
 from hotline.core.keyring import Keyring
 from hotline.core.names import TOPIC_PREFIX, Channel, DisputeReason, Precedence
-from hotline.core.signing import StationKey, split_signed
+from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.core.wire import decode_envelope
 from hotline.entropy import new_message_id
 from hotline.transport.mqtt import BrokerAddress, MqttLink
 from hotline.transport.store import PostStore
@@ -110,6 +108,7 @@ class Station:
             message_ids=new_message_id,
             policy=policy,
             first_seq=self.store.first_seq(),
+            taken=self.store.taken,
         )
         stations = self.endpoint.stations
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
@@ -219,12 +218,6 @@ class Station:
         self.copies_received += 1
         channel = self._channel_of.get(topic)
         now = self.clock()
-        message_id = _peek_id(data)
-        if message_id is not None and self.store.taken(message_id):
-            # delivered again after a restart: taken already, not processed twice
-            detail = f"message {message_id.hex()} was taken before this post restarted"
-            await self._publish([Rejected(Reason.REPLAY, detail, now, channel)])
-            return
         events = self.endpoint.receive(data, now, channel=channel)
         for event in events:
             if isinstance(event, Received):
@@ -261,11 +254,3 @@ class Station:
         for handle in self._handles.values():
             handle._settle()
         self._wake.set()
-
-
-def _peek_id(data: bytes) -> bytes | None:
-    """The message id, read before verification (only to skip what was taken already)."""
-    try:
-        return decode_envelope(split_signed(data).envelope_bytes).id
-    except MalformedMessage:
-        return None

@@ -226,3 +226,28 @@ def test_timers_are_data() -> None:
     assert us.next_deadline() == T0 + 1200
     us.withdraw(inc, T0 + 700)
     assert us.next_deadline() is None
+
+
+def test_a_durable_memory_of_taken_ids_refuses_a_redelivery_after_verification() -> None:
+    doctrine = make_doctrine()
+    remembered: set[bytes] = set()
+    us = endpoint("US", doctrine)
+    ru = StationEndpoint(
+        party="RU",
+        keys=[station_key("RU-HMEIMIM"), station_key("RU-GENSTAFF")],
+        keyring=us.verifier.keyring,
+        doctrine=doctrine,
+        message_ids=lambda: bytes(16),
+        taken=remembered.__contains__,
+    )
+    us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE, now=T0)
+    (message,) = us.outbox()
+    remembered.add(message.envelope.id)  # as a restarted post's store would know it
+    (event,) = ru.receive(message.data, T0 + 1, channel=Channel.AIR)
+    assert isinstance(event, Rejected)
+    assert event.reason is Reason.REPLAY
+    assert "before this post restarted" in event.detail
+    assert list(ru.incidents()) == []
+    forged = bytearray(message.data)
+    forged[-1] ^= 1  # a bad signature is still refused as such: verification comes first
+    assert refusal(ru.receive(bytes(forged), T0 + 1)) is Reason.BAD_SIGNATURE

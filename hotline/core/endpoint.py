@@ -94,6 +94,9 @@ class StationEndpoint:
         encode: encode and sign what it sends (the default). False is for
             protocol-only simulation: envelopes travel in memory to
             `receive_envelope`, and no bytes exist to sign, corrupt or forge.
+        taken: a durable memory of message ids already taken (a live post's store):
+            consulted after verification, so a message delivered again after a
+            restart is refused as a replay instead of processed twice.
 
     Raises:
         ValueError: a key's station is not this party's station on any line.
@@ -110,12 +113,14 @@ class StationEndpoint:
         policy: VerifierPolicy | None = None,
         first_seq: int = 1,
         encode: bool = True,
+        taken: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.party = check_station_id(party, "party")
         self.doctrine = doctrine
         self.verifier = Verifier(keyring, policy)
         self._ids = message_ids
         self._encode = encode
+        self._taken = taken
         self._keys = {key.station: key for key in keys}
         if not self._keys:
             raise ValueError("an endpoint needs the key of at least one station")
@@ -239,6 +244,9 @@ class StationEndpoint:
         return self._take(envelope, digest, now)
 
     def _take(self, envelope: Envelope, digest: bytes, now: float) -> list[Event]:
+        if self._taken is not None and self._taken(envelope.id):
+            detail = f"message {envelope.id.hex()} was taken before this post restarted"
+            return [Rejected(Reason.REPLAY, detail, now, envelope.channel, envelope.sender)]
         events: list[Event] = [Received(envelope, digest, now)]
         try:
             self._dispatch(envelope, digest, now, events)
