@@ -120,7 +120,7 @@ class Station:
             handler=self._on_message,
         )
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._handles: dict[str, IncidentHandle] = {}
+        self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
         self._wake = asyncio.Event()
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -170,7 +170,7 @@ class Station:
             parties=parties,
             incident_id=incident_id,
         )
-        handle = self._handles[incident.id] = IncidentHandle(incident)
+        handle = self._open[incident.id] = IncidentHandle(incident)
         await self._flush()
         return handle
 
@@ -239,8 +239,8 @@ class Station:
     async def _publish(self, events: list[Event]) -> None:
         for event in events:
             self._events.put_nowait(event)
-            if isinstance(event, Closed) and event.incident in self._handles:
-                self._handles[event.incident]._settle()
+            if isinstance(event, Closed) and event.incident in self._open:
+                self._open.pop(event.incident)._settle()
         await self._flush()
 
     async def _flush(self) -> None:
@@ -251,6 +251,7 @@ class Station:
             for topic in message.topics:
                 self.copies_sent += 1
                 await self.link.publish(topic, message.data)
-        for handle in self._handles.values():
-            handle._settle()
+        # a local call (withdraw, resolve...) can close an incident without an event
+        for incident_id in [i for i, h in self._open.items() if not h.incident.is_open]:
+            self._open.pop(incident_id)._settle()
         self._wake.set()
