@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Final, NamedTuple
 
 from hotline.core.errors import RejectedMessage
-from hotline.core.names import Channel, Kind
+from hotline.core.names import NOTICE_KINDS, Channel, Kind
 from hotline.core.signing import StationKey, split_signed
 from hotline.core.wire import Envelope, decode_envelope, digest, encode_envelope
 
@@ -276,7 +276,7 @@ class FaultPlan:
             return None  # not a well-formed message: nothing to imitate
         self._forgeries += 1
         forged_id = digest(b"forgery %d" % self._forgeries + original.id)[:16]
-        if original.kind in (Kind.NOTIFY, Kind.ESCALATE):
+        if original.kind in NOTICE_KINDS:
             envelope = Envelope(
                 id=forged_id,
                 channel=channel,
@@ -295,7 +295,7 @@ class FaultPlan:
         signer = self._forging_key(envelope.sender, channel, key)
         if signer is None:
             return None
-        to = sender if original.kind in (Kind.NOTIFY, Kind.ESCALATE) else recipient
+        to = sender if original.kind in NOTICE_KINDS else recipient
         return signer.sign_bytes(encode_envelope(envelope)), to
 
     def _forging_key(self, victim: str, channel: Channel, key: ForgeKey) -> StationKey | None:

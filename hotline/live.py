@@ -21,20 +21,19 @@ from collections.abc import Callable
 from typing import Any
 
 from hotline.client import Station
+from hotline.core.endpoint import StationEndpoint
 from hotline.core.events import Received, Rejected
 from hotline.core.incident import Incident
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import Kind
+from hotline.core.names import NOTICE_KINDS
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.sim.exercise import Tally, perform, station_seed
+from hotline.sim.exercise import Tally, originated, perform, responder_views, station_seed
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Priority
 from hotline.sim.responders import Responders
 from hotline.sim.result import build_result
 from hotline.sim.scenario import Scenario, ScenarioError
-
-_NOTICES = frozenset({Kind.NOTIFY, Kind.ESCALATE})
 
 
 class _Clock:
@@ -172,7 +171,7 @@ class LiveExercise:
             elif isinstance(event, Received):
                 self.watch.observe(party, event, None, owner)
                 envelope = event.envelope
-                if envelope.kind in _NOTICES:
+                if envelope.kind in NOTICE_KINDS:
                     responders.ring(
                         party, post.endpoint.answering(envelope.incident, envelope.channel)
                     )
@@ -180,12 +179,11 @@ class LiveExercise:
     def _settled(self, clock: _Clock) -> bool:
         if clock.pending or not self.posts:
             return False
-        for post in self.posts.values():
-            if post.endpoint.next_deadline() is not None or post.store.pending():
-                return False
-            if any(incident.is_open for incident in post.endpoint.incidents()):
-                return False
-        return True
+        # an open incident or view always has a deadline, so no deadline means none is open
+        return all(
+            post.endpoint.next_deadline() is None and not post.store.pending()
+            for post in self.posts.values()
+        )
 
     # -- what build_result reads ---------------------------------------------------
 
@@ -200,19 +198,14 @@ class LiveExercise:
 
     def incidents(self) -> list[Incident]:
         """Every incident from its originator's view, in order of opening."""
-        found = [
-            i for p in self.posts.values() for i in p.endpoint.incidents() if i.role == "originator"
-        ]
-        return sorted(found, key=lambda i: (i.opened_at, i.id))
+        return originated(self._endpoints())
 
     def views(self) -> list[tuple[str, Incident]]:
         """Every responder view, with its party."""
-        return [
-            (party, i)
-            for party, p in self.posts.items()
-            for i in p.endpoint.incidents()
-            if i.role == "responder"
-        ]
+        return responder_views(self._endpoints())
+
+    def _endpoints(self) -> dict[str, StationEndpoint]:
+        return {party: post.endpoint for party, post in self.posts.items()}
 
 
 async def run_live(

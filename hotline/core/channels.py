@@ -133,14 +133,6 @@ class Doctrine:
         """Minimum notice lead time for ``activity``, or None if doctrine sets none."""
         return self.lead_times.get(activity)
 
-    def station_party(self, station: str) -> tuple[Channel, str] | None:
-        """The first (channel, party) at which ``station`` sits, or None."""
-        for channel, rules in self.channels.items():
-            party = rules.party_of(station)
-            if party is not None:
-                return channel, party
-        return None
-
     def with_overrides(self, overrides: Mapping[str, Any], source: str = "doctrine") -> Doctrine:
         """A doctrine with ``overrides`` (same shape as the data file) merged over this one."""
         return _parse(overrides, self, source)

@@ -43,6 +43,8 @@ from hotline.core.events import Closed, Event, NoticeReceived, Received, Rejecte
 from hotline.core.incident import Incident, Notice, Role, Send
 from hotline.core.keyring import Keyring
 from hotline.core.names import (
+    ANSWER_KINDS,
+    NOTICE_KINDS,
     Channel,
     DisputeReason,
     Kind,
@@ -74,10 +76,6 @@ class Outgoing(NamedTuple):
     def topics(self) -> tuple[str, ...]:
         """The inbox topics to publish ``data`` to."""
         return tuple(inbox_topic(self.channel, station) for station in self.recipients)
-
-
-_NOTICES = frozenset({Kind.NOTIFY, Kind.ESCALATE})
-_ANSWERS = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
 
 
 class StationEndpoint:
@@ -407,7 +405,7 @@ class StationEndpoint:
                 Reason.NOT_ADDRESSED, f"not addressed to {self.party}'s {envelope.channel} station"
             )
         kind, key = envelope.kind, (envelope.incident, envelope.channel)
-        if kind in _NOTICES:
+        if kind in NOTICE_KINDS:
             if envelope.incident in self._originated:
                 raise RefusedMessage(
                     Reason.ILLEGAL_TRANSITION, f"{envelope.incident} is this station's own incident"
@@ -437,7 +435,7 @@ class StationEndpoint:
                     Reason.NOT_AN_ADDRESSEE, f"{envelope.sender} did not open {envelope.incident}"
                 )
             self._after(view, view.on_repeat(digest, now), now, events, closing=True)
-        elif kind in _ANSWERS:
+        elif kind in ANSWER_KINDS:
             incident = self._originated.get(envelope.incident)
             if incident is None:
                 raise RefusedMessage(
@@ -517,6 +515,6 @@ class StationEndpoint:
             message_digest = digest_of(envelope_bytes)
         else:  # protocol-only: no bytes; a stand-in digest, unique to the message
             data, message_digest = b"", envelope.id * 2
-        if send.kind in _NOTICES and incident.role is Role.ORIGINATOR:
+        if send.kind in NOTICE_KINDS and incident.role is Role.ORIGINATOR:
             incident.notice_sent(message_digest)
         self._outbox.append(Outgoing(send.channel, send.recipients, data, envelope, message_digest))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hotline.core.errors import InvalidEnvelope, Reason
-from hotline.core.wire import ENVELOPE_KEYS, Envelope, envelope_from_fields
+from hotline.core.wire import ENVELOPE_KEY_SET, Envelope, envelope_from_fields
 
 BIN_TAG = "$bin"
 
@@ -70,7 +70,7 @@ def envelope_from_json(data: Mapping[str, Any]) -> Envelope:
     Raises:
         InvalidEnvelope: a field is missing, unknown or invalid.
     """
-    unknown = set(data) - _JSON_KEYS
+    unknown = set(data) - ENVELOPE_KEY_SET
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidEnvelope(Reason.UNKNOWN_FIELD, name, "not an envelope field")
@@ -82,9 +82,6 @@ def envelope_from_json(data: Mapping[str, Any]) -> Envelope:
     fields["ref"] = None if data.get("ref") is None else _hex(data["ref"], "ref")
     fields["body"] = body_from_json(data.get("body", {}))
     return envelope_from_fields(fields, data.get("v", 1))
-
-
-_JSON_KEYS = frozenset(ENVELOPE_KEYS)
 
 
 def _hex(value: object, field: str) -> bytes:

@@ -58,6 +58,8 @@ class DisputeReason(StrEnum):
 
 #: Kinds that answer an earlier message and therefore must carry its digest in ``ref``.
 ANSWER_KINDS: Final = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
+#: Kinds that carry a notice to a line: the first call there, or the escalation to it.
+NOTICE_KINDS: Final = frozenset({Kind.NOTIFY, Kind.ESCALATE})
 
 MAX_IDENTIFIER_LENGTH: Final = 64
 # Identifiers recur in every message of an incident, so valid ones are remembered

@@ -44,7 +44,7 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 
 #: The v1 envelope keys, in encoding order.
 ENVELOPE_KEYS: Final = ("v", "id", "ch", "k", "from", "to", "inc", "ref", "seq", "ts", "pr", "body")
-_KEY_SET: Final = frozenset(ENVELOPE_KEYS)
+ENVELOPE_KEY_SET: Final = frozenset(ENVELOPE_KEYS)
 
 Body = Mapping[str, object]
 
@@ -361,11 +361,11 @@ def decode_envelope(data: bytes) -> Envelope:
         raise MalformedMessage(Reason.INVALID_FIELD, "v: version must be an integer")
     if version != PROTOCOL_VERSION:
         raise MalformedMessage(Reason.UNSUPPORTED_VERSION, f"v: version {version} unsupported")
-    if obj.keys() != _KEY_SET:
+    if obj.keys() != ENVELOPE_KEY_SET:
         missing = [key for key in ENVELOPE_KEYS if key not in obj]
         if missing:
             raise MalformedMessage(Reason.MISSING_FIELD, f"envelope lacks {missing[0]!r}")
-        extra = sorted(repr(key) for key in obj if key not in _KEY_SET)
+        extra = sorted(repr(key) for key in obj if key not in ENVELOPE_KEY_SET)
         raise MalformedMessage(Reason.UNKNOWN_FIELD, f"envelope has unknown field {extra[0]}")
     try:
         return envelope_from_fields(obj, version)

@@ -24,16 +24,16 @@ import gc
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.errors import HotlineError
 from hotline.core.events import Event, Received, Rejected
-from hotline.core.incident import Incident, Notice
+from hotline.core.incident import Incident, Notice, Role
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import Kind
+from hotline.core.names import NOTICE_KINDS
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
@@ -41,8 +41,6 @@ from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.responders import Responders
 from hotline.sim.scenario import Scenario, ScriptEvent
-
-_NOTICES = frozenset({Kind.NOTIFY, Kind.ESCALATE})
 
 
 @dataclass(slots=True)
@@ -202,19 +200,11 @@ class Exercise:
 
     def incidents(self) -> list[Incident]:
         """Every incident, from its originator's view, in order of opening."""
-        found = [
-            i for ep in self.endpoints.values() for i in ep.incidents() if i.role == "originator"
-        ]
-        return sorted(found, key=lambda i: (i.opened_at, i.id))
+        return originated(self.endpoints)
 
     def views(self) -> list[tuple[str, Incident]]:
         """Every responder view, with its party."""
-        return [
-            (p, i)
-            for p, ep in self.endpoints.items()
-            for i in ep.incidents()
-            if i.role == "responder"
-        ]
+        return responder_views(self.endpoints)
 
     # -- clocks and stations ----------------------------------------------------------
 
@@ -363,7 +353,7 @@ class Exercise:
         # Every notice that arrives rings: the first call (which also opened the view)
         # and each retry, so an operator who missed one call may pick up the next.
         for event in events:
-            if isinstance(event, Received) and event.envelope.kind in _NOTICES:
+            if isinstance(event, Received) and event.envelope.kind in NOTICE_KINDS:
                 envelope = event.envelope
                 view = self.endpoints[party].answering(envelope.incident, envelope.channel)
                 self.responders.ring(party, view)
@@ -375,6 +365,22 @@ class Exercise:
     def _note(self, party: str, incident: str, text: str) -> None:
         if self.records is not None:
             self.notes.append(Note(self.kernel.now - self.scenario.start, party, incident, text))
+
+
+def originated(endpoints: Mapping[str, StationEndpoint]) -> list[Incident]:
+    """Every incident the endpoints originated, in order of opening."""
+    found = [i for ep in endpoints.values() for i in ep.incidents() if i.role is Role.ORIGINATOR]
+    return sorted(found, key=lambda i: (i.opened_at, i.id))
+
+
+def responder_views(endpoints: Mapping[str, StationEndpoint]) -> list[tuple[str, Incident]]:
+    """Every responder view the endpoints hold, with its party."""
+    return [
+        (party, i)
+        for party, ep in endpoints.items()
+        for i in ep.incidents()
+        if i.role is Role.RESPONDER
+    ]
 
 
 def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from hotline.core.events import Received
 from hotline.core.incident import Incident, Role
-from hotline.core.names import Kind
+from hotline.core.names import NOTICE_KINDS, Kind
 from hotline.faults import Tag
 
 
@@ -75,7 +75,7 @@ class Watch:
         if envelope.id not in self.sent:
             detail = f"{party} took an unsent message"
             breaches.append(Breach("every-accepted-message-was-sent", incident, detail))
-        if envelope.kind in (Kind.NOTIFY, Kind.ESCALATE):
+        if envelope.kind in NOTICE_KINDS:
             self.notices.setdefault(party, set()).add(event.digest)
         elif envelope.kind is Kind.ACK and envelope.ref not in self.notices.get(
             owner.get(envelope.sender, ""), ()

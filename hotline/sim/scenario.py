@@ -240,13 +240,6 @@ class Scenario:
     expectations: tuple[Expectation, ...]
     faults: tuple[Fault, ...] = ()
 
-    def party_of(self, station: str) -> str:
-        """The party a station belongs to."""
-        for party, stations in self.parties.items():
-            if station in stations.values():
-                return party
-        raise KeyError(station)
-
     def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
         """Every station: its party and the lines it sits on."""
         found: dict[str, tuple[str, set[Channel]]] = {}
