@@ -29,11 +29,12 @@ from hotline.core.names import NOTICE_KINDS
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.sim.exercise import Tally, originated, perform, responder_views, station_seed
+from hotline.sim.fields import ScenarioError
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Priority
+from hotline.sim.model import Scenario
 from hotline.sim.responders import Responders
 from hotline.sim.result import build_result
-from hotline.sim.scenario import Scenario, ScenarioError
 
 
 class _Clock:

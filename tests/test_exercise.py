@@ -16,8 +16,9 @@ from hotline.report.text import timeline_lines
 from hotline.sim.exercise import run_exercise
 from hotline.sim.invariants import INVARIANTS
 from hotline.sim.kernel import Kernel, Priority
+from hotline.sim.model import Scenario
 from hotline.sim.result import build_result, passed, to_json
-from hotline.sim.scenario import TABLE_KEYS, Scenario, load_scenario, parse_scenario
+from hotline.sim.scenario import TABLE_KEYS, load_scenario, parse_scenario
 from hotline.sim.schema import PROPERTIES, scenario_schema
 from tests.conftest import REPO
 

@@ -10,8 +10,9 @@ import pytest
 from hotline.core.names import Channel
 from hotline.faults import Copy, Fault, FaultKind, FaultPlan, Tag, flip_bits
 from hotline.sim.exercise import run_exercise
+from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result, passed, to_json
-from hotline.sim.scenario import ScenarioError, parse_scenario
+from hotline.sim.scenario import parse_scenario
 
 BASE = """
 [scenario]

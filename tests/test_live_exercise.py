@@ -9,8 +9,9 @@ import pytest
 from hotline.cli import main
 from hotline.live import run_live
 from hotline.sim.exercise import run_exercise
+from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result
-from hotline.sim.scenario import ScenarioError, load_scenario
+from hotline.sim.scenario import load_scenario
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
 

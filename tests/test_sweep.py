@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from hotline.cli import main
-from hotline.sim.scenario import ScenarioError, read_toml
+from hotline.sim.fields import ScenarioError
+from hotline.sim.scenario import read_toml
 from hotline.sim.sweep import grid, parse_vary, percentile, set_path, sweep, sweep_document, wilson
 
 SCENARIO = """

@@ -39,8 +39,8 @@ from hotline.core.verifier import VerifierPolicy
 from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
+from hotline.sim.model import Scenario, ScriptEvent
 from hotline.sim.responders import Responders
-from hotline.sim.scenario import Scenario, ScriptEvent
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from hotline.core.errors import IllegalTransition, UnknownIncident
 from hotline.core.incident import Incident, State
 from hotline.core.names import Channel, DisputeReason
 from hotline.sim.kernel import Priority
-from hotline.sim.scenario import ResponderRule, Scenario
+from hotline.sim.model import ResponderRule, Scenario
 
 
 class Agenda(Protocol):

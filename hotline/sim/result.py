@@ -18,7 +18,7 @@ from hotline.core.incident import Incident
 from hotline.sim.durations import format_duration
 from hotline.sim.exercise import Tally
 from hotline.sim.invariants import Watch, check_invariants
-from hotline.sim.scenario import Expectation, Scenario
+from hotline.sim.model import Expectation, Scenario
 
 
 def _seconds(value: float | None, start: float) -> float | None:

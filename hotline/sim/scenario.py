@@ -3,8 +3,9 @@
 A scenario names the parties and their stations on each line, overrides doctrine,
 describes each line's network, says how each responding station behaves, scripts the
 events, and states what must come out. `load_scenario` turns a file into a `Scenario`
-or raises one `ScenarioError` naming the file, the field (``events[2].channel``) and
-the reason; nothing half-valid gets through. The accepted keys of each table are in
+(`hotline.sim.model`) or raises one `ScenarioError` naming the file, the field
+(``events[2].channel``) and the reason (`hotline.sim.fields`); nothing half-valid gets
+through. The accepted keys of each table are in
 `TABLE_KEYS`, which the JSON Schema (`hotline.sim.schema`) is checked against.
 """
 
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from hotline.core.body import check_body
 from hotline.core.channels import Doctrine, DoctrineError
-from hotline.core.errors import HotlineError
 from hotline.core.incident import OUTCOMES
 from hotline.core.names import (
     Channel,
@@ -30,8 +30,17 @@ from hotline.core.names import (
 )
 from hotline.doctrine import default_doctrine
 from hotline.faults import BYTE_FAULTS, STATION_FAULTS, Fault, FaultKind, ForgeKey
-from hotline.sim.distributions import Distribution, Fixed, parse_distribution
-from hotline.sim.durations import format_duration, parse_duration, parse_signed_duration
+from hotline.sim.distributions import parse_distribution
+from hotline.sim.durations import parse_duration, parse_signed_duration
+from hotline.sim.fields import FieldReader, ScenarioError
+from hotline.sim.model import (
+    Expectation,
+    Link,
+    ResponderRule,
+    Scenario,
+    ScriptEvent,
+    describe,
+)
 from hotline.timestamps import parse_instant
 
 DEFAULT_START: Final = "2026-01-01T00:00:00Z"
@@ -130,125 +139,6 @@ EVENT_ACTIONS: Final = ("notify", "withdraw", "escalate", "resolve")
 SIGNING: Final = ("ed25519", "none")
 
 
-_ONE_SECOND: Final = Fixed(1.0)
-_ONE_MINUTE: Final = Fixed(60.0)
-_TEN_MINUTES: Final = Fixed(600.0)
-_NO_DELAY: Final = Fixed(0.0)
-
-
-class ScenarioError(HotlineError, ValueError):
-    """A scenario that cannot be run: names the file, the field and the reason."""
-
-    def __init__(self, source: str, field: str, detail: str) -> None:
-        super().__init__(f"{source}: {field}: {detail}" if field else f"{source}: {detail}")
-        self.source = source
-        self.field = field
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One line's network: delay per message, random loss, and outages."""
-
-    latency: Distribution = _ONE_SECOND
-    loss: float = 0.0
-    outages: tuple[tuple[float, float], ...] = ()
-    detect_outages: bool = False
-
-    def up(self, at: float) -> bool:
-        """Whether the bearer carries traffic at exercise time ``at``."""
-        return not self.outages or not any(start <= at < end for start, end in self.outages)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResponderRule:
-    """How one station answers calls that match this rule."""
-
-    station: str
-    action: str
-    delay: Distribution = _ONE_MINUTE
-    final_delay: Distribution = _TEN_MINUTES
-    reason: DisputeReason | None = None
-    probability: float = 1.0
-    misroute: float = 0.0
-    misroute_delay: Distribution = _NO_DELAY
-    start: float = 0.0
-    until: float = float("inf")
-    activity: str | None = None
-    text: str = ""
-    actions: Mapping[str, str] = field(default_factory=dict)
-
-    def matches(self, at: float, activity: str) -> bool:
-        """Whether this rule governs a call ringing at ``at`` about ``activity``."""
-        return self.start <= at < self.until and self.activity in (None, activity)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScriptEvent:
-    """Something a party does at a scripted time."""
-
-    at: float
-    action: str
-    party: str
-    originator: str
-    channel: Channel
-    incident: str
-    to: tuple[str, ...] = ()
-    activity: str = ""
-    area: Mapping[str, object] | None = None
-    starts_in: float | None = None
-    lasts: float | None = None
-    precedence: Precedence = Precedence.PRIORITY
-    text: str = ""
-    actions: Mapping[str, str] = field(default_factory=dict)
-    reason: str = "manual"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Expectation:
-    """Something the run must show; ``incident`` ``*`` applies to every incident."""
-
-    incident: str
-    description: str
-    outcome: str | None = None
-    within: float | None = None
-    max_fallbacks: int | None = None
-    min_fallbacks: int | None = None
-    channel: Channel | None = None
-    late_notice: bool | None = None
-    dispute_reason: DisputeReason | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scenario:
-    """A validated scenario, ready to run."""
-
-    name: str
-    source: str
-    description: str
-    start: float
-    seed: int
-    duration: float
-    signing: str
-    parties: Mapping[str, Mapping[Channel, str]]
-    doctrine: Doctrine
-    max_age: float
-    max_skew: float
-    network: Mapping[Channel, Link]
-    responders: tuple[ResponderRule, ...]
-    events: tuple[ScriptEvent, ...]
-    expectations: tuple[Expectation, ...]
-    faults: tuple[Fault, ...] = ()
-
-    def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
-        """Every station: its party and the lines it sits on."""
-        found: dict[str, tuple[str, set[Channel]]] = {}
-        for party, table in self.parties.items():
-            for channel, station in table.items():
-                found.setdefault(station, (party, set()))[1].add(channel)
-        return {s: (p, frozenset(c)) for s, (p, c) in sorted(found.items())}
-
-
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file.
 
@@ -289,114 +179,14 @@ def scenario_from_data(data: Mapping[str, Any], source: str = "scenario") -> Sce
     return _Reader(source).scenario(data)
 
 
-_T = TypeVar("_T")
-
-
-class _Reader:
+class _Reader(FieldReader):
     """Reads one scenario document, raising `ScenarioError` at the first problem."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, detail: str) -> ScenarioError:
-        return ScenarioError(self.source, where, detail)
-
-    def table(self, value: object, where: str, keys: str | None = None) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(where, "must be a table")
-        if keys is not None:
-            unknown = sorted(set(value) - TABLE_KEYS[keys])
-            if unknown:
-                name = f"{where}.{unknown[0]}" if where else unknown[0]
-                raise self.fail(
-                    name, f"unknown field (known: {', '.join(sorted(TABLE_KEYS[keys]))})"
-                )
-        return value
-
-    def convert(self, where: str, value: object, how: Callable[[Any], _T]) -> _T:
-        try:
-            return how(value)
-        except (ValueError, TypeError, KeyError) as exc:
-            detail = str(getattr(exc, "detail", exc)).strip("'\"")
-            head, _, tail = detail.partition(": ")
-            if tail and " " not in head and head.replace("_", "").isalpha():
-                raise self.fail(f"{where}.{head}", tail) from None
-            raise self.fail(where, detail) from None
-
-    def text(
-        self, entry: Mapping[str, Any], key: str, where: str, default: str | None = None
-    ) -> str:
-        value = entry.get(key, default)
-        if value is None:
-            raise self.fail(f"{where}.{key}", "required")
-        if not isinstance(value, str):
-            raise self.fail(f"{where}.{key}", f"must be a string, not {value!r}")
-        return value
-
-    def choice(
-        self,
-        entry: Mapping[str, Any],
-        key: str,
-        where: str,
-        options: tuple[str, ...],
-        default: str | None = None,
-    ) -> str:
-        value = self.text(entry, key, where, default)
-        if value not in options:
-            raise self.fail(f"{where}.{key}", f"{value!r} is not one of {', '.join(options)}")
-        return value
-
-    def number(
-        self, entry: Mapping[str, Any], key: str, where: str, low: float, high: float
-    ) -> float | None:
-        value = entry.get(key)
-        if value is None:
-            return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            raise self.fail(
-                f"{where}.{key}", f"must be a number from {low:g} to {high:g}, not {value!r}"
-            )
-        return float(value)
-
-    def count(self, entry: Mapping[str, Any], key: str, where: str, high: int) -> int | None:
-        value = entry.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-            raise self.fail(
-                f"{where}.{key}", f"must be a whole number from 0 to {high}, not {value!r}"
-            )
-        return value
-
-    def duration(self, entry: Mapping[str, Any], key: str, where: str) -> float | None:
-        if key not in entry:
-            return None
-        return self.convert(f"{where}.{key}", entry[key], parse_duration)
-
-    def duration_or(self, entry: Mapping[str, Any], key: str, where: str, default: float) -> float:
-        found = self.duration(entry, key, where)
-        return default if found is None else found
-
-    def channel(self, value: object, where: str) -> Channel:
-        if value not in Channel.__members__.values():
-            raise self.fail(where, f"{value!r} is not a channel ({', '.join(Channel)})")
-        return Channel(str(value))
-
-    def station(self, value: object, where: str, known: Mapping[str, Any]) -> str:
-        self.convert(where, value, check_station_id)
-        if value not in known:
-            raise self.fail(where, f"{value!r} is not a station of any party ({', '.join(known)})")
-        return str(value)
 
     # -- the document ----------------------------------------------------------------
 
     def scenario(self, data: Mapping[str, Any]) -> Scenario:
-        self.table(data, "", "")
-        head = self.table(data.get("scenario"), "scenario", "scenario")
+        self.table(data, "", TABLE_KEYS[""])
+        head = self.table(data.get("scenario"), "scenario", TABLE_KEYS["scenario"])
         name = self.convert("scenario.name", self.text(head, "name", "scenario"), check_incident_id)
         start_text = self.text(head, "start", "scenario", DEFAULT_START)
         start = self.convert("scenario.start", start_text, parse_instant)
@@ -411,7 +201,7 @@ class _Reader:
         signing = self.choice(head, "signing", "scenario", SIGNING, "ed25519")
         parties = self.parties(data.get("parties"))
         doctrine = self.doctrine(data.get("doctrine", {}), parties)
-        verifier = self.table(data.get("verifier", {}), "verifier", "verifier")
+        verifier = self.table(data.get("verifier", {}), "verifier", TABLE_KEYS["verifier"])
         max_age = self.duration_or(verifier, "max_age", "verifier", 3600.0)
         max_skew = self.duration_or(verifier, "max_skew", "verifier", 120.0)
         if max_age <= 0:
@@ -491,7 +281,7 @@ class _Reader:
         for name, raw in table.items():
             where = f"network.{name}"
             channel = self.channel(name, where)
-            entry = self.table(raw, where, "network")
+            entry = self.table(raw, where, TABLE_KEYS["network"])
             latency = self.convert(
                 f"{where}.latency", entry.get("latency", 1.0), parse_distribution
             )
@@ -522,7 +312,7 @@ class _Reader:
         rules = []
         for index, raw in enumerate(value):
             where = f"responders[{index}]"
-            entry = self.table(raw, where, "responders")
+            entry = self.table(raw, where, TABLE_KEYS["responders"])
             station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
             action = self.choice(entry, "action", where, ACTIONS)
             reason = None
@@ -606,7 +396,7 @@ class _Reader:
         counters: dict[str, int] = {}
         for index, raw in enumerate(value):
             where = f"events[{index}]"
-            entry = self.table(raw, where, "events")
+            entry = self.table(raw, where, TABLE_KEYS["events"])
             at = self.duration(entry, "at", where)
             if at is None:
                 raise self.fail(f"{where}.at", "required")
@@ -745,7 +535,7 @@ class _Reader:
         result = []
         for index, raw in enumerate(value):
             where = f"faults[{index}]"
-            entry = self.table(raw, where, "faults")
+            entry = self.table(raw, where, TABLE_KEYS["faults"])
             kind = FaultKind(self.choice(entry, "kind", where, tuple(FaultKind)))
             if kind in BYTE_FAULTS and signing == "none":
                 raise self.fail(
@@ -813,7 +603,7 @@ class _Reader:
         outcomes = (*OUTCOMES.values(), "open")
         for index, raw in enumerate(value):
             where = f"expect[{index}]"
-            entry = self.table(raw, where, "expect")
+            entry = self.table(raw, where, TABLE_KEYS["expect"])
             incident = self.text(entry, "incident", where)
             if incident != "*" and incident not in incidents:
                 raise self.fail(f"{where}.incident", f"no notify event opens {incident!r}")
@@ -852,24 +642,3 @@ def _or(value: float | None, default: float) -> float:
 
 def _count_or(value: int | None, default: int) -> int:
     return default if value is None or value < 1 else value
-
-
-def describe(expectation: Expectation) -> str:
-    """A readable sentence for an expectation without a description."""
-    subject = "every incident" if expectation.incident == "*" else expectation.incident
-    parts = []
-    if expectation.outcome:
-        parts.append(expectation.outcome)
-    if expectation.channel:
-        parts.append(f"on {expectation.channel}")
-    if expectation.within is not None:
-        parts.append(f"within {format_duration(expectation.within)}")
-    if expectation.max_fallbacks is not None:
-        parts.append(f"with at most {expectation.max_fallbacks} fallbacks")
-    if expectation.min_fallbacks is not None:
-        parts.append(f"with at least {expectation.min_fallbacks} fallbacks")
-    if expectation.late_notice is not None:
-        parts.append("flagged late" if expectation.late_notice else "not flagged late")
-    if expectation.dispute_reason:
-        parts.append(f"disputed as {expectation.dispute_reason}")
-    return f"{subject} {', '.join(parts)}"

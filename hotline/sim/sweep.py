@@ -29,8 +29,10 @@ from typing import Any
 from hotline import __version__
 from hotline.core.incident import OUTCOMES
 from hotline.sim.exercise import run_exercise
+from hotline.sim.fields import ScenarioError
+from hotline.sim.model import Scenario
 from hotline.sim.result import build_result
-from hotline.sim.scenario import Scenario, ScenarioError, scenario_from_data
+from hotline.sim.scenario import scenario_from_data
 
 OUTCOME_NAMES = (*OUTCOMES.values(), "open")
 _STEP = re.compile(r"([A-Za-z0-9_-]+)(?:\[(\d+)\])?$")

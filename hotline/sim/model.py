@@ -1,0 +1,146 @@
+"""The validated model of a scenario: what a run needs, and nothing that can be wrong.
+
+`hotline.sim.scenario` builds these from a file and refuses anything invalid, so code
+holding a `Scenario` never checks it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from hotline.core.channels import Doctrine
+from hotline.core.names import Channel, DisputeReason, Precedence
+from hotline.faults import Fault
+from hotline.sim.distributions import Distribution, Fixed
+from hotline.sim.durations import format_duration
+
+_ONE_SECOND: Final = Fixed(1.0)
+_ONE_MINUTE: Final = Fixed(60.0)
+_TEN_MINUTES: Final = Fixed(600.0)
+_NO_DELAY: Final = Fixed(0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One line's network: delay per message, random loss, and outages."""
+
+    latency: Distribution = _ONE_SECOND
+    loss: float = 0.0
+    outages: tuple[tuple[float, float], ...] = ()
+    detect_outages: bool = False
+
+    def up(self, at: float) -> bool:
+        """Whether the bearer carries traffic at exercise time ``at``."""
+        return not self.outages or not any(start <= at < end for start, end in self.outages)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponderRule:
+    """How one station answers calls that match this rule."""
+
+    station: str
+    action: str
+    delay: Distribution = _ONE_MINUTE
+    final_delay: Distribution = _TEN_MINUTES
+    reason: DisputeReason | None = None
+    probability: float = 1.0
+    misroute: float = 0.0
+    misroute_delay: Distribution = _NO_DELAY
+    start: float = 0.0
+    until: float = float("inf")
+    activity: str | None = None
+    text: str = ""
+    actions: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, at: float, activity: str) -> bool:
+        """Whether this rule governs a call ringing at ``at`` about ``activity``."""
+        return self.start <= at < self.until and self.activity in (None, activity)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptEvent:
+    """Something a party does at a scripted time."""
+
+    at: float
+    action: str
+    party: str
+    originator: str
+    channel: Channel
+    incident: str
+    to: tuple[str, ...] = ()
+    activity: str = ""
+    area: Mapping[str, object] | None = None
+    starts_in: float | None = None
+    lasts: float | None = None
+    precedence: Precedence = Precedence.PRIORITY
+    text: str = ""
+    actions: Mapping[str, str] = field(default_factory=dict)
+    reason: str = "manual"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expectation:
+    """Something the run must show; ``incident`` ``*`` applies to every incident."""
+
+    incident: str
+    description: str
+    outcome: str | None = None
+    within: float | None = None
+    max_fallbacks: int | None = None
+    min_fallbacks: int | None = None
+    channel: Channel | None = None
+    late_notice: bool | None = None
+    dispute_reason: DisputeReason | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A validated scenario, ready to run."""
+
+    name: str
+    source: str
+    description: str
+    start: float
+    seed: int
+    duration: float
+    signing: str
+    parties: Mapping[str, Mapping[Channel, str]]
+    doctrine: Doctrine
+    max_age: float
+    max_skew: float
+    network: Mapping[Channel, Link]
+    responders: tuple[ResponderRule, ...]
+    events: tuple[ScriptEvent, ...]
+    expectations: tuple[Expectation, ...]
+    faults: tuple[Fault, ...] = ()
+
+    def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
+        """Every station: its party and the lines it sits on."""
+        found: dict[str, tuple[str, set[Channel]]] = {}
+        for party, table in self.parties.items():
+            for channel, station in table.items():
+                found.setdefault(station, (party, set()))[1].add(channel)
+        return {s: (p, frozenset(c)) for s, (p, c) in sorted(found.items())}
+
+
+def describe(expectation: Expectation) -> str:
+    """A readable sentence for an expectation without a description."""
+    subject = "every incident" if expectation.incident == "*" else expectation.incident
+    parts = []
+    if expectation.outcome:
+        parts.append(expectation.outcome)
+    if expectation.channel:
+        parts.append(f"on {expectation.channel}")
+    if expectation.within is not None:
+        parts.append(f"within {format_duration(expectation.within)}")
+    if expectation.max_fallbacks is not None:
+        parts.append(f"with at most {expectation.max_fallbacks} fallbacks")
+    if expectation.min_fallbacks is not None:
+        parts.append(f"with at least {expectation.min_fallbacks} fallbacks")
+    if expectation.late_notice is not None:
+        parts.append("flagged late" if expectation.late_notice else "not flagged late")
+    if expectation.dispute_reason:
+        parts.append(f"disputed as {expectation.dispute_reason}")
+    return f"{subject} {', '.join(parts)}"
