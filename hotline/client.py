@@ -10,6 +10,12 @@ A `Station` is the sans-IO `StationEndpoint` pumped by asyncio: messages from th
 broker go to `StationEndpoint.receive`, its outbox goes to the broker, and a timer task
 calls `on_timer` at each deadline. The protocol decisions stay with you: answer a
 `NoticeReceived` from `events()` with `acknowledge`, `standby` or `dispute`.
+
+With a ``store`` file, a post survives being killed: each input is committed in one
+transaction (message taken, incidents changed, messages caused), and a post started
+again on the same file carries on its incidents where they stood — `handle(id)` gives
+back the handle of an incident it originated before, and `events()` hands the
+application again, as `NoticeReceived`, every notice still waiting for its answer.
 """
 
 from __future__ import annotations
@@ -23,15 +29,19 @@ from types import TracebackType
 
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
-from hotline.core.events import Closed, Event, Received
-from hotline.core.incident import Incident, Notice
+from hotline.core.events import Closed, Event, NoticeReceived, Received
+from hotline.core.incident import Incident, Notice, Role, State
 from hotline.core.keyring import Keyring
 from hotline.core.names import TOPIC_PREFIX, Channel, DisputeReason, Precedence
+from hotline.core.records import incident_from_record, incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.entropy import new_message_id
 from hotline.transport.mqtt import BrokerAddress, MqttLink
 from hotline.transport.store import PostStore
+
+#: responder views whose notice still waits for this post's final answer
+AWAITING_ANSWER = frozenset({State.NOTIFIED, State.STANDBY})
 
 
 class IncidentHandle:
@@ -68,8 +78,8 @@ class Station:
         keyring: trusted public keys.
         doctrine: channels, deadlines, ladder, stations.
         broker: ``mqtt://HOST:PORT``.
-        store: SQLite file for the outbox, sequence counters and taken ids (default:
-            in memory, which survives reconnections but not a restart).
+        store: SQLite file for the outbox, sequence counters, taken ids and incidents
+            (default: in memory, which survives reconnections but not a restart).
         policy: verifier limits.
         clock: the post's clock, Unix seconds (live exercises run a scaled one).
         time_scale: how many clock seconds pass per real second (1 for a real post).
@@ -109,7 +119,15 @@ class Station:
             policy=policy,
             first_seq=self.store.first_seq(),
             taken=self.store.taken,
+            track_changes=True,
         )
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        for record in self.store.incident_records():
+            incident = incident_from_record(record, doctrine)
+            self.endpoint.restore(incident)
+            if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
+                self._events.put_nowait(NoticeReceived(incident, clock()))
+        self.endpoint.changed()  # restored as stored: nothing new to save
         stations = self.endpoint.stations
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
         self.link = MqttLink(
@@ -119,7 +137,6 @@ class Station:
             store=self.store,
             handler=self._on_message,
         )
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
         self._wake = asyncio.Event()
         self._closing = False
@@ -174,6 +191,21 @@ class Station:
         await self._flush()
         return handle
 
+    def handle(self, incident_id: str) -> IncidentHandle:
+        """The handle of an incident originated here, also one from before a restart.
+
+        Raises:
+            UnknownIncident: no incident with that id was originated here.
+        """
+        handle = self._open.get(incident_id)
+        if handle is None:
+            handle = IncidentHandle(self.endpoint.originated(incident_id))
+            if handle.incident.is_open:
+                self._open[incident_id] = handle
+            else:
+                handle._settle()
+        return handle
+
     async def acknowledge(self, incident_id: str, *, channel: Channel | None = None) -> None:
         """Acknowledge a notice received here."""
         self.endpoint.acknowledge(incident_id, self.clock(), channel=channel)
@@ -219,10 +251,8 @@ class Station:
         channel = self._channel_of.get(topic)
         now = self.clock()
         events = self.endpoint.receive(data, now, channel=channel)
-        for event in events:
-            if isinstance(event, Received):
-                self.store.take(event.envelope.id, now)
-        await self._publish(events)
+        taken = [e.envelope.id for e in events if isinstance(e, Received)]
+        await self._publish(events, taken, now)
 
     async def _timers(self) -> None:
         while not self._closing:
@@ -236,22 +266,47 @@ class Station:
                     await self._wake.wait()
             await self._publish(self.endpoint.on_timer(self.clock()))
 
-    async def _publish(self, events: list[Event]) -> None:
+    async def _publish(
+        self, events: list[Event], taken: Sequence[bytes] = (), now: float = 0.0
+    ) -> None:
+        self._commit(taken, now)
         for event in events:
             self._events.put_nowait(event)
             if isinstance(event, Closed) and event.incident in self._open:
                 self._open.pop(event.incident)._settle()
-        await self._flush()
+        await self._send()
 
     async def _flush(self) -> None:
-        for message in self.endpoint.outbox():
-            self.store.used(message.envelope.sender, message.envelope.seq)
-            if self.on_sent is not None:
-                self.on_sent(message)
-            for topic in message.topics:
-                self.copies_sent += 1
-                await self.link.publish(topic, message.data)
+        self._commit()
+        await self._send()
+
+    def _commit(self, taken: Sequence[bytes] = (), now: float = 0.0) -> None:
+        """Keep what the last input did, in one transaction (see the module doc)."""
+        with self.store.transaction():
+            for message_id in taken:
+                self.store.take(message_id, now)
+            for message in self.endpoint.outbox():
+                self.store.used(message.envelope.sender, message.envelope.seq)
+                if self.on_sent is not None:
+                    self.on_sent(message)
+                for topic in message.topics:
+                    self.copies_sent += 1
+                    self.store.queue(topic, message.data)
+            for incident in self.endpoint.changed():
+                self.store.save_incident(
+                    _record_key(incident), incident_record(incident), incident.is_open
+                )
+
+    async def _send(self) -> None:
+        await self.link.flush()
         # a local call (withdraw, resolve...) can close an incident without an event
         for incident_id in [i for i, h in self._open.items() if not h.incident.is_open]:
             self._open.pop(incident_id)._settle()
         self._wake.set()
+
+
+def _record_key(incident: Incident) -> str:
+    """One stored record per incident view: an originated incident, or a line's view."""
+    if incident.role is Role.ORIGINATOR:
+        return f"originated {incident.id}"
+    return f"answering {incident.id} {incident.legs[0].channel.value}"

@@ -3,7 +3,9 @@
     python examples/embedding/originator.py --broker mqtt://127.0.0.1:1883 \\
         --party US --key US-CAOC.key --keyring keyring.json --activity strike
 
-Prints the outcome; exits 0 if the notice was acknowledged, 1 otherwise.
+Prints the outcome; exits 0 if the notice was acknowledged, 1 otherwise. With
+--store FILE the post survives being killed: run it again with --resume INCIDENT to
+wait for the outcome of the notice it had sent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from hotline import Channel, Notice, Precedence, doctrine_with, load_keyring, load_private_key
 from hotline.client import Station
+from hotline.core.errors import UnknownIncident
 
 POSTS = Path(__file__).with_name("posts.toml")
 
@@ -29,13 +32,21 @@ async def notify(args: argparse.Namespace) -> str:
         keyring=load_keyring(args.keyring),
         doctrine=doctrine,
         broker=args.broker,
+        store=args.store,
     ) as post:
-        incident = await post.notify(
-            channel=Channel.AIR,
-            precedence=Precedence.FLASH,
-            notice=Notice(activity=args.activity, starts_at=time.time() + 3 * 3600),
-        )
-        print(f"notified {incident.id}", flush=True)
+        if args.resume:
+            try:
+                incident = post.handle(args.resume)
+            except UnknownIncident as exc:
+                sys.exit(f"originator: {exc}")
+            print(f"resumed {incident.id}", flush=True)
+        else:
+            incident = await post.notify(
+                channel=Channel.AIR,
+                precedence=Precedence.FLASH,
+                notice=Notice(activity=args.activity, starts_at=time.time() + 3 * 3600),
+            )
+            print(f"notified {incident.id}", flush=True)
         return await incident.outcome(timeout=args.wait)
 
 
@@ -46,6 +57,8 @@ def main() -> None:
     parser.add_argument("--key", type=Path, required=True)
     parser.add_argument("--keyring", type=Path, required=True)
     parser.add_argument("--activity", default="strike")
+    parser.add_argument("--store", default=":memory:", help="SQLite file to survive restarts")
+    parser.add_argument("--resume", metavar="INCIDENT", help="wait for a notice sent before")
     parser.add_argument("--wait", type=float, default=1800.0, help="give up after this long")
     outcome = asyncio.run(notify(parser.parse_args()))
     print(f"outcome {outcome}", flush=True)

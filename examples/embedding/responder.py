@@ -1,10 +1,13 @@
 """A responder post that acknowledges every air notice it receives.
 
     python examples/embedding/responder.py --broker mqtt://127.0.0.1:1883 \\
-        --party RU --key RU-HMEIMIM.key --keyring keyring.json [--count N]
+        --party RU --key RU-HMEIMIM.key --keyring keyring.json [--count N] \
+        [--store ru.db] [--delay SECONDS]
 
 Keys come from `hotline keys generate`; the lines from examples/embedding/posts.toml.
-It runs until it has answered --count notices (forever without it, until Ctrl-C).
+It runs until it has answered --count notices (forever without it, until Ctrl-C),
+taking --delay seconds to decide on each. With --store it survives being killed:
+started again on the same file, it is handed the notices it had not yet answered.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ async def respond(args: argparse.Namespace) -> None:
         async for event in post.events():
             if isinstance(event, NoticeReceived) and event.incident.channel is Channel.AIR:
                 notice = event.incident.notice
+                print(f"received {event.incident.id}: {notice.activity}", flush=True)
+                await asyncio.sleep(args.delay)  # the duty officer checks the plot
                 await post.acknowledge(event.incident.id, channel=Channel.AIR)
                 print(f"acknowledged {event.incident.id}: {notice.activity}", flush=True)
                 answered += 1
@@ -50,6 +55,7 @@ def main() -> None:
     parser.add_argument("--keyring", type=Path, required=True)
     parser.add_argument("--store", default=":memory:", help="SQLite file to survive restarts")
     parser.add_argument("--count", type=int, default=0, help="stop after this many (0: never)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to decide on each")
     asyncio.run(respond(parser.parse_args()))
 
 

@@ -95,6 +95,8 @@ class StationEndpoint:
         taken: a durable memory of message ids already taken (a live post's store):
             consulted after verification, so a message delivered again after a
             restart is refused as a replay instead of processed twice.
+        track_changes: remember which incidents each call changed, for `changed` (a
+            live post saves them, and `restore` brings them back after a restart).
 
     Raises:
         ValueError: a key's station is not this party's station on any line.
@@ -112,6 +114,7 @@ class StationEndpoint:
         first_seq: int = 1,
         encode: bool = True,
         taken: Callable[[bytes], bool] | None = None,
+        track_changes: bool = False,
     ) -> None:
         self.party = check_station_id(party, "party")
         self.doctrine = doctrine
@@ -152,6 +155,7 @@ class StationEndpoint:
         self._scheduled: dict[int, float] = {}  # id(incident) -> deadline last pushed
         self._pushes = 0  # heap tie-breaker: equal deadlines fire in scheduling order
         self._counter = 0
+        self._changed: dict[int, Incident] | None = {} if track_changes else None
 
     # -- what it holds --------------------------------------------------------------
 
@@ -191,6 +195,33 @@ class StationEndpoint:
                 )
             return open_views[0]
         return views[0]
+
+    def restore(self, incident: Incident) -> None:
+        """Take back an incident this endpoint held before a restart (its timer too).
+
+        Raises:
+            ValueError: the incident is not this party's, or one with its key is held.
+        """
+        if incident.party != self.party:
+            raise ValueError(f"incident {incident.id!r} belongs to {incident.party}")
+        if incident.role is Role.ORIGINATOR:
+            if incident.id in self._originated:
+                raise ValueError(f"incident {incident.id!r} is already held here")
+            self._originated[incident.id] = incident
+        else:
+            key = (incident.id, incident.legs[0].channel)
+            if key in self._answering:
+                raise ValueError(f"notice {incident.id!r} on {key[1]} is already held here")
+            self._answering[key] = incident
+        self._after(incident, [], incident.opened_at)
+
+    def changed(self) -> list[Incident]:
+        """The incidents changed since the last call (``track_changes`` endpoints only)."""
+        if self._changed is None:
+            raise ValueError("this endpoint was built without track_changes")
+        changed = list(self._changed.values())
+        self._changed.clear()
+        return changed
 
     # -- IO-facing pumps ------------------------------------------------------------
 
@@ -480,6 +511,8 @@ class StationEndpoint:
     ) -> None:
         for send in sends:
             self._sign(incident, send, now)
+        if self._changed is not None:
+            self._changed[id(incident)] = incident
         if closing and events is not None and not incident.is_open and incident.closed_at == now:
             events.append(
                 Closed(incident.id, incident.role, incident.channel, incident.outcome, now)

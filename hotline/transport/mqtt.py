@@ -10,6 +10,11 @@ broker confirms it (QoS 1 PUBACK); whatever is still there when a connection com
 back is published again. Broker confirmation proves only that the broker has it: the
 protocol's own signed acknowledgement is the proof of delivery.
 
+Incoming messages are acknowledged to the broker (QoS 1 PUBACK) only after the handler
+returns — after the post has committed what the message did. paho-mqtt acknowledges
+on receipt unless told otherwise; aiomqtt 2 does not expose paho's manual
+acknowledgement yet (aiomqtt issue 345), so the link sets it on the paho client.
+
 aiomqtt and paho exceptions stop here: callers see `TransportError`.
 """
 
@@ -105,17 +110,20 @@ class MqttLink:
         """Stay connected until `stop`: connect, subscribe, flush, receive; repeat."""
         pause = self.backoff[0]
         while not self._stopping.is_set():
+            client = aiomqtt.Client(
+                self.broker.host,
+                self.broker.port,
+                identifier=self.client_id,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False,
+                keepalive=10,
+                timeout=5,
+                socket_options=NO_DELAY,
+            )
+            # before connecting: a persistent session's queue arrives right after CONNACK
+            client._client.manual_ack_set(True)
             try:
-                async with aiomqtt.Client(
-                    self.broker.host,
-                    self.broker.port,
-                    identifier=self.client_id,
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    clean_session=False,
-                    keepalive=10,
-                    timeout=5,
-                    socket_options=NO_DELAY,
-                ) as client:
+                async with client:
                     for topic in self.inboxes:
                         await client.subscribe(topic, qos=1)
                     self._client = client
@@ -152,15 +160,14 @@ class MqttLink:
             payload = message.payload
             if isinstance(payload, bytes | bytearray):
                 await self.handler(message.topic.value, bytes(payload))
+            else:
+                log.warning("%s: ignored a non-binary payload on %s", self.client_id, message.topic)
+            if message.qos > 0:  # the handler has committed: the broker may forget it
+                client._client.ack(message.mid, message.qos)
 
     def stop(self) -> None:
         """Ask `run` to disconnect cleanly and return."""
         self._stopping.set()
-
-    async def publish(self, topic: str, data: bytes) -> None:
-        """Queue ``data`` for ``topic`` and publish it now if connected."""
-        self.store.queue(topic, data)
-        await self.flush()
 
     async def flush(self) -> None:
         """Publish every outbox message not already on its way (QoS 1).

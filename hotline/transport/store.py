@@ -5,16 +5,27 @@
 * the ids of messages it has taken, so a message the broker delivers again after a
   restart (QoS 1 is at-least-once) is not processed twice;
 * its outbox: messages handed to the transport and not yet confirmed by the broker,
-  published again when the connection comes back.
+  published again when the connection comes back;
+* its incidents, as records (`hotline.core.records`), so a restarted post carries on
+  every open incident where it stopped: same deadlines, same answers awaited.
 
-Writes are committed at once (WAL journal): a post killed at any point loses at most
-the message it was handing over, which is still in its outbox.
+A post handles each input — a message, a timer, a local decision — in one
+`transaction`: the message taken, the incidents it changed and the messages it causes
+are committed together or not at all (WAL journal). The broker's delivery is
+acknowledged only after that commit, so a post killed at any instant either never took
+the message (the broker delivers it again) or took it completely (the taken id refuses
+the copy the broker may still deliver).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import msgpack
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequence (station TEXT PRIMARY KEY, highest INTEGER NOT NULL);
@@ -23,6 +34,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     number INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS taken_at ON taken (at);
+CREATE TABLE IF NOT EXISTS incidents (
+    key TEXT PRIMARY KEY, open INTEGER NOT NULL, record BLOB NOT NULL
+);
 """
 
 
@@ -42,6 +56,20 @@ class PostStore:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit every write inside the block together, or none if it raises."""
+        if self._db.in_transaction:  # nested: part of the enclosing one
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # -- sequence numbers -----------------------------------------------------------
 
@@ -90,3 +118,19 @@ class PostStore:
         """Messages still to publish, oldest first."""
         rows = self._db.execute("SELECT number, topic, data FROM outbox ORDER BY number")
         return [(int(n), str(t), bytes(d)) for n, t, d in rows]
+
+    # -- incidents -----------------------------------------------------------------
+
+    def save_incident(self, key: str, record: dict[str, Any], is_open: bool) -> None:
+        """Keep the latest record of an incident under ``key`` (one per incident view)."""
+        data = msgpack.packb(record, use_bin_type=True)
+        self._db.execute(
+            "INSERT INTO incidents (key, open, record) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET open = excluded.open, record = excluded.record",
+            (key, int(is_open), data),
+        )
+
+    def incident_records(self) -> list[dict[str, Any]]:
+        """Every incident record kept, in the order first saved."""
+        rows = self._db.execute("SELECT record FROM incidents ORDER BY rowid")
+        return [msgpack.unpackb(bytes(row[0]), raw=False) for row in rows]
