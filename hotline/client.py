@@ -37,7 +37,7 @@ from hotline.core.records import incident_from_record, incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.entropy import new_message_id
-from hotline.transport.mqtt import BrokerAddress, MqttLink
+from hotline.transport.mqtt import BrokerAddress, MqttLink, TlsFiles
 from hotline.transport.store import PostStore
 
 #: responder views whose notice still waits for this post's final answer
@@ -85,6 +85,8 @@ class Station:
         time_scale: how many clock seconds pass per real second (1 for a real post).
         client_id: the MQTT client id (default ``hotline-<party>``), stable across
             restarts so the broker keeps the post's session.
+        tls: the post's certificate files, for an ``mqtts://`` broker (the secure
+            profile, brokers/secure/).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Station:
         clock: Callable[[], float] = time.time,
         time_scale: float = 1.0,
         client_id: str | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -136,6 +139,7 @@ class Station:
             inboxes=sorted(self._channel_of),
             store=self.store,
             handler=self._on_message,
+            tls=tls,
         )
         self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
         self._wake = asyncio.Event()

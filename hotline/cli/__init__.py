@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hotline import COMPILED, __version__
-from hotline.cli import exercise, keys, messages, schema, states, sweep, vectors
+from hotline.cli import certs, exercise, keys, messages, schema, states, sweep, vectors
 from hotline.cli.common import EXIT_BAD_INPUT, UserError
 from hotline.core.errors import HotlineError
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     messages.register(commands)
     vectors.register(commands)
     keys.register(commands)
+    certs.register(commands)
     states.register(commands)
     schema.register(commands)
     return parser

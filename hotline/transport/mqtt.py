@@ -25,8 +25,10 @@ import contextlib
 import logging
 import random
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -48,26 +50,57 @@ class TransportError(HotlineError):
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
-    """Where the broker is: ``mqtt://host:port``."""
+    """Where the broker is: ``mqtt://host:port``, or ``mqtts://host:port`` over TLS."""
 
     host: str
     port: int
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """Read ``mqtt://HOST:PORT`` (port 1883 by default).
+        """Read ``mqtt://HOST:PORT`` (port 1883 by default) or ``mqtts://`` (8883).
 
         Raises:
-            TransportError: not an mqtt:// address.
+            TransportError: not an mqtt:// or mqtts:// address.
         """
         parts = urlsplit(url)
-        if parts.scheme != "mqtt" or not parts.hostname:
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise TransportError(f"{url!r} is not a broker address like mqtt://127.0.0.1:1883")
+        tls = parts.scheme == "mqtts"
         try:
-            port = parts.port or 1883
+            port = parts.port or (8883 if tls else 1883)
         except ValueError:
             raise TransportError(f"{url!r} has an invalid port") from None
-        return cls(parts.hostname, port)
+        return cls(parts.hostname, port, tls)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A post's TLS identity (from ``hotline certs issue``): the CA to trust, and the
+    post's certificate and private key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def in_directory(cls, directory: Path, post: str) -> TlsFiles:
+        """The files ``hotline certs issue`` wrote for ``post`` into ``directory``."""
+        return cls(directory / "ca.crt", directory / f"{post}.crt", directory / f"{post}.key")
+
+    def context(self) -> ssl.SSLContext:
+        """A client context: verifies the broker against the CA, presents the post's cert.
+
+        Raises:
+            TransportError: a file is missing or unreadable.
+        """
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        try:
+            context.load_verify_locations(cafile=str(self.ca))
+            context.load_cert_chain(str(self.cert), str(self.key))
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"TLS files {self.cert}, {self.key}, {self.ca}: {exc}") from None
+        return context
 
 
 class MqttLink:
@@ -80,6 +113,10 @@ class MqttLink:
         store: the post's outbox.
         handler: awaited for each message received: ``(topic, payload)``.
         backoff: first and largest pause between reconnection attempts, seconds.
+        tls: the post's certificate files, for an ``mqtts://`` broker.
+
+    Raises:
+        TransportError: TLS files for a plain broker address, or unreadable ones.
     """
 
     def __init__(
@@ -91,7 +128,13 @@ class MqttLink:
         store: PostStore,
         handler: Handler,
         backoff: tuple[float, float] = (0.05, 2.0),
+        tls: TlsFiles | None = None,
     ) -> None:
+        if tls is not None and not broker.tls:
+            raise TransportError("TLS files given for a plain broker: use an mqtts:// address")
+        self._tls_context = (
+            None if not broker.tls else tls.context() if tls else ssl.create_default_context()
+        )
         self.broker = broker
         self.client_id = client_id
         self.inboxes = tuple(inboxes)
@@ -119,6 +162,7 @@ class MqttLink:
                 keepalive=10,
                 timeout=5,
                 socket_options=NO_DELAY,
+                tls_context=self._tls_context,
             )
             # before connecting: a persistent session's queue arrives right after CONNACK
             client._client.manual_ack_set(True)
