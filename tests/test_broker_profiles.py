@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
+from hotline.core.incident import Notice
+from hotline.core.names import Channel, Precedence
 from hotline.live import run_live
 from hotline.sim.scenario import load_scenario
 from hotline.testing import free_port
+from hotline.transport.mqtt import BrokerAddress
 from tests.conftest import REPO
+from tests.posts import answer_every_notice, post
 
 pytestmark = pytest.mark.broker
 
@@ -40,3 +46,60 @@ def test_dev_profile_starts_with_one_script_and_carries_an_exercise(tmp_path: Pa
         assert {i["outcome"] for i in result["incidents"]} == {"acknowledged"}
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+def start_profile(name: str, *args: str) -> list[str]:
+    """Run brokers/NAME/start.sh; returns the URLs it prints."""
+    started = subprocess.run(
+        [str(REPO / "brokers" / name / "start.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    return started.stdout.split()
+
+
+async def bridged(here: str, there: str) -> None:
+    """Wait until the bridge carries a probe from ``here`` to ``there``."""
+    near, far = BrokerAddress.parse(here), BrokerAddress.parse(there)
+    arrived = asyncio.Event()
+
+    async def listen(client: aiomqtt.Client) -> None:
+        async for _ in client.messages:
+            arrived.set()
+
+    async with aiomqtt.Client(far.host, far.port) as listener:
+        await listener.subscribe("hotline/v1/probe/#", qos=1)
+        listening = asyncio.create_task(listen(listener))
+        async with aiomqtt.Client(near.host, near.port) as speaker, asyncio.timeout(15):
+            while not arrived.is_set():
+                await speaker.publish("hotline/v1/probe/bridge", b"?", qos=1)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await arrived.wait()
+        listening.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_notice_crosses_the_bridge_between_national_brokers(tmp_path: Path) -> None:
+    state = tmp_path / "bridged"
+    us_broker, ru_broker = start_profile("bridged", str(free_port()), str(free_port()), str(state))
+    try:
+        async with post("US", us_broker) as us, post("RU", ru_broker) as ru:
+            responder = asyncio.create_task(answer_every_notice(ru))
+            await bridged(us_broker, ru_broker)
+            incident = await us.notify(
+                channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="flight")
+            )
+            # the notice went US broker -> bridge -> RU broker, the ack the other way
+            assert await incident.outcome(timeout=10) == "acknowledged"
+            await asyncio.sleep(0.3)
+            responder.cancel()
+            # one copy each way: the bridge sends nothing back where it came from
+            assert (us.copies_sent, ru.copies_received) == (1, 1)
+            assert (ru.copies_sent, us.copies_received) == (1, 1)
+    finally:
+        for broker in ("a", "b"):
+            os.kill(int((state / broker / "pid").read_text()), signal.SIGTERM)

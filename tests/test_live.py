@@ -15,32 +15,10 @@ from hotline.core.names import Channel, Precedence
 from hotline.testing import Mosquitto
 from hotline.transport.mqtt import BrokerAddress, TransportError
 from hotline.transport.store import PostStore
-from tests.harness import keyring_for, make_doctrine, station_key
+from tests.posts import answer_every_notice, post
 
 pytestmark = pytest.mark.broker
-DOCTRINE = make_doctrine()
-KEYRING = keyring_for(DOCTRINE)
 NOTICE = Notice(activity="flight")
-
-
-def post(party: str, broker: Mosquitto, store: Path | str = ":memory:") -> Station:
-    stations = sorted(
-        {DOCTRINE[c].stations[party] for c in Channel if party in DOCTRINE[c].stations}
-    )
-    return Station(
-        party=party,
-        keys=[station_key(s) for s in stations],
-        keyring=KEYRING,
-        doctrine=DOCTRINE,
-        broker=broker.url,
-        store=store,
-    )
-
-
-async def answer_every_notice(station: Station) -> None:
-    async for event in station.events():
-        if isinstance(event, NoticeReceived):
-            await station.acknowledge(event.incident.id, channel=event.incident.channel)
 
 
 @pytest.mark.asyncio

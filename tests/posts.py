@@ -1,0 +1,36 @@
+"""Live posts for broker tests: each party of the test doctrine as a `Station`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hotline.client import Station
+from hotline.core.events import NoticeReceived
+from hotline.core.names import Channel
+from hotline.testing import Mosquitto
+from tests.harness import keyring_for, make_doctrine, station_key
+
+DOCTRINE = make_doctrine()
+KEYRING = keyring_for(DOCTRINE)
+
+
+def post(party: str, broker: Mosquitto | str, store: Path | str = ":memory:") -> Station:
+    """``party``'s post, hosting its stations on every line, on ``broker`` (or a URL)."""
+    stations = sorted(
+        {DOCTRINE[c].stations[party] for c in Channel if party in DOCTRINE[c].stations}
+    )
+    return Station(
+        party=party,
+        keys=[station_key(s) for s in stations],
+        keyring=KEYRING,
+        doctrine=DOCTRINE,
+        broker=broker if isinstance(broker, str) else broker.url,
+        store=store,
+    )
+
+
+async def answer_every_notice(station: Station) -> None:
+    """Acknowledge every notice ``station`` receives (runs until cancelled)."""
+    async for event in station.events():
+        if isinstance(event, NoticeReceived):
+            await station.acknowledge(event.incident.id, channel=event.incident.channel)
