@@ -77,7 +77,8 @@ class Station:
         keys: private keys of the party's stations hosted here.
         keyring: trusted public keys.
         doctrine: channels, deadlines, ladder, stations.
-        broker: ``mqtt://HOST:PORT``.
+        broker: ``mqtt://HOST:PORT`` (``mqtts://`` over TLS); for a cluster, its nodes'
+            addresses, as a sequence or comma-separated: the post fails over between them.
         store: SQLite file for the outbox, sequence counters, taken ids and incidents
             (default: in memory, which survives reconnections but not a restart).
         policy: verifier limits.
@@ -96,7 +97,7 @@ class Station:
         keys: Iterable[StationKey],
         keyring: Keyring,
         doctrine: Doctrine,
-        broker: str,
+        broker: str | Sequence[str],
         store: Path | str = ":memory:",
         policy: VerifierPolicy | None = None,
         clock: Callable[[], float] = time.time,
@@ -134,7 +135,7 @@ class Station:
         stations = self.endpoint.stations
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
         self.link = MqttLink(
-            BrokerAddress.parse(broker),
+            BrokerAddress.parse_many(broker),
             client_id=client_id or f"hotline-{party}",
             inboxes=sorted(self._channel_of),
             store=self.store,

@@ -35,6 +35,7 @@ from hotline.sim.kernel import Priority
 from hotline.sim.model import Scenario
 from hotline.sim.responders import Responders
 from hotline.sim.result import build_result
+from hotline.transport.mqtt import BrokerAddress
 
 
 class _Clock:
@@ -85,6 +86,7 @@ class LiveExercise:
         if not time_scale > 0:
             raise ValueError("time_scale must be positive")
         self.scenario = scenario
+        self.brokers = BrokerAddress.parse_many(broker)  # refuses a bad address up front
         self.broker = broker
         self.time_scale = time_scale
         self.seed = scenario.seed if seed is None else seed
@@ -107,14 +109,18 @@ class LiveExercise:
         owner = {s: p for s, (p, _) in stations.items()}
         run_tag = f"{scenario.name}-{self.seed}-{time.monotonic_ns()}"
         async with contextlib.AsyncExitStack() as stack:
-            for party, table in scenario.parties.items():
+            nodes = [address.url for address in self.brokers]
+            for number, (party, table) in enumerate(scenario.parties.items()):
+                # on a cluster, parties start on different nodes: the cluster carries
+                # every message between them
+                first = number % len(nodes)
                 self.posts[party] = await stack.enter_async_context(
                     Station(
                         party=party,
                         keys=[keys[s] for s in sorted(set(table.values()))],
                         keyring=keyring,
                         doctrine=scenario.doctrine,
-                        broker=self.broker,
+                        broker=nodes[first:] + nodes[:first],
                         policy=policy,
                         clock=lambda: clock.now,
                         time_scale=self.time_scale,

@@ -20,6 +20,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 if TYPE_CHECKING:
     from hotline.testing import Mosquitto
+    from hotline.testing.rabbitmq import RabbitMQ
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,23 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+    """A private RabbitMQ node with the MQTT plugin, shared by the session (slow to start);
+    skips with the reason when RabbitMQ or its MQTT plugin is not installed."""
+    from hotline.testing.rabbitmq import RabbitMQ, mqtt_plugin_missing
+
+    missing = mqtt_plugin_missing()
+    if missing:
+        pytest.skip(missing)
+    node = RabbitMQ(tmp_path_factory.mktemp("rabbitmq"))
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 @pytest.fixture(scope="session")

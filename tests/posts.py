@@ -14,8 +14,10 @@ DOCTRINE = make_doctrine()
 KEYRING = keyring_for(DOCTRINE)
 
 
-def post(party: str, broker: Mosquitto | str, store: Path | str = ":memory:") -> Station:
-    """``party``'s post, hosting its stations on every line, on ``broker`` (or a URL)."""
+def post(
+    party: str, broker: Mosquitto | str | list[str], store: Path | str = ":memory:"
+) -> Station:
+    """``party``'s post, hosting its stations on every line, on ``broker`` (or URLs)."""
     stations = sorted(
         {DOCTRINE[c].stations[party] for c in Channel if party in DOCTRINE[c].stations}
     )
@@ -24,7 +26,7 @@ def post(party: str, broker: Mosquitto | str, store: Path | str = ":memory:") ->
         keys=[station_key(s) for s in stations],
         keyring=KEYRING,
         doctrine=DOCTRINE,
-        broker=broker if isinstance(broker, str) else broker.url,
+        broker=broker.url if isinstance(broker, Mosquitto) else broker,
         store=store,
     )
 

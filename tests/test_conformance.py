@@ -91,25 +91,35 @@ def simulated(body: str) -> dict[str, Any]:
     return build_result(run_exercise(parse_scenario(HEAD + body, "conformance.toml"), record=False))
 
 
-def live(broker: Mosquitto) -> Callable[[str], dict[str, Any]]:
+def live(url: str) -> Callable[[str], dict[str, Any]]:
     def run(body: str) -> dict[str, Any]:
         scenario = parse_scenario(HEAD + body, "conformance.toml")
-        return asyncio.run(run_live(scenario, broker.url, time_scale=1200.0))
+        return asyncio.run(run_live(scenario, url, time_scale=1200.0))
 
     return run
 
 
-@pytest.fixture(params=["sim", pytest.param("mqtt", marks=pytest.mark.broker)])
+@pytest.fixture(
+    params=[
+        "sim",
+        pytest.param("mqtt", marks=pytest.mark.broker),
+        # any MQTT 3.1.1 broker must do: RabbitMQ's MQTT plugin too, where installed
+        pytest.param("rabbitmq", marks=pytest.mark.broker),
+    ]
+)
 def transport(
     request: pytest.FixtureRequest, tmp_path: Any
 ) -> Iterator[Callable[[str], dict[str, Any]]]:
     if request.param == "sim":
         yield simulated
         return
+    if request.param == "rabbitmq":
+        yield live(request.getfixturevalue("rabbitmq").url)
+        return
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
     try:
-        yield live(broker)
+        yield live(broker.url)
     finally:
         broker.stop()
 

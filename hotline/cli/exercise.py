@@ -35,7 +35,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument("--timeline", action="store_true", help="print every message and decision")
     run.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     run.add_argument(
-        "--broker", metavar="URL", help="run live: every party a real post on this MQTT broker"
+        "--broker",
+        metavar="URL",
+        help="run live: every party a real post on this MQTT broker (a cluster: its nodes' "
+        "URLs, comma-separated)",
     )
     run.add_argument(
         "--time-scale",

@@ -73,6 +73,26 @@ class BrokerAddress:
             raise TransportError(f"{url!r} has an invalid port") from None
         return cls(parts.hostname, port, tls)
 
+    @property
+    def url(self) -> str:
+        """The address as a URL again."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    @classmethod
+    def parse_many(cls, urls: str | Sequence[str]) -> tuple[BrokerAddress, ...]:
+        """Read one address, a comma-separated list, or a sequence: nodes of one cluster.
+
+        Raises:
+            TransportError: no address, a bad one, or plain and TLS addresses mixed.
+        """
+        texts = urls.split(",") if isinstance(urls, str) else list(urls)
+        found = tuple(cls.parse(text.strip()) for text in texts if text.strip())
+        if not found:
+            raise TransportError("no broker address given")
+        if len({address.tls for address in found}) > 1:
+            raise TransportError("broker addresses mix mqtt:// and mqtts://")
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
@@ -106,8 +126,12 @@ class TlsFiles:
 class MqttLink:
     """A post's connection: inbox subscriptions in, outbox out, reconnecting as needed.
 
+    Given several broker addresses (the nodes of a cluster), a lost or refused
+    connection moves on to the next node: the persistent session lives in the cluster,
+    not in one node, so the post carries on where it was.
+
     Args:
-        broker: the broker address.
+        broker: the broker address, or the addresses of a cluster's nodes.
         client_id: stable across restarts (the broker keeps the session under it).
         inboxes: topics to subscribe to.
         store: the post's outbox.
@@ -121,7 +145,7 @@ class MqttLink:
 
     def __init__(
         self,
-        broker: BrokerAddress,
+        broker: BrokerAddress | Sequence[BrokerAddress],
         *,
         client_id: str,
         inboxes: Sequence[str],
@@ -130,12 +154,14 @@ class MqttLink:
         backoff: tuple[float, float] = (0.05, 2.0),
         tls: TlsFiles | None = None,
     ) -> None:
-        if tls is not None and not broker.tls:
+        self.brokers = (broker,) if isinstance(broker, BrokerAddress) else tuple(broker)
+        secure = self.brokers[0].tls
+        if tls is not None and not secure:
             raise TransportError("TLS files given for a plain broker: use an mqtts:// address")
         self._tls_context = (
-            None if not broker.tls else tls.context() if tls else ssl.create_default_context()
+            None if not secure else tls.context() if tls else ssl.create_default_context()
         )
-        self.broker = broker
+        self._node = 0  # which of the brokers to try next
         self.client_id = client_id
         self.inboxes = tuple(inboxes)
         self.store = store
@@ -178,6 +204,7 @@ class MqttLink:
                     await self._receive_until_stopped(client)
             except aiomqtt.MqttError as exc:
                 log.info("%s: connection lost (%s); retrying in %.2f s", self.client_id, exc, pause)
+                self._node = (self._node + 1) % len(self.brokers)
             finally:
                 self._client = None
                 self.connected.clear()
@@ -185,6 +212,11 @@ class MqttLink:
                 return
             await asyncio.sleep(pause * (0.5 + self._rng.random()))  # jitter
             pause = min(pause * 2, self.backoff[1])
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """The broker this link is connected to, or will try next."""
+        return self.brokers[self._node]
 
     async def _receive_until_stopped(self, client: aiomqtt.Client) -> None:
         # Stopping must leave the client's context normally, so that it disconnects at
