@@ -287,17 +287,20 @@ class Station:
 
     def _commit(self, taken: Sequence[bytes] = (), now: float = 0.0) -> None:
         """Keep what the last input did, in one transaction (see the module doc)."""
+        outbox, changed = self.endpoint.outbox(), self.endpoint.changed()
+        if not (taken or outbox or changed):
+            return
         with self.store.transaction():
             for message_id in taken:
                 self.store.take(message_id, now)
-            for message in self.endpoint.outbox():
+            for message in outbox:
                 self.store.used(message.envelope.sender, message.envelope.seq)
                 if self.on_sent is not None:
                     self.on_sent(message)
                 for topic in message.topics:
                     self.copies_sent += 1
                     self.store.queue(topic, message.data)
-            for incident in self.endpoint.changed():
+            for incident in changed:
                 self.store.save_incident(
                     _record_key(incident), incident_record(incident), incident.is_open
                 )
