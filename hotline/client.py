@@ -37,7 +37,7 @@ from hotline.core.records import incident_from_record, incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.entropy import new_message_id
-from hotline.transport.mqtt import BrokerAddress, MqttLink, TlsFiles
+from hotline.transport.mqtt import BrokerAddress, MqttLink, TlsFiles, TransportError
 from hotline.transport.store import PostStore
 
 #: responder views whose notice still waits for this post's final answer
@@ -134,14 +134,18 @@ class Station:
         self.endpoint.changed()  # restored as stored: nothing new to save
         stations = self.endpoint.stations
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
-        self.link = MqttLink(
-            BrokerAddress.parse_many(broker),
-            client_id=client_id or f"hotline-{party}",
-            inboxes=sorted(self._channel_of),
-            store=self.store,
-            handler=self._on_message,
-            tls=tls,
-        )
+        try:
+            self.link = MqttLink(
+                BrokerAddress.parse_many(broker),
+                client_id=client_id or f"hotline-{party}",
+                inboxes=sorted(self._channel_of),
+                store=self.store,
+                handler=self._on_message,
+                tls=tls,
+            )
+        except TransportError:
+            self.store.close()
+            raise
         self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
         self._wake = asyncio.Event()
         self._closing = False

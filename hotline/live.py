@@ -87,7 +87,6 @@ class LiveExercise:
             raise ValueError("time_scale must be positive")
         self.scenario = scenario
         self.brokers = BrokerAddress.parse_many(broker)  # refuses a bad address up front
-        self.broker = broker
         self.time_scale = time_scale
         self.seed = scenario.seed if seed is None else seed
         self.tally = Tally()
