@@ -131,7 +131,6 @@ class Station:
             self.endpoint.restore(incident)
             if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
                 self._events.put_nowait(NoticeReceived(incident, clock()))
-        self.endpoint.changed()  # restored as stored: nothing new to save
         stations = self.endpoint.stations
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
         try:

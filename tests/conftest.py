@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,33 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture
+def stations(hotline_command: str, tmp_path: Path) -> Path:
+    """Keys for US-CAOC and RU-HMEIMIM (air and general-officer) made with
+    ``hotline keys generate`` in tmp_path, with their keyring.json; returns tmp_path."""
+    for station, party in (("US-CAOC", "US"), ("RU-HMEIMIM", "RU")):
+        subprocess.run(
+            [
+                hotline_command,
+                "keys",
+                "generate",
+                "--station",
+                station,
+                "--party",
+                party,
+                "--channels",
+                "air,general-officer",
+                "--keyring",
+                "keyring.json",
+            ],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

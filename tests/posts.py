@@ -1,13 +1,16 @@
-"""Live posts for broker tests: each party of the test doctrine as a `Station`."""
+"""For broker tests: each party of the test doctrine as a live `Station`, and the
+broker profiles (brokers/) started with their own scripts."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from hotline.client import Station
 from hotline.core.events import NoticeReceived
 from hotline.core.names import Channel
 from hotline.testing import Mosquitto
+from tests.conftest import REPO
 from tests.harness import keyring_for, make_doctrine, station_key
 
 DOCTRINE = make_doctrine()
@@ -36,3 +39,16 @@ async def answer_every_notice(station: Station) -> None:
     async for event in station.events():
         if isinstance(event, NoticeReceived):
             await station.acknowledge(event.incident.id, channel=event.incident.channel)
+
+
+def start_profile(name: str, *args: str) -> list[str]:
+    """Run brokers/NAME/start.sh as a user would; returns the URLs it prints."""
+    started = subprocess.run(
+        [str(REPO / "brokers" / name / "start.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    return started.stdout.split()

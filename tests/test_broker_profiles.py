@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import aiomqtt
@@ -19,22 +18,14 @@ from hotline.sim.scenario import load_scenario
 from hotline.testing import free_port
 from hotline.transport.mqtt import BrokerAddress
 from tests.conftest import REPO
-from tests.posts import answer_every_notice, post
+from tests.posts import answer_every_notice, post, start_profile
 
 pytestmark = pytest.mark.broker
 
 
 def test_dev_profile_starts_with_one_script_and_carries_an_exercise(tmp_path: Path) -> None:
     port = free_port()
-    started = subprocess.run(
-        [str(REPO / "brokers" / "dev" / "start.sh"), str(port), str(tmp_path / "dev")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert started.returncode == 0, started.stderr
-    url = started.stdout.strip()
+    (url,) = start_profile("dev", str(port), str(tmp_path / "dev"))
     assert url == f"mqtt://127.0.0.1:{port}"
     pid = int((tmp_path / "dev" / "pid").read_text())
     try:
@@ -46,19 +37,6 @@ def test_dev_profile_starts_with_one_script_and_carries_an_exercise(tmp_path: Pa
         assert {i["outcome"] for i in result["incidents"]} == {"acknowledged"}
     finally:
         os.kill(pid, signal.SIGTERM)
-
-
-def start_profile(name: str, *args: str) -> list[str]:
-    """Run brokers/NAME/start.sh; returns the URLs it prints."""
-    started = subprocess.run(
-        [str(REPO / "brokers" / name / "start.sh"), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert started.returncode == 0, started.stderr
-    return started.stdout.split()
 
 
 async def bridged(here: str, there: str) -> None:

@@ -40,25 +40,6 @@ def cli(hotline_command: str, tmp_path: Path) -> Cli:
     return Cli(hotline_command, tmp_path)
 
 
-@pytest.fixture
-def stations(cli: Cli) -> Path:
-    for station, party in (("US-CAOC", "US"), ("RU-HMEIMIM", "RU")):
-        result = cli(
-            "keys",
-            "generate",
-            "--station",
-            station,
-            "--party",
-            party,
-            "--channels",
-            "air,general-officer",
-            "--keyring",
-            "keyring.json",
-        )
-        assert result.returncode == 0, result.stderr
-    return cli.cwd
-
-
 def assert_one_line_error(result: subprocess.CompletedProcess[bytes], *needles: str) -> None:
     assert result.returncode == 2
     text = result.stderr.decode()

@@ -1,83 +1,179 @@
-"""The embedding examples (examples/embedding/) run as written against a real broker."""
+"""The embedding examples (examples/embedding/) run as written against a real broker,
+and survive kill -9 mid-incident: started again on the same store file, each loses
+nothing and does nothing twice (the other side is a `Station` in the test)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hotline import (
+    Channel,
+    Notice,
+    NoticeReceived,
+    Precedence,
+    doctrine_with,
+    load_keyring,
+    load_private_key,
+)
+from hotline.client import Station
+from hotline.core.records import incident_from_record
 from hotline.testing import Mosquitto
+from hotline.transport.store import PostStore
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.broker
 EXAMPLES = REPO / "examples" / "embedding"
+POSTS = EXAMPLES / "posts.toml"
+DOCTRINE = doctrine_with(tomllib.loads(POSTS.read_text()), str(POSTS))
 
 
-def run_cli(hotline_command: str, *args: str, cwd: Path) -> None:
-    subprocess.run([hotline_command, *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
-def test_originator_and_responder_examples_talk_over_a_broker(
-    hotline_command: str, mosquitto: Mosquitto, tmp_path: Path
-) -> None:
-    for station, party in (("US-CAOC", "US"), ("RU-HMEIMIM", "RU")):
-        run_cli(
-            hotline_command,
-            "keys",
-            "generate",
-            "--station",
-            station,
-            "--party",
-            party,
-            "--channels",
-            "air",
-            "--keyring",
-            "keyring.json",
-            cwd=tmp_path,
-        )
-    common = ["--broker", mosquitto.url, "--keyring", str(tmp_path / "keyring.json")]
-    responder = subprocess.Popen(
+def example(
+    processes: list[subprocess.Popen[str]], name: str, stations: Path, broker: Mosquitto, *args: str
+) -> subprocess.Popen[str]:
+    party, station = ("US", "US-CAOC") if name == "originator" else ("RU", "RU-HMEIMIM")
+    process = subprocess.Popen(
         [
             sys.executable,
-            str(EXAMPLES / "responder.py"),
-            *common,
+            str(EXAMPLES / f"{name}.py"),
+            "--broker",
+            broker.url,
+            "--keyring",
+            str(stations / "keyring.json"),
             "--party",
-            "RU",
+            party,
             "--key",
-            str(tmp_path / "RU-HMEIMIM.key"),
-            "--count",
-            "1",
+            str(stations / f"{station}.key"),
+            *args,
         ],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
+    processes.append(process)
+    return process
+
+
+async def line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    text = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+    assert text, f"the process ended: {process.stderr.read() if process.stderr else ''}"
+    return text.strip()
+
+
+def kill9(process: subprocess.Popen[str]) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=10) == -signal.SIGKILL
+
+
+@pytest.mark.asyncio
+async def test_originator_and_responder_examples_talk_over_a_broker(
+    stations: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[str]]
+) -> None:
+    responder = example(processes, "responder", stations, mosquitto, "--count", "1")
+    assert await line(responder) == "ready"
+    originator = example(
+        processes, "originator", stations, mosquitto, "--activity", "flight", "--wait", "20"
+    )
+    assert await line(originator) == "notified US-CAOC:1"
+    assert await line(originator) == "outcome acknowledged"
+    assert originator.wait(timeout=30) == 0
+    assert await line(responder) == "received US-CAOC:1: flight"
+    assert await line(responder) == "acknowledged US-CAOC:1: flight"
+    assert responder.wait(timeout=30) == 0
+
+
+def post(party: str, station: str, stations: Path, broker: Mosquitto) -> Station:
+    return Station(
+        party=party,
+        keys=[load_private_key(stations / f"{station}.key")],
+        keyring=load_keyring(stations / "keyring.json"),
+        doctrine=DOCTRINE,
+        broker=broker.url,
+        store=stations / f"{party}-in-test.db",
+    )
+
+
+def stored_views(path: Path) -> list[Any]:
+    store = PostStore(path)
     try:
-        assert responder.stdout is not None
-        assert responder.stdout.readline().strip() == "ready"
-        originator = subprocess.run(
-            [
-                sys.executable,
-                str(EXAMPLES / "originator.py"),
-                *common,
-                "--party",
-                "US",
-                "--key",
-                str(tmp_path / "US-CAOC.key"),
-                "--activity",
-                "flight",
-                "--wait",
-                "20",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert originator.returncode == 0, originator.stderr
-        assert originator.stdout.splitlines()[-1] == "outcome acknowledged"
-        assert responder.wait(timeout=30) == 0
-        assert "acknowledged US-CAOC:1: flight" in responder.stdout.read()
+        return [incident_from_record(r, DOCTRINE) for r in store.incident_records()]
     finally:
-        responder.kill()
+        store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_killed_originator_gets_its_outcome_after_a_restart(
+    stations: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[str]]
+) -> None:
+    store = str(stations / "us.db")
+    notices: list[str] = []
+    async with post("RU", "RU-HMEIMIM", stations, mosquitto) as ru:
+        originator = example(processes, "originator", stations, mosquitto, "--store", store)
+        notified = await line(originator)
+        assert notified.startswith("notified ")
+        incident_id = notified.split()[1]
+        async for event in ru.events():
+            if isinstance(event, NoticeReceived):
+                notices.append(event.incident.id)
+                kill9(originator)  # the ack will find the originator gone
+                await ru.acknowledge(event.incident.id)
+                break
+        resumed = example(
+            processes, "originator", stations, mosquitto, "--store", store, "--resume", incident_id
+        )
+        assert await line(resumed) == f"resumed {incident_id}"
+        assert await line(resumed) == "outcome acknowledged"
+        assert resumed.wait(timeout=10) == 0
+        (view,) = ru.endpoint.incidents()
+    assert notices == [incident_id]
+    assert view.leg.calls == 1  # no retry was needed: the ack waited at the broker
+    (incident,) = stored_views(stations / "us.db")
+    assert incident.outcome == "acknowledged"
+    assert [step.input for step in incident.history] == ["notify", "ack"]
+
+
+@pytest.mark.asyncio
+async def test_a_killed_responder_is_handed_its_unanswered_notice_after_a_restart(
+    stations: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[str]]
+) -> None:
+    store = str(stations / "ru.db")
+    args = ("--store", store, "--count", "1")
+    responder = example(processes, "responder", stations, mosquitto, *args, "--delay", "600")
+    assert await line(responder) == "ready"
+    async with post("US", "US-CAOC", stations, mosquitto) as us:
+        incident = await us.notify(
+            channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="flight")
+        )
+        assert await line(responder) == f"received {incident.id}: flight"
+        kill9(responder)  # took the notice, had not answered yet
+        (before,) = stored_views(stations / "ru.db")
+        assert before.state == "notified"
+        again = example(processes, "responder", stations, mosquitto, *args)
+        assert await line(again) == "ready"
+        assert await line(again) == f"received {incident.id}: flight"
+        assert await line(again) == f"acknowledged {incident.id}: flight"
+        assert await incident.outcome(timeout=20) == "acknowledged"
+        assert again.wait(timeout=10) == 0
+    assert incident.incident.attempts == 1
+    (after,) = stored_views(stations / "ru.db")
+    assert [step.input for step in after.history] == ["notify", "ack"]

@@ -10,7 +10,6 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from hotline.sim.exercise import run_exercise
 from hotline.sim.result import build_result
 from hotline.sim.scenario import load_scenario
 from tests.conftest import REPO
-from tests.posts import post
+from tests.posts import post, start_profile
 
 pytestmark = [
     pytest.mark.broker,
@@ -64,15 +63,8 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     directory = tmp_path / "nats"
-    started = subprocess.run(
-        [str(REPO / "brokers" / "nats" / "start.sh"), str(directory), str(free_block())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert started.returncode == 0, started.stderr
-    nodes = Cluster(directory, started.stdout.strip().split(","))
+    (urls,) = start_profile("nats", str(directory), str(free_block()))
+    nodes = Cluster(directory, urls.split(","))
     assert len(nodes.urls) == 3
     try:
         yield nodes

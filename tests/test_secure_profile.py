@@ -21,8 +21,8 @@ from hotline.core.names import Channel
 from hotline.keyfiles import save_keyring
 from hotline.testing import free_port
 from hotline.transport.mqtt import BrokerAddress, TlsFiles
-from tests.conftest import REPO
 from tests.harness import keyring_for, make_doctrine, station_key
+from tests.posts import start_profile
 
 pytestmark = pytest.mark.broker
 DOCTRINE = make_doctrine()
@@ -39,39 +39,41 @@ class Broker:
         return TlsFiles.in_directory(self.tls, post)
 
 
-@pytest.fixture
-def secure(hotline_command: str, tmp_path: Path) -> Iterator[Broker]:
-    """The profile as a user starts it: certs issued by the command, one script."""
-    save_keyring(tmp_path / "keyring.json", KEYRING)
-    state = tmp_path / "secure"
-    subprocess.run(
+def certs_issue(
+    hotline_command: str, keyring: Path, directory: Path, post: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``hotline certs issue`` as a user would."""
+    return subprocess.run(
         [
             hotline_command,
             "certs",
             "issue",
             "--keyring",
-            str(tmp_path / "keyring.json"),
+            str(keyring),
             "--dir",
-            str(state / "tls"),
+            str(directory),
             "--post",
-            US_STATIONS,
+            post,
         ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    port = free_port()
-    started = subprocess.run(
-        [str(REPO / "brokers" / "secure" / "start.sh"), str(port), str(state)],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
         check=False,
     )
-    assert started.returncode == 0, started.stderr
-    assert started.stdout.strip() == f"mqtts://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def secure(hotline_command: str, tmp_path: Path) -> Iterator[Broker]:
+    """The profile as a user starts it: certs issued by the command, one script."""
+    save_keyring(tmp_path / "keyring.json", KEYRING)
+    state = tmp_path / "secure"
+    issued = certs_issue(hotline_command, tmp_path / "keyring.json", state / "tls", US_STATIONS)
+    assert issued.returncode == 0, issued.stderr
+    port = free_port()
+    (url,) = start_profile("secure", str(port), str(state))
+    assert url == f"mqtts://127.0.0.1:{port}"
     try:
-        yield Broker(started.stdout.strip(), state)
+        yield Broker(url, state)
     finally:
         os.kill(int((state / "pid").read_text()), signal.SIGTERM)
 
@@ -184,23 +186,7 @@ def test_certs_issue_reports_bad_posts_clearly(hotline_command: str, tmp_path: P
         ("US=US-CAOC,NOPE", "station NOPE is not in the keyring"),
         ("US", "expected NAME=STATION"),
     ):
-        done = subprocess.run(
-            [
-                hotline_command,
-                "certs",
-                "issue",
-                "--keyring",
-                str(tmp_path / "keyring.json"),
-                "--dir",
-                str(tmp_path / "tls"),
-                "--post",
-                post,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = certs_issue(hotline_command, tmp_path / "keyring.json", tmp_path / "tls", post)
         assert done.returncode == 2
         assert message in done.stderr
         assert "Traceback" not in done.stderr

@@ -213,7 +213,7 @@ class StationEndpoint:
             if key in self._answering:
                 raise ValueError(f"notice {incident.id!r} on {key[1]} is already held here")
             self._answering[key] = incident
-        self._after(incident, [], incident.opened_at)
+        self._schedule(incident)
 
     def changed(self) -> list[Incident]:
         """The incidents changed since the last call (``track_changes`` endpoints only)."""
@@ -517,6 +517,10 @@ class StationEndpoint:
             events.append(
                 Closed(incident.id, incident.role, incident.channel, incident.outcome, now)
             )
+        self._schedule(incident)
+
+    def _schedule(self, incident: Incident) -> None:
+        """Put the incident's deadline on the timer heap (or forget it once closed)."""
         deadline = incident.deadline
         if deadline is None or not incident.is_open:
             self._scheduled.pop(id(incident), None)  # closed: forget it (memory stays lean)

@@ -29,8 +29,7 @@ def mqtt_plugin_missing() -> str | None:
     """Why a private node cannot run here, or None if it can."""
     if SERVER is None:
         return "RabbitMQ is not installed (apt-get install rabbitmq-server)"
-    plugins = list(Path("/usr/lib/rabbitmq/lib").glob("rabbitmq_server-*/plugins/rabbitmq_mqtt-*"))
-    if not plugins and not list(Path("/usr/lib/rabbitmq").rglob("rabbitmq_mqtt*")):
+    if next(Path("/usr/lib/rabbitmq").rglob("rabbitmq_mqtt-*"), None) is None:
         return "RabbitMQ's MQTT plugin (rabbitmq_mqtt) is not installed"
     return None
 
