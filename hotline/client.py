@@ -7,8 +7,8 @@
         outcome = await incident.outcome()        # "acknowledged", "unresolved", ...
 
 A `Station` is the sans-IO `StationEndpoint` pumped by asyncio: messages from the
-broker go to `StationEndpoint.receive`, its outbox goes to the broker, and a timer task
-calls `on_timer` at each deadline. The protocol decisions stay with you: answer a
+broker go to the endpoint, its outbox goes to the broker, and a timer task calls
+`on_timer` at each deadline. The protocol decisions stay with you: answer a
 `NoticeReceived` from `events()` with `acknowledge`, `standby` or `dispute`.
 
 With a ``store`` file, a post survives being killed: each input is committed in one
@@ -147,6 +147,7 @@ class Station:
             raise
         self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
         self._wake = asyncio.Event()
+        self._armed = 0.0  # the clock time the timer task sleeps until
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -165,7 +166,7 @@ class Station:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        await self._flush()
+        self._flush()
         self._closing = True
         self.link.stop()
         link, timers = self._tasks
@@ -196,7 +197,7 @@ class Station:
             incident_id=incident_id,
         )
         handle = self._open[incident.id] = IncidentHandle(incident)
-        await self._flush()
+        self._flush()
         return handle
 
     def handle(self, incident_id: str) -> IncidentHandle:
@@ -217,31 +218,31 @@ class Station:
     async def acknowledge(self, incident_id: str, *, channel: Channel | None = None) -> None:
         """Acknowledge a notice received here."""
         self.endpoint.acknowledge(incident_id, self.clock(), channel=channel)
-        await self._flush()
+        self._flush()
 
     async def standby(self, incident_id: str, *, channel: Channel | None = None) -> None:
         """Answer standby: received, working on it."""
         self.endpoint.standby(incident_id, self.clock(), channel=channel)
-        await self._flush()
+        self._flush()
 
     async def dispute(
         self, incident_id: str, reason: DisputeReason, *, channel: Channel | None = None
     ) -> None:
         """Answer with a dispute and its reason."""
         self.endpoint.dispute(incident_id, reason, self.clock(), channel=channel)
-        await self._flush()
+        self._flush()
 
     async def withdraw(self, incident_id: str) -> None:
         """Cancel a notice this post sent."""
         self.endpoint.withdraw(incident_id, self.clock())
-        await self._flush()
+        self._flush()
 
     async def resolve(
         self, incident_id: str, actions: Mapping[str, str], *, channel: Channel | None = None
     ) -> None:
         """End an exchange with agreed mutual actions."""
         self.endpoint.resolve(incident_id, actions, self.clock(), channel=channel)
-        await self._flush()
+        self._flush()
 
     async def events(self) -> AsyncIterator[Event]:
         """Everything that happens at this post, as it happens (runs until cancelled)."""
@@ -252,47 +253,49 @@ class Station:
 
     async def pump(self) -> None:
         """Publish what the endpoint has queued (after calling it directly)."""
-        await self._flush()
+        self._flush()
 
-    async def _on_message(self, topic: str, data: bytes) -> None:
+    def _on_message(self, topic: str, data: bytes) -> None:
         self.copies_received += 1
-        channel = self._channel_of.get(topic)
         now = self.clock()
-        events = self.endpoint.receive(data, now, channel=channel)
+        events = self.endpoint.receive(data, now, channel=self._channel_of.get(topic))
         taken = [e.envelope.id for e in events if isinstance(e, Received)]
-        await self._publish(events, taken, now)
+        self._publish(events, taken, now)
 
     async def _timers(self) -> None:
         while not self._closing:
             deadline = self.endpoint.next_deadline()
-            delay = 1.0 if deadline is None else max(0.0, deadline - self.clock()) / self.time_scale
+            now = self.clock()
+            delay = 1.0 if deadline is None else max(0.0, deadline - now) / self.time_scale
+            delay = min(delay, 1.0)
+            self._armed = now + delay * self.time_scale
             self._wake.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
             # cancellation that lands as the wake-up arrives, and this loop never ends
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(delay, 1.0)):
+                async with asyncio.timeout(delay):
                     await self._wake.wait()
-            await self._publish(self.endpoint.on_timer(self.clock()))
+            self._publish(self.endpoint.on_timer(self.clock()))
 
-    async def _publish(
-        self, events: list[Event], taken: Sequence[bytes] = (), now: float = 0.0
-    ) -> None:
+    def _publish(self, events: list[Event], taken: Sequence[bytes] = (), now: float = 0.0) -> None:
         self._commit(taken, now)
         for event in events:
             self._events.put_nowait(event)
             if isinstance(event, Closed) and event.incident in self._open:
                 self._open.pop(event.incident)._settle()
-        await self._send()
+        self._settle()
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
         self._commit()
-        await self._send()
+        self._settle()
 
     def _commit(self, taken: Sequence[bytes] = (), now: float = 0.0) -> None:
-        """Keep what the last input did, in one transaction (see the module doc)."""
+        """Keep what the last input did, in one transaction (see the module doc), then
+        hand the messages it caused to the link."""
         outbox, changed = self.endpoint.outbox(), self.endpoint.changed()
         if not (taken or outbox or changed):
             return
+        queued: list[tuple[int, str, bytes]] = []
         with self.store.transaction():
             for message_id in taken:
                 self.store.take(message_id, now)
@@ -301,19 +304,21 @@ class Station:
                 if self.on_sent is not None:
                     self.on_sent(message)
                 for topic in message.topics:
-                    self.copies_sent += 1
-                    self.store.queue(topic, message.data)
+                    queued.append((self.store.queue(topic, message.data), topic, message.data))
             for incident in changed:
                 self.store.save_incident(
                     _record_key(incident), incident_record(incident), incident.is_open
                 )
+        self.copies_sent += len(queued)
+        self.link.send(queued)
 
-    async def _send(self) -> None:
-        await self.link.flush()
+    def _settle(self) -> None:
         # a local call (withdraw, resolve...) can close an incident without an event
         for incident_id in [i for i, h in self._open.items() if not h.incident.is_open]:
             self._open.pop(incident_id)._settle()
-        self._wake.set()
+        deadline = self.endpoint.next_deadline()
+        if deadline is not None and deadline < self._armed:
+            self._wake.set()  # the timer task sleeps past the new deadline
 
 
 def _record_key(incident: Incident) -> str:

@@ -87,9 +87,9 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
         async with post("RU", mosquitto, tmp_path / "ru.db") as ru:
             taking = ru.link.handler
 
-            async def recording(topic: str, data: bytes) -> None:
+            def recording(topic: str, data: bytes) -> None:
                 received.append((topic, data))
-                await taking(topic, data)
+                taking(topic, data)
 
             ru.link.handler = recording
             await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
@@ -98,7 +98,7 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
         # QoS 1 is at-least-once: the broker may deliver the same bytes after a restart
         async with post("RU", mosquitto, tmp_path / "ru.db") as restarted:
             ((topic, data),) = received
-            await restarted._on_message(topic, data)
+            restarted._on_message(topic, data)
             refusal = await asyncio.wait_for(_next(restarted, Rejected), 10)
             assert refusal.reason == "replay"
             assert "before this post restarted" in refusal.detail

@@ -104,6 +104,8 @@ async def test_a_post_whose_node_is_killed_fails_over_and_nothing_is_lost_or_rep
                 break
         # the ack waits in the cluster for US, which reconnects to another node
         assert await incident.outcome(timeout=30) == "acknowledged"
+        # the session's queue can arrive before the new connection is set up
+        await asyncio.wait_for(us.link.connected.wait(), 10)
         assert us.link.broker.url != cluster.urls[0]
         assert us.link.connections >= 2
         # and a notice sent after the failover goes through as well

@@ -15,6 +15,14 @@ returns — after the post has committed what the message did. paho-mqtt acknowl
 on receipt unless told otherwise; aiomqtt 2 does not expose paho's manual
 acknowledgement yet (aiomqtt issue 345), so the link sets it on the paho client.
 
+The hot path stays off asyncio's task machinery: aiomqtt runs the connection (connect,
+subscribe, the socket in the event loop, disconnect), but each message is handled in
+paho's ``on_message`` callback, and each publish is paho's own non-blocking call with
+its PUBACK seen in ``on_publish``. aiomqtt's ``messages`` iterator and awaitable
+``publish`` cost a task or two per message, which a post at a few hundred round trips
+a second notices (benchmarks/live.py). The outbox numbers waiting to be published are
+mirrored in memory, so a flush does not read the store.
+
 aiomqtt and paho exceptions stop here: callers see `TransportError`.
 """
 
@@ -26,19 +34,21 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 from hotline.core.errors import HotlineError
 from hotline.transport.store import PostStore
 
 log = logging.getLogger("hotline.mqtt")
 
-Handler = Callable[[str, bytes], Awaitable[None]]
+Handler = Callable[[str, bytes], None]
 #: Small messages must leave at once: with Nagle's algorithm on, each hop of a round
 #: trip waits for the peer's delayed ACK (about 40 ms on Linux).
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -135,7 +145,8 @@ class MqttLink:
         client_id: stable across restarts (the broker keeps the session under it).
         inboxes: topics to subscribe to.
         store: the post's outbox.
-        handler: awaited for each message received: ``(topic, payload)``.
+        handler: called for each message received, ``(topic, payload)``; the message
+            is acknowledged to the broker when it returns (the post has committed).
         backoff: first and largest pause between reconnection attempts, seconds.
         tls: the post's certificate files, for an ``mqtts://`` broker.
 
@@ -170,9 +181,9 @@ class MqttLink:
         self.connected = asyncio.Event()
         self.connections = 0
         self._stopping = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
-        self._in_flight: set[int] = set()  # outbox numbers being published now
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._paho: paho.Client | None = None  # while connected
+        self._unsent: deque[tuple[int, str, bytes]] = deque()  # outbox, not yet published
+        self._in_flight: dict[int, int] = {}  # MQTT packet id -> outbox number
         self._rng = random.Random()
 
     async def run(self) -> None:
@@ -191,22 +202,28 @@ class MqttLink:
                 tls_context=self._tls_context,
             )
             # before connecting: a persistent session's queue arrives right after CONNACK
-            client._client.manual_ack_set(True)
+            connection = client._client
+            connection.manual_ack_set(True)
+            connection.on_message = self._on_message
+            connection.on_publish = self._on_publish
             try:
                 async with client:
+                    self.connections += 1
+                    # what the session's queue brought in meanwhile is in the outbox too
+                    self._paho = connection
+                    self._unsent = deque(self.store.pending())
+                    self._in_flight.clear()
                     for topic in self.inboxes:
                         await client.subscribe(topic, qos=1)
-                    self._client = client
-                    self.connections += 1
                     self.connected.set()
                     pause = self.backoff[0]
-                    await self.flush()
-                    await self._receive_until_stopped(client)
+                    self.flush()
+                    await self._until_lost_or_stopped(client)
             except aiomqtt.MqttError as exc:
                 log.info("%s: connection lost (%s); retrying in %.2f s", self.client_id, exc, pause)
                 self._node = (self._node + 1) % len(self.brokers)
             finally:
-                self._client = None
+                self._paho = None
                 self.connected.clear()
             if self._stopping.is_set():
                 return
@@ -218,59 +235,68 @@ class MqttLink:
         """The broker this link is connected to, or will try next."""
         return self.brokers[self._node]
 
-    async def _receive_until_stopped(self, client: aiomqtt.Client) -> None:
+    async def _until_lost_or_stopped(self, client: aiomqtt.Client) -> None:
         # Stopping must leave the client's context normally, so that it disconnects at
         # once: cancelling a task parked inside it would wait out the client timeout.
-        receiver = asyncio.create_task(self._receive(client))
+        lost = asyncio.create_task(self._until_lost(client))
         stopper = asyncio.create_task(self._stopping.wait())
-        done, _ = await asyncio.wait({receiver, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (receiver, stopper):
+        done, _ = await asyncio.wait({lost, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (lost, stopper):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if receiver in done:
-            receiver.result()  # re-raises the MqttError that ended the connection
+        if lost in done:
+            lost.result()  # re-raises the MqttError that ended the connection
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            if isinstance(payload, bytes | bytearray):
-                await self.handler(message.topic.value, bytes(payload))
-            else:
-                log.warning("%s: ignored a non-binary payload on %s", self.client_id, message.topic)
-            if message.qos > 0:  # the handler has committed: the broker may forget it
-                client._client.ack(message.mid, message.qos)
+    @staticmethod
+    async def _until_lost(client: aiomqtt.Client) -> None:
+        # messages go to `_on_message`, never to aiomqtt's queue: this iterator only
+        # raises MqttError when the connection is lost
+        async for _ in client.messages:
+            pass
+
+    def _on_message(self, connection: paho.Client, _: object, message: paho.MQTTMessage) -> None:
+        try:
+            self.handler(message.topic, bytes(message.payload))
+        except Exception:
+            # not acknowledged: the broker delivers it again on the next connection
+            log.exception("%s: handling a message on %s failed", self.client_id, message.topic)
+            raise
+        if message.qos > 0:  # the handler has committed: the broker may forget it
+            connection.ack(message.mid, message.qos)
+
+    def _on_publish(self, _: paho.Client, __: object, mid: int, *___: object) -> None:
+        number = self._in_flight.pop(mid, None)
+        if number is not None:
+            self.store.confirmed(number)
 
     def stop(self) -> None:
         """Ask `run` to disconnect cleanly and return."""
         self._stopping.set()
 
-    async def flush(self) -> None:
+    def send(self, messages: Iterable[tuple[int, str, bytes]]) -> None:
+        """Publish messages just committed to the outbox: ``(number, topic, data)``.
+
+        While disconnected this does nothing: the next connection publishes everything
+        the outbox holds.
+        """
+        if self._paho is not None:
+            self._unsent.extend(messages)
+            self.flush()
+
+    def flush(self) -> None:
         """Publish every outbox message not already on its way (QoS 1).
 
         Each is confirmed (and leaves the outbox) when its own PUBACK arrives: messages
-        are pipelined, not sent one broker round trip at a time. The client keeps the
-        order of the calls. A failed publish stays in the outbox for the next flush.
+        are pipelined, not sent one broker round trip at a time, in outbox order. A
+        publish the client refuses stays in the outbox for the next connection.
         """
-        client = self._client
-        if client is None:
-            return
-        for number, topic, data in self.store.pending():
-            if number not in self._in_flight:
-                self._in_flight.add(number)
-                task = asyncio.create_task(self._publish_one(client, number, topic, data))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        await asyncio.sleep(0)  # let the publishes reach the client in order
-
-    async def _publish_one(
-        self, client: aiomqtt.Client, number: int, topic: str, data: bytes
-    ) -> None:
-        try:
-            await client.publish(topic, data, qos=1)
-        except aiomqtt.MqttError as exc:
-            log.info("%s: publish deferred (%s)", self.client_id, exc)
-        else:
-            self.store.confirmed(number)
-        finally:
-            self._in_flight.discard(number)
+        connection, unsent = self._paho, self._unsent
+        while connection is not None and unsent:
+            number, topic, data = unsent[0]
+            info = connection.publish(topic, data, qos=1)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                log.info("%s: publish deferred (%s)", self.client_id, paho.error_string(info.rc))
+                return
+            unsent.popleft()
+            self._in_flight[info.mid] = number
