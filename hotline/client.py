@@ -26,7 +26,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
+from hotline.audit.journal import Journal
+from hotline.audit.recorder import Recorder
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Closed, Event, NoticeReceived, Received
@@ -88,6 +91,9 @@ class Station:
             restarts so the broker keeps the post's session.
         tls: the post's certificate files, for an ``mqtts://`` broker (the secure
             profile, brokers/secure/).
+        journal: a file for the post's journal (`hotline.audit.journal`: every message
+            sent, received and rejected, every transition). By default the journal
+            lives in the store, and each entry commits with what it records.
     """
 
     def __init__(
@@ -104,6 +110,7 @@ class Station:
         time_scale: float = 1.0,
         client_id: str | None = None,
         tls: TlsFiles | None = None,
+        journal: Path | str | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -131,6 +138,8 @@ class Station:
             self.endpoint.restore(incident)
             if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
                 self._events.put_nowait(NoticeReceived(incident, clock()))
+        self.journal = Journal(self.store.connection if journal is None else journal)
+        self.recorder = Recorder(self.journal, self.endpoint, clock())
         stations = self.endpoint.stations
         self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
         try:
@@ -143,6 +152,7 @@ class Station:
                 tls=tls,
             )
         except TransportError:
+            self.journal.close()
             self.store.close()
             raise
         self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
@@ -174,6 +184,7 @@ class Station:
         with contextlib.suppress(asyncio.CancelledError):
             await timers
         await link  # disconnects cleanly
+        self.journal.close()
         self.store.close()
 
     # -- what the caller does -----------------------------------------------------
@@ -257,10 +268,9 @@ class Station:
 
     def _on_message(self, topic: str, data: bytes) -> None:
         self.copies_received += 1
-        now = self.clock()
-        events = self.endpoint.receive(data, now, channel=self._channel_of.get(topic))
-        taken = [e.envelope.id for e in events if isinstance(e, Received)]
-        self._publish(events, taken, now)
+        now, channel = self.clock(), self._channel_of.get(topic)
+        events = self.endpoint.receive(data, now, channel=channel)
+        self._publish(events, now, Arrival(data, channel, events))
 
     async def _timers(self) -> None:
         while not self._closing:
@@ -275,10 +285,11 @@ class Station:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
-            self._publish(self.endpoint.on_timer(self.clock()))
+            now = self.clock()
+            self._publish(self.endpoint.on_timer(now), now)
 
-    def _publish(self, events: list[Event], taken: Sequence[bytes] = (), now: float = 0.0) -> None:
-        self._commit(taken, now)
+    def _publish(self, events: list[Event], now: float, arrival: Arrival | None = None) -> None:
+        self._commit(now, arrival)
         for event in events:
             self._events.put_nowait(event)
             if isinstance(event, Closed) and event.incident in self._open:
@@ -286,20 +297,25 @@ class Station:
         self._settle()
 
     def _flush(self) -> None:
-        self._commit()
+        self._commit(self.clock())
         self._settle()
 
-    def _commit(self, taken: Sequence[bytes] = (), now: float = 0.0) -> None:
+    def _commit(self, now: float, arrival: Arrival | None = None) -> None:
         """Keep what the last input did, in one transaction (see the module doc), then
         hand the messages it caused to the link."""
         outbox, changed = self.endpoint.outbox(), self.endpoint.changed()
-        if not (taken or outbox or changed):
+        if not (arrival or outbox or changed):
             return
         queued: list[tuple[int, str, bytes]] = []
         with self.store.transaction():
-            for message_id in taken:
-                self.store.take(message_id, now)
+            if arrival is not None:
+                for event in arrival.events:
+                    if isinstance(event, Received):
+                        self.store.take(event.envelope.id, now)
+                self.recorder.received(arrival.data, arrival.channel, arrival.events, now)
+            self.recorder.transitions(changed)
             for message in outbox:
+                self.recorder.sent(message, now)
                 self.store.used(message.envelope.sender, message.envelope.seq)
                 if self.on_sent is not None:
                     self.on_sent(message)
@@ -319,6 +335,14 @@ class Station:
         deadline = self.endpoint.next_deadline()
         if deadline is not None and deadline < self._armed:
             self._wake.set()  # the timer task sleeps past the new deadline
+
+
+class Arrival(NamedTuple):
+    """A message from the broker, and what the endpoint made of it."""
+
+    data: bytes
+    channel: Channel | None
+    events: list[Event]
 
 
 def _record_key(incident: Incident) -> str:

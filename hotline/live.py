@@ -18,6 +18,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hotline.client import Station
@@ -74,10 +75,18 @@ class LiveExercise:
         broker: ``mqtt://HOST:PORT``.
         time_scale: exercise seconds per real second.
         seed: overrides the scenario's seed.
+        journals: keep each post's journal in this directory as ``PARTY.journal``
+            (replacing any there) rather than in memory.
     """
 
     def __init__(
-        self, scenario: Scenario, broker: str, *, time_scale: float = 1.0, seed: int | None = None
+        self,
+        scenario: Scenario,
+        broker: str,
+        *,
+        time_scale: float = 1.0,
+        seed: int | None = None,
+        journals: Path | None = None,
     ) -> None:
         if scenario.faults:
             raise ScenarioError(
@@ -89,10 +98,20 @@ class LiveExercise:
         self.brokers = BrokerAddress.parse_many(broker)  # refuses a bad address up front
         self.time_scale = time_scale
         self.seed = scenario.seed if seed is None else seed
+        self.journals = journals
         self.tally = Tally()
         self.watch = Watch()
         self.posts: dict[str, Station] = {}
         self._ended = scenario.start
+
+    def _journal(self, party: str) -> Path | None:
+        if self.journals is None:
+            return None  # in the post's store, in memory
+        self.journals.mkdir(parents=True, exist_ok=True)
+        path = self.journals / f"{party}.journal"
+        for suffix in ("", "-wal", "-shm"):  # a journal left by an earlier run
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        return path
 
     async def run(self) -> LiveExercise:
         """Run the scenario to its end; the posts disconnect afterwards."""
@@ -124,6 +143,7 @@ class LiveExercise:
                         clock=lambda: clock.now,
                         time_scale=self.time_scale,
                         client_id=f"hotline-{party}-{run_tag}",
+                        journal=self._journal(party),
                     )
                 )
             for post in self.posts.values():
@@ -215,10 +235,16 @@ class LiveExercise:
 
 
 async def run_live(
-    scenario: Scenario, broker: str, *, time_scale: float = 1.0, seed: int | None = None
+    scenario: Scenario,
+    broker: str,
+    *,
+    time_scale: float = 1.0,
+    seed: int | None = None,
+    journals: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``scenario`` live and return its result document (``transport`` ``mqtt``)."""
-    run = await LiveExercise(scenario, broker, time_scale=time_scale, seed=seed).run()
+    live = LiveExercise(scenario, broker, time_scale=time_scale, seed=seed, journals=journals)
+    run = await live.run()
     # a live timer fires after the event loop wakes: allow 0.1 real seconds of lateness
     result = build_result(run, timer_slack=0.1 * time_scale)
     result["transport"] = "mqtt"

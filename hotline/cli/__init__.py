@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hotline import COMPILED, __version__
-from hotline.cli import certs, exercise, keys, messages, schema, states, sweep, vectors
+from hotline.cli import audit, certs, exercise, keys, messages, schema, states, sweep, vectors
 from hotline.cli.common import EXIT_BAD_INPUT, UserError
 from hotline.core.errors import HotlineError
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     vectors.register(commands)
     keys.register(commands)
     certs.register(commands)
+    audit.register(commands)
     states.register(commands)
     schema.register(commands)
     return parser

@@ -35,6 +35,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument("--timeline", action="store_true", help="print every message and decision")
     run.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     run.add_argument(
+        "--journal",
+        metavar="DIR",
+        type=Path,
+        help="write each party's tamper-evident journal into DIR as PARTY.journal "
+        "(see hotline audit)",
+    )
+    run.add_argument(
         "--broker",
         metavar="URL",
         help="run live: every party a real post on this MQTT broker (a cluster: its nodes' "
@@ -74,10 +81,17 @@ def run_command(args: argparse.Namespace) -> int:
         if not 0 < args.time_scale <= 100_000:
             raise UserError(f"--time-scale: {args.time_scale} is not in (0, 100000]")
         result = asyncio.run(
-            run_live(scenario, args.broker, time_scale=args.time_scale, seed=args.seed)
+            run_live(
+                scenario,
+                args.broker,
+                time_scale=args.time_scale,
+                seed=args.seed,
+                journals=args.journal,
+            )
         )
         return _report(args, result, None)
-    exercise = run_exercise(scenario, args.seed)  # recorded: traces need the timeline
+    # recorded: traces need the timeline
+    exercise = run_exercise(scenario, args.seed, journals=args.journal)
     return _report(args, build_result(exercise), exercise)
 
 

@@ -20,6 +20,7 @@ rejected by its receiver; rejections are counted by reason.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import random
@@ -27,7 +28,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from hotline.audit.journal import Journal
+from hotline.audit.recorder import Recorder
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.errors import HotlineError
 from hotline.core.events import Event, Received, Rejected
@@ -124,9 +128,21 @@ class Exercise:
         scenario: what to run.
         seed: overrides the scenario's seed.
         record: keep every message copy and decision for a timeline (costs memory).
+        journals: write each party's journal (`hotline.audit.journal`) into this
+            directory as ``PARTY.journal``, replacing any there; signed runs only.
+
+    Raises:
+        HotlineError: journals asked of a run without signatures.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        *,
+        record: bool = True,
+        journals: Path | None = None,
+    ) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.rng = random.Random(self.seed)
@@ -165,9 +181,11 @@ class Exercise:
                 message_ids=lambda: self.rng.randbytes(16),
                 policy=policy,
                 encode=self.encoded,
+                track_changes=journals is not None,
             )
             for party, table in scenario.parties.items()
         }
+        self.recorders = {} if journals is None else self._recorders(journals)
         self._owner = {s: p for s, (p, _) in stations.items()}
         self.responders = Responders(
             scenario,
@@ -185,9 +203,28 @@ class Exercise:
 
     def run(self) -> Exercise:
         """Run to the scenario's duration, or until nothing is left to happen."""
-        with _cyclic_collector_paused():
+        with _cyclic_collector_paused(), contextlib.ExitStack() as stack:
+            for recorder in self.recorders.values():
+                stack.callback(recorder.journal.close)
+                stack.enter_context(recorder.journal.transaction())
             self.kernel.run(self.scenario.start + self.scenario.duration)
         return self
+
+    def _recorders(self, directory: Path) -> dict[str, Recorder]:
+        if not self.encoded:
+            raise HotlineError("journals keep signed messages: this scenario has signing = none")
+        directory.mkdir(parents=True, exist_ok=True)
+        recorders = {}
+        for party, endpoint in self.endpoints.items():
+            path = directory / f"{party}.journal"
+            for old in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+            ):
+                old.unlink(missing_ok=True)
+            recorders[party] = Recorder(Journal(path), endpoint, self._local(party))
+        return recorders
 
     @property
     def elapsed(self) -> float:
@@ -227,7 +264,12 @@ class Exercise:
 
     def _pump(self, party: str) -> None:
         endpoint = self.endpoints[party]
+        recorder = self.recorders.get(party)
+        if recorder is not None:
+            recorder.transitions(endpoint.changed())
         for message in endpoint.outbox():
+            if recorder is not None:
+                recorder.sent(message, self._local(party))
             self._transmit(party, message)
         local = endpoint.next_deadline()
         deadline = None if local is None else local - self._offset[party]
@@ -332,6 +374,9 @@ class Exercise:
             endpoint, now = self.endpoints[party], self._local(party)
             if self.encoded:
                 events = endpoint.receive(delivery.data, now, channel=message.channel)
+                recorder = self.recorders.get(party)
+                if recorder is not None:
+                    recorder.received(delivery.data, message.channel, events, now)
             else:
                 events = endpoint.receive_envelope(message.envelope, message.digest, now)
             if record is not None:
@@ -414,6 +459,13 @@ def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:
     return f"scripted {event.action}"
 
 
-def run_exercise(scenario: Scenario, seed: int | None = None, *, record: bool = True) -> Exercise:
-    """Run ``scenario`` (with ``seed`` instead of its own, if given) and return the run."""
-    return Exercise(scenario, seed, record=record).run()
+def run_exercise(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    record: bool = True,
+    journals: Path | None = None,
+) -> Exercise:
+    """Run ``scenario`` (with ``seed`` instead of its own, if given) and return the run;
+    with ``journals``, each party's journal is written into that directory."""
+    return Exercise(scenario, seed, record=record, journals=journals).run()

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgpack
+
+from hotline.sqlite import connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequence (station TEXT PRIMARY KEY, highest INTEGER NOT NULL);
@@ -48,28 +49,21 @@ class PostStore:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)  # autocommit
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(path)
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The database (a live post keeps its journal in it too)."""
+        return self._db
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Commit every write inside the block together, or none if it raises."""
-        if self._db.in_transaction:  # nested: part of the enclosing one
-            yield
-            return
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return transaction(self._db)
 
     # -- sequence numbers -----------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Audit: the tamper-evident journal, its checks, and evidence bundles for disputes."""

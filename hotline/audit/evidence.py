@@ -1,0 +1,263 @@
+"""Checking journals, and evidence bundles a third party checks offline.
+
+"We notified you in advance" against "no notice was received": an evidence bundle
+holds every signed message a post journaled for one incident, verbatim, with the
+public keys that sign them. Whoever receives it needs nothing else: each message's
+Ed25519 signature shows who sent exactly what, and its signed ``sent_at`` when; an
+acknowledgement or a dispute names by digest (``ref``) the exact notice it answers.
+
+A bundle is a msgpack map ``{"evidence": BODY, "digest": SHA-256(BODY)}``, BODY being
+the msgpack map::
+
+    {"format": "hotline-evidence", "version": 1, "incident": id,
+     "keys": [[public key, party, station, [channels]], ...],
+     "journal_head": hash of the journal's last entry at export,
+     "messages": [[direction, recorded at, journal entry number, signed bytes], ...]}
+
+so any changed byte is caught: by the digest, by a signature, or by the structure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from hotline.audit.journal import (
+    GENESIS,
+    KINDS,
+    MESSAGE_KINDS,
+    Entry,
+    JournalError,
+    pack_keys,
+    read_entries,
+    unpack_keys,
+)
+from hotline.core.errors import RejectedMessage
+from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.signing import check_signature, split_signed
+from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, decode_envelope, digest
+
+FORMAT = "hotline-evidence"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedMessage:
+    """A signed message whose signature verified."""
+
+    direction: str  # sent, received or rejected: as the journaling post saw it
+    recorded_at: float
+    entry: int
+    envelope: Envelope
+    digest: bytes
+    party: str
+
+
+@dataclass(slots=True)
+class Report:
+    """What a journal or bundle check found (it raises at the first bad entry)."""
+
+    kind: str  # "journal" or "evidence bundle"
+    entries: int = 0
+    signatures: int = 0
+    head: bytes = GENESIS
+    incident: str | None = None
+    messages: list[CheckedMessage] = field(default_factory=list)
+
+
+def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
+    """Verify a signed message's structure, key and signature (not its freshness).
+
+    Returns:
+        The envelope, its digest and the signing key's party.
+
+    Raises:
+        RejectedMessage: the first check that failed.
+    """
+    parts = split_signed(data, MAX_MESSAGE_BYTES)
+    key, public = keyring.lookup(parts.key_id)
+    check_signature(public, parts)
+    envelope = decode_envelope(parts.envelope_bytes)
+    if envelope.sender != key.station:
+        raise JournalError(f"signed by {key.station}'s key but claims to be from {envelope.sender}")
+    return envelope, digest(parts.envelope_bytes), key.party
+
+
+def verify_journal(path: Path) -> Report:
+    """Check the chain of the journal at ``path`` and every signature in it.
+
+    Raises:
+        JournalError: naming the first bad entry.
+    """
+    report = Report("journal")
+    keyring: Keyring | None = None
+    for entry in read_entries(path):
+        expected = report.entries + 1
+        if entry.number != expected:
+            raise JournalError(
+                f"entry {entry.number}: expected entry {expected} here (one is missing "
+                "or out of order)",
+                entry.number,
+            )
+        if entry.prev != report.head:
+            raise JournalError(
+                f"entry {entry.number}: does not follow entry {expected - 1} "
+                "(its previous-hash differs)",
+                entry.number,
+            )
+        if entry.kind not in KINDS:
+            raise JournalError(f"entry {entry.number}: unknown kind {entry.kind!r}", entry.number)
+        if entry.kind == "keys":
+            try:
+                keyring = unpack_keys(entry.body.get("keys"))
+            except ValueError as exc:
+                raise JournalError(f"entry {entry.number}: {exc}", entry.number) from None
+        elif entry.kind in ("sent", "received"):
+            report.messages.append(_checked(entry, keyring))
+            report.signatures += 1
+        report.entries, report.head = entry.number, entry.hash
+    return report
+
+
+def _checked(entry: Entry, keyring: Keyring | None) -> CheckedMessage:
+    data = entry.body.get("message")
+    if keyring is None:
+        raise JournalError(f"entry {entry.number}: a message before any keys", entry.number)
+    if not isinstance(data, bytes):
+        raise JournalError(f"entry {entry.number}: no signed message in it", entry.number)
+    try:
+        envelope, message_digest, party = check_message(data, keyring)
+    except (RejectedMessage, JournalError) as exc:
+        raise JournalError(f"entry {entry.number}: {exc}", entry.number) from None
+    if envelope.incident != entry.incident:
+        raise JournalError(
+            f"entry {entry.number}: filed under incident {entry.incident!r}, "
+            f"but the message is about {envelope.incident!r}",
+            entry.number,
+        )
+    return CheckedMessage(entry.kind, entry.at, entry.number, envelope, message_digest, party)
+
+
+def export_evidence(journal: Path, incident: str, bundle: Path) -> Report:
+    """Write the evidence bundle of ``incident`` from a journal (which must verify).
+
+    Raises:
+        JournalError: the journal does not verify, or holds no message of the incident.
+    """
+    report = verify_journal(journal)
+    entries = {e.number: e for e in read_entries(journal) if e.incident == incident}
+    chosen = [m for m in report.messages if m.envelope.incident == incident]
+    if not chosen:
+        raise JournalError(f"{journal}: no signed message about incident {incident!r}")
+    keys: dict[tuple[bytes, str], TrustedKey] = {}  # every key the journal trusted
+    for entry in read_entries(journal):
+        if entry.kind == "keys":
+            keys.update(((k.public_key, k.station), k) for k in unpack_keys(entry.body["keys"]))
+    body = {
+        "format": FORMAT,
+        "version": 1,
+        "incident": incident,
+        "keys": pack_keys(keys.values()),
+        "journal_head": report.head,
+        "messages": [
+            [m.direction, m.recorded_at, m.entry, entries[m.entry].body["message"]] for m in chosen
+        ],
+    }
+    packed = msgpack.packb(body, use_bin_type=True)
+    bundle.write_bytes(
+        msgpack.packb(
+            {"evidence": packed, "digest": hashlib.sha256(packed).digest()}, use_bin_type=True
+        )
+    )
+    return verify_bundle(bundle)
+
+
+def verify_bundle(path: Path) -> Report:
+    """Check an evidence bundle offline: its digest, every signature, every message
+    about its incident.
+
+    Raises:
+        JournalError: what is wrong (``entry`` is the message's position, from 1).
+    """
+    body = _bundle_body(path)
+    report = Report("evidence bundle", incident=body["incident"], head=body["journal_head"])
+    keyring = unpack_keys(body["keys"])
+    for position, item in enumerate(body["messages"], 1):
+        if not (isinstance(item, list) and len(item) == 4):
+            raise JournalError(f"message {position}: not [direction, at, entry, bytes]", position)
+        direction, at, entry, data = item
+        if (
+            direction not in MESSAGE_KINDS
+            or not isinstance(at, float)
+            or not isinstance(entry, int)
+            or not isinstance(data, bytes)
+        ):
+            raise JournalError(f"message {position}: a field has the wrong type", position)
+        try:
+            envelope, message_digest, party = check_message(data, keyring)
+        except (RejectedMessage, JournalError) as exc:
+            raise JournalError(f"message {position}: {exc}", position) from None
+        if envelope.incident != report.incident:
+            raise JournalError(
+                f"message {position}: about incident {envelope.incident!r}, "
+                f"not {report.incident!r}",
+                position,
+            )
+        report.messages.append(
+            CheckedMessage(direction, at, entry, envelope, message_digest, party)
+        )
+        report.signatures += 1
+        report.entries = position
+    return report
+
+
+def _bundle_body(path: Path) -> dict[str, Any]:
+    try:
+        outer = msgpack.unpackb(path.read_bytes(), raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise JournalError(f"{path}: not an evidence bundle (not msgpack)") from None
+    if not isinstance(outer, dict) or set(outer) != {"evidence", "digest"}:
+        raise JournalError(f"{path}: not an evidence bundle (no evidence and digest)")
+    packed, expected = outer["evidence"], outer["digest"]
+    if not isinstance(packed, bytes) or hashlib.sha256(packed).digest() != expected:
+        raise JournalError(f"{path}: the bundle's digest does not match its content")
+    try:
+        body = msgpack.unpackb(packed, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise JournalError(f"{path}: the evidence is not msgpack") from None
+    wanted = {"format", "version", "incident", "keys", "journal_head", "messages"}
+    if not isinstance(body, dict) or set(body) != wanted or body["format"] != FORMAT:
+        raise JournalError(f"{path}: not a hotline evidence bundle")
+    if body["version"] != 1:
+        raise JournalError(f"{path}: bundle version {body['version']!r} (this reads 1)")
+    if not (
+        isinstance(body["incident"], str)
+        and isinstance(body["messages"], list)
+        and isinstance(body["journal_head"], bytes)
+    ):
+        raise JournalError(f"{path}: the incident, journal head or message list is malformed")
+    try:
+        unpack_keys(body["keys"])
+    except ValueError as exc:
+        raise JournalError(f"{path}: {exc}") from None
+    return body
+
+
+def verify_any(path: Path) -> Report:
+    """Check a journal or an evidence bundle, whichever ``path`` holds."""
+    try:
+        with path.open("rb") as stream:
+            start = stream.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise JournalError(f"{path}: {exc.strerror or exc}") from None
+    return verify_journal(path) if start == SQLITE_MAGIC else verify_bundle(path)
+
+
+def answered(messages: Iterable[CheckedMessage]) -> dict[bytes, CheckedMessage]:
+    """The messages by digest: what an answer's ``ref`` names."""
+    return {m.digest: m for m in messages}

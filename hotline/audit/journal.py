@@ -1,0 +1,225 @@
+"""The tamper-evident journal: every message a post sent, received and rejected, and
+every state transition, in an append-only hash chain (SQLite).
+
+Theory of operation. Entries are numbered 1, 2, 3... with no gap. Each holds the hash
+of the one before (32 zero bytes for the first) and its own hash:
+
+    hash = SHA-256(msgpack([number, at, kind, incident, body, prev]))
+
+so changing, removing or reordering any entry breaks every hash after it. Signed
+messages are kept verbatim in the body (the bytes as they crossed the line), so their
+signatures can be checked again at any later time; the journal also records the public
+keys the post trusted (a ``keys`` entry whenever its keyring is set), which makes it
+checkable without the post's key files. SQLite triggers refuse UPDATE and DELETE.
+
+The chain proves the journal unchanged since its entries were written, relative to
+its last hash: whoever can rewrite the file can rewrite the whole chain. What a third
+party can rely on without trusting the post is the signed messages themselves, which
+is what an evidence bundle (`hotline.audit.evidence`) carries.
+
+Entry kinds and their bodies (msgpack maps):
+
+    keys        {"keys": [[public key, party, station, [channels]], ...]}
+    sent        {"message": signed bytes, "channel": c, "to": [stations]}
+    received    {"message": signed bytes, "channel": c}
+    rejected    {"message": bytes as received, "channel": c or nil, "reason": r, "detail": d}
+    transition  {"role": r, "before": s, "input": i, "after": s, "channel": c, "by": station}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from hotline.core.errors import HotlineError
+from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import Channel
+from hotline.sqlite import connect, transaction
+
+GENESIS = bytes(32)
+KINDS = ("keys", "sent", "received", "rejected", "transition")
+MESSAGE_KINDS = ("sent", "received", "rejected")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    number INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, incident TEXT,
+    body BLOB NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS journal_no_update BEFORE UPDATE ON journal
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS journal_no_delete BEFORE DELETE ON journal
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+"""
+
+
+class JournalError(HotlineError):
+    """The journal cannot be read, or does not verify (``entry`` names the first bad one)."""
+
+    def __init__(self, message: str, entry: int | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal entry."""
+
+    number: int
+    at: float
+    kind: str
+    incident: str | None
+    body: dict[str, Any]
+    prev: bytes
+    hash: bytes
+
+
+#: what an entry's hash covers: number, at, kind, incident, packed body, previous hash
+Fields = tuple[int, float, str, str | None, bytes, bytes]
+
+
+def entry_hash(fields: Fields) -> bytes:
+    """The hash an entry must hold."""
+    packed = msgpack.packb(list(fields), use_bin_type=True)
+    return hashlib.sha256(packed).digest()
+
+
+def pack_keys(keyring: Iterable[TrustedKey]) -> list[list[Any]]:
+    """Public keys as a journal or a bundle stores them."""
+    return [
+        [key.public_key, key.party, key.station, sorted(c.value for c in key.channels)]
+        for key in sorted(keyring, key=lambda k: k.station)
+    ]
+
+
+def unpack_keys(rows: Any) -> Keyring:
+    """The keyring stored by `pack_keys`.
+
+    Raises:
+        ValueError: not a list of keys as `pack_keys` writes them.
+    """
+    if not isinstance(rows, list):
+        raise ValueError("keys: not a list")
+    keys = []
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[3], list)):
+            raise ValueError("keys: an entry is not [public key, party, station, channels]")
+        public, party, station, channels = row
+        if not (isinstance(public, bytes) and isinstance(party, str) and isinstance(station, str)):
+            raise ValueError("keys: a field has the wrong type")
+        try:
+            lines = frozenset(Channel(c) for c in channels)
+            keys.append(TrustedKey(public_key=public, party=party, station=station, channels=lines))
+        except ValueError as exc:
+            raise ValueError(f"keys: {station!r}: {exc}") from None
+    return Keyring(keys)
+
+
+class Journal:
+    """A post's journal, appended to in the database's current transaction.
+
+    Args:
+        path: the SQLite file (created if missing), or ``":memory:"``; or an open
+            connection to share (a live post keeps its journal in its store, so an
+            entry commits together with what it records).
+    """
+
+    def __init__(self, path: Path | str | sqlite3.Connection) -> None:
+        if isinstance(path, sqlite3.Connection):
+            self._db, self._owned = path, False
+        else:
+            self._db, self._owned = connect(path), True
+        self._db.executescript(SCHEMA)
+        row = self._db.execute("SELECT number, hash FROM journal ORDER BY number DESC LIMIT 1")
+        last = row.fetchone()
+        self._number, self._head = (0, GENESIS) if last is None else (int(last[0]), bytes(last[1]))
+        self._keys: list[list[Any]] | None = None
+
+    def close(self) -> None:
+        """Close the database, if this journal opened it."""
+        if self._owned:
+            self._db.close()
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Commit every entry appended inside the block together (one file write)."""
+        return transaction(self._db)
+
+    @property
+    def head(self) -> bytes:
+        """The last entry's hash (32 zero bytes while empty)."""
+        return self._head
+
+    def __len__(self) -> int:
+        return self._number
+
+    def append(self, at: float, kind: str, incident: str | None, body: dict[str, Any]) -> Entry:
+        """Add an entry at the end of the chain."""
+        packed = msgpack.packb(body, use_bin_type=True)
+        number = self._number + 1
+        digest = entry_hash((number, at, kind, incident, packed, self._head))
+        self._db.execute(
+            "INSERT INTO journal (number, at, kind, incident, body, prev, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (number, at, kind, incident, packed, self._head, digest),
+        )
+        entry = Entry(number, at, kind, incident, body, self._head, digest)
+        self._number, self._head = number, digest
+        return entry
+
+    def keys(self, at: float, keyring: Iterable[TrustedKey]) -> None:
+        """Record the trusted public keys, unless they are the ones last recorded."""
+        packed = pack_keys(keyring)
+        if packed != self._keys:
+            self.append(at, "keys", None, {"keys": packed})
+            self._keys = packed
+
+
+def read_entries(path: Path) -> Iterator[Entry]:
+    """Every entry of the journal at ``path``, in order, as stored (nothing checked).
+
+    Raises:
+        JournalError: not a journal, or the file is damaged.
+    """
+    if not path.is_file():
+        raise JournalError(f"{path}: no such file")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT number, at, kind, incident, body, prev, hash FROM journal ORDER BY number"
+            )
+            for row in rows:
+                yield _entry(row)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path}: not a readable journal ({exc})") from None
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    number, at, kind, incident, body, prev, digest = row
+    if not (
+        isinstance(number, int)
+        and isinstance(at, float)
+        and isinstance(kind, str)
+        and (incident is None or isinstance(incident, str))
+        and isinstance(body, bytes)
+        and isinstance(prev, bytes)
+        and isinstance(digest, bytes)
+    ):
+        raise JournalError(f"entry {number}: a column has the wrong type", number)
+    if digest != entry_hash((number, at, kind, incident, body, prev)):
+        raise JournalError(f"entry {number}: its hash does not match its content", number)
+    try:
+        decoded = msgpack.unpackb(body, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise JournalError(f"entry {number}: the body is not msgpack", number) from None
+    if not isinstance(decoded, dict):
+        raise JournalError(f"entry {number}: the body is not a map", number)
+    return Entry(number, at, kind, incident, decoded, prev, digest)

@@ -1,0 +1,184 @@
+"""``hotline audit``: check a journal or an evidence bundle, show a journal, export evidence."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from hotline.audit.evidence import (
+    CheckedMessage,
+    Report,
+    export_evidence,
+    verify_any,
+    verify_journal,
+)
+from hotline.audit.journal import Entry, JournalError, read_entries, unpack_keys
+from hotline.cli.common import EXIT_OK, EXIT_REJECTED, UserError
+from hotline.core.wire import Envelope
+from hotline.timestamps import format_instant
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``audit`` command group."""
+    group = commands.add_parser("audit", help="check journals and evidence of what was sent")
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="check a journal's chain and signatures, or an evidence bundle offline",
+        description="Check a journal (hash chain and every signature) or an evidence "
+        "bundle (digest and every signature). Exit 0 if it verifies, 3 naming the first "
+        "bad entry if not, 2 if the file cannot be read.",
+    )
+    verify.add_argument("path", type=Path, help="a journal, or an evidence bundle")
+    verify.set_defaults(run=verify_command)
+    show = actions.add_parser(
+        "show",
+        help="print a journal's history",
+        description="Print a journal, entry by entry, once it verifies (exit 3 if not).",
+    )
+    show.add_argument("journal", type=Path)
+    show.add_argument("--incident", metavar="ID", help="only this incident's entries")
+    show.set_defaults(run=show_command)
+    evidence = actions.add_parser(
+        "evidence",
+        help="export one incident's signed messages and keys as a bundle",
+        description="Write a self-contained evidence bundle: every signed message the "
+        "journal holds about the incident, with the public keys that sign them. A third "
+        "party checks it with `hotline audit verify BUNDLE`, needing nothing else.",
+    )
+    evidence.add_argument("journal", type=Path)
+    evidence.add_argument("--incident", metavar="ID", required=True)
+    evidence.add_argument("-o", "--output", metavar="BUNDLE", type=Path, required=True)
+    evidence.set_defaults(run=evidence_command)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Check a journal or a bundle."""
+    try:
+        report = verify_any(_existing(args.path))
+    except JournalError as exc:
+        return _rejected(args.path, exc)
+    print(f"{args.path}: {report.kind} verifies: {_summary(report)}")
+    if report.kind == "evidence bundle":
+        for line in _bundle_lines(report):
+            print(line)
+    return EXIT_OK
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print the history of a verified journal."""
+    try:
+        report = verify_journal(_existing(args.journal))
+    except JournalError as exc:
+        return _rejected(args.journal, exc)
+    print(f"{args.journal}: {_summary(report)}")
+    messages = {m.entry: m for m in report.messages}
+    shown = 0
+    for entry in read_entries(args.journal):
+        if args.incident is not None and entry.incident != args.incident:
+            continue
+        shown += 1
+        incident = entry.incident or "-"
+        print(
+            f"{entry.number:>5}  {format_instant(entry.at)}  {entry.kind:<10}  "
+            f"{incident:<22}  {_describe(entry, messages.get(entry.number))}"
+        )
+    if args.incident is not None and not shown:
+        print(f"no entry about incident {args.incident!r}")
+    return EXIT_OK
+
+
+def evidence_command(args: argparse.Namespace) -> int:
+    """Export and check a bundle."""
+    try:
+        report = export_evidence(_existing(args.journal), args.incident, args.output)
+    except JournalError as exc:
+        return _rejected(args.journal, exc)
+    print(f"{args.output}: evidence of incident {args.incident}: {_summary(report)}")
+    for line in _bundle_lines(report):
+        print(line)
+    return EXIT_OK
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    return path
+
+
+def _rejected(path: Path, exc: JournalError) -> int:
+    where = "" if exc.entry is None else f" (first bad entry: {exc.entry})"
+    print(f"hotline: {path}: does not verify{where}: {exc}", file=sys.stderr)
+    return EXIT_REJECTED
+
+
+def _summary(report: Report) -> str:
+    what = "messages" if report.kind == "evidence bundle" else "entries"
+    return (
+        f"{report.entries} {what}, {report.signatures} signatures checked, "
+        f"head {report.head.hex()[:16]}"
+    )
+
+
+def _describe(entry: Entry, message: CheckedMessage | None) -> str:
+    body = entry.body
+    if entry.kind == "keys":
+        keyring = unpack_keys(body["keys"])
+        return "trusted keys: " + ", ".join(
+            f"{k.station} ({k.party}; {', '.join(sorted(k.channels))})" for k in keyring
+        )
+    if entry.kind == "transition":
+        return (
+            f"{body.get('role')}: {body.get('before')} --{body.get('input')}--> "
+            f"{body.get('after')} on {body.get('channel')}, by {body.get('by')}"
+        )
+    if entry.kind == "rejected":
+        return (
+            f"refused on {body.get('channel') or '?'}: {body.get('reason')}: {body.get('detail')}"
+        )
+    assert message is not None  # verified: every sent and received entry has one
+    return _message_text(message.envelope)
+
+
+def _message_text(envelope: Envelope) -> str:
+    recipients = ",".join(envelope.recipients)
+    details = [f"{key}={_short(key, value)}" for key, value in envelope.body.items()]
+    if envelope.ref is not None:
+        details.append(f"answers {envelope.ref.hex()[:12]}")
+    return (
+        f"{envelope.kind} on {envelope.channel} {envelope.sender} -> {recipients} "
+        f"seq {envelope.seq}, signed {format_instant(envelope.sent_at)}, "
+        f"{envelope.precedence}" + (f"; {'; '.join(details)}" if details else "")
+    )
+
+
+def _short(key: str, value: Any) -> str:
+    if key.endswith("_at") and isinstance(value, int):  # wire times are milliseconds
+        return format_instant(value / 1000)
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bundle_lines(report: Report) -> list[str]:
+    """What the bundle proves, message by message, with each answer tied to its notice."""
+    lines = []
+    by_digest = {m.digest: (n, m) for n, m in enumerate(report.messages, 1)}
+    for number, message in enumerate(report.messages, 1):
+        envelope = message.envelope
+        line = (
+            f"  {number}. {message.direction} by the journaling post at "
+            f"{format_instant(message.recorded_at)}: {_message_text(envelope)} "
+            f"[signature of {envelope.sender} ({message.party}) verifies; "
+            f"digest {message.digest.hex()[:12]}]"
+        )
+        if envelope.ref is not None:
+            answered = by_digest.get(envelope.ref)
+            line += (
+                f"\n     it answers message {answered[0]} ({answered[1].envelope.kind})"
+                if answered
+                else "\n     it answers a message not in this bundle"
+            )
+        lines.append(line)
+    return lines
