@@ -1,0 +1,308 @@
+"""The journal and evidence bundles: what a run records verifies, and any change is caught."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from hotline.audit.evidence import export_evidence, verify_any, verify_bundle, verify_journal
+from hotline.audit.journal import Journal, JournalError, entry_hash, read_entries
+from hotline.cli import main
+from hotline.core.incident import Notice
+from hotline.core.names import Channel, Precedence
+from hotline.sim.exercise import run_exercise
+from hotline.sim.scenario import parse_scenario
+from hotline.testing import Mosquitto
+from tests.conftest import REPO
+from tests.posts import answer_every_notice, post
+
+#: one notice, acknowledged: a journal small enough to flip each of its bytes
+ONE_NOTICE = """
+[scenario]
+name = "one-notice"
+start = "2026-03-01T06:00:00Z"
+seed = 7
+duration = "1h"
+[parties.BLUE]
+air = "BLUE-AOC"
+[parties.RED]
+air = "RED-AOC"
+[doctrine.channels.air]
+fallback = "none"
+[network.air]
+latency = "2s"
+[[responders]]
+station = "RED-AOC"
+action = "ack"
+delay = "30s"
+[[events]]
+at = "0s"
+originator = "BLUE-AOC"
+incident = "flight-1"
+activity = "flight"
+precedence = "flash"
+"""
+
+
+@pytest.fixture
+def journals(tmp_path: Path) -> Path:
+    run_exercise(parse_scenario(ONE_NOTICE, "one-notice.toml"), journals=tmp_path)
+    return tmp_path
+
+
+def test_a_simulated_run_journals_every_message_and_transition(journals: Path) -> None:
+    blue = verify_journal(journals / "BLUE.journal")
+    kinds = [e.kind for e in read_entries(journals / "BLUE.journal")]
+    assert kinds == ["keys", "transition", "sent", "received", "transition"]
+    assert [m.envelope.kind.value for m in blue.messages] == ["notify", "ack"]
+    red = verify_journal(journals / "RED.journal")
+    assert [(m.direction, m.envelope.kind.value) for m in red.messages] == [
+        ("received", "notify"),
+        ("sent", "ack"),
+    ]
+    # the ack RED sent answers exactly the notice BLUE sent
+    assert red.messages[1].envelope.ref == blue.messages[0].digest
+
+
+def test_changing_any_byte_of_any_entry_is_caught_and_names_the_entry(journals: Path) -> None:
+    path = journals / "BLUE.journal"
+    db = sqlite3.connect(path)
+    db.executescript("DROP TRIGGER journal_no_update; DROP TRIGGER journal_no_delete;")
+    rows = db.execute("SELECT number, kind, incident, body, prev, hash FROM journal").fetchall()
+    db.close()
+    checked = 0
+    for number, kind, incident, body, prev, digest in rows:
+        for column, value in (
+            ("kind", kind.encode()),
+            ("incident", (incident or "").encode()),
+            ("body", body),
+            ("prev", prev),
+            ("hash", digest),
+        ):
+            for index in range(len(value)):
+                flipped = bytearray(value)
+                flipped[index] ^= 0x01
+                new: object = (
+                    bytes(flipped)
+                    if isinstance(value, bytes)
+                    and column
+                    in (
+                        "body",
+                        "prev",
+                        "hash",
+                    )
+                    else flipped.decode(errors="replace")
+                )
+                with _changed(path, number, column, new):
+                    with pytest.raises(JournalError) as caught:
+                        verify_journal(path)
+                    assert caught.value.entry == number, (column, index)
+                checked += 1
+        with _changed(path, number, "at", 1.0 + float(number)), pytest.raises(JournalError):
+            verify_journal(path)
+    assert checked > 500
+    verify_journal(path)  # every change was undone: it verifies again
+
+
+class _changed:
+    """Set one column of one entry, as someone with the file could; undo afterwards."""
+
+    def __init__(self, path: Path, number: int, column: str, value: object) -> None:
+        self.path, self.number, self.column, self.value = path, number, column, value
+
+    def __enter__(self) -> None:
+        self.db = sqlite3.connect(self.path)
+        (self.old,) = self.db.execute(
+            f"SELECT {self.column} FROM journal WHERE number = ?", (self.number,)
+        ).fetchone()
+        self._set(self.value)
+
+    def __exit__(self, *_: object) -> None:
+        self._set(self.old)
+        self.db.close()
+
+    def _set(self, value: object) -> None:
+        self.db.execute(
+            f"UPDATE journal SET {self.column} = ? WHERE number = ?", (value, self.number)
+        )
+        self.db.commit()
+
+
+def test_the_journal_refuses_changes_and_a_removed_entry_is_caught(journals: Path) -> None:
+    path = journals / "RED.journal"
+    db = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE journal SET at = 0 WHERE number = 2")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("DELETE FROM journal WHERE number = 2")
+    db.executescript("DROP TRIGGER journal_no_delete")
+    db.execute("DELETE FROM journal WHERE number = 3")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match="expected entry 3") as caught:
+        verify_journal(path)
+    assert caught.value.entry == 4
+
+
+def test_flipping_bytes_of_the_file_where_entries_lie_is_caught(journals: Path) -> None:
+    path = journals / "BLUE.journal"
+    bodies = [row[0] for row in sqlite3.connect(path).execute("SELECT body FROM journal")]
+    original = path.read_bytes()
+    for body in bodies:
+        start = original.find(body)
+        assert start > 0
+        for offset in range(start, start + len(body), 3):
+            damaged = bytearray(original)
+            damaged[offset] ^= 0x20
+            path.write_bytes(bytes(damaged))
+            with pytest.raises(JournalError):
+                verify_journal(path)
+    path.write_bytes(original[:100] + b"\xff" * 20 + original[120:])  # the SQLite header
+    with pytest.raises(JournalError, match="not a readable journal"):
+        verify_journal(path)
+
+
+def test_an_evidence_bundle_verifies_offline_and_any_flipped_byte_fails_it(
+    journals: Path,
+) -> None:
+    bundle = journals / "flight-1.evidence"
+    exported = export_evidence(journals / "RED.journal", "flight-1", bundle)
+    # the bundle stands alone: the journals are gone, and it still verifies
+    for journal in journals.glob("*.journal*"):
+        journal.unlink()
+    report = verify_any(bundle)
+    assert report.kind == "evidence bundle"
+    assert [m.envelope.kind.value for m in report.messages] == ["notify", "ack"]
+    assert report.messages[1].envelope.ref == report.messages[0].digest
+    assert report.messages[0].envelope.body["activity"] == "flight"
+    assert report.head == exported.head
+    data = bundle.read_bytes()
+    for index in range(len(data)):
+        damaged = bytearray(data)
+        damaged[index] ^= 0x01
+        bundle.write_bytes(bytes(damaged))
+        with pytest.raises(JournalError):
+            verify_bundle(bundle)
+    bundle.write_bytes(data)
+    verify_bundle(bundle)
+
+
+def test_audit_commands(journals: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal, bundle = journals / "BLUE.journal", journals / "b.evidence"
+    assert main(["audit", "verify", str(journal)]) == 0
+    assert "journal verifies: 5 entries, 2 signatures checked" in capsys.readouterr().out
+    assert main(["audit", "show", str(journal), "--incident", "flight-1"]) == 0
+    shown = capsys.readouterr().out
+    assert "notify on air BLUE-AOC -> RED-AOC seq 1" in shown
+    assert "originator: notified --ack--> acknowledged on air, by RED-AOC" in shown
+    assert (
+        main(["audit", "evidence", str(journal), "--incident", "flight-1", "-o", str(bundle)]) == 0
+    )
+    assert "it answers message 1 (notify)" in capsys.readouterr().out
+    assert main(["audit", "verify", str(bundle)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "evidence", str(journal), "--incident", "nope", "-o", str(bundle)]) == 3
+    assert "no signed message about incident 'nope'" in capsys.readouterr().err
+    assert main(["audit", "verify", str(journals / "missing.journal")]) == 2
+    assert "missing.journal: no such file" in capsys.readouterr().err
+    db = sqlite3.connect(journal)
+    db.executescript("DROP TRIGGER journal_no_update")
+    db.execute("UPDATE journal SET at = at + 1 WHERE number = 3")
+    db.commit()
+    db.close()
+    assert main(["audit", "verify", str(journal)]) == 3
+    assert "first bad entry: 3" in capsys.readouterr().err
+
+
+def test_protocol_only_runs_cannot_journal(tmp_path: Path) -> None:
+    scenario = parse_scenario(
+        ONE_NOTICE.replace('duration = "1h"', 'duration = "1h"\nsigning = "none"'), "x.toml"
+    )
+    with pytest.raises(Exception, match="signing = none"):
+        run_exercise(scenario, journals=tmp_path)
+
+
+def test_rejected_messages_are_journaled_verbatim(tmp_path: Path) -> None:
+    scenario_path = REPO / "examples" / "warnings-unheard-2015.toml"
+    assert main(["exercise", "run", str(scenario_path), "-q", "--journal", str(tmp_path)]) == 0
+    entries = list(read_entries(tmp_path / "RU.journal"))
+    rejected = [e for e in entries if e.kind == "rejected"]
+    assert rejected
+    assert all(e.body["reason"] == "unknown-key" for e in rejected)
+    assert all(isinstance(e.body["message"], bytes) for e in rejected)
+    verify_journal(tmp_path / "RU.journal")
+
+
+def test_a_journal_carries_on_across_reopening(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.append(1.0, "transition", "x", {"role": "originator"})
+    head = journal.head
+    journal.close()
+    again = Journal(tmp_path / "j")
+    assert again.head == head
+    assert len(again) == 1
+    again.append(2.0, "transition", "x", {"role": "originator"})
+    again.close()
+    assert [e.number for e in read_entries(tmp_path / "j")] == [1, 2]
+
+
+@pytest.mark.broker
+@pytest.mark.asyncio
+async def test_live_posts_journal_in_their_store(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async with (
+        post("US", mosquitto, tmp_path / "us.db") as us,
+        post("RU", mosquitto, tmp_path / "ru.db") as ru,
+    ):
+        responder = asyncio.create_task(answer_every_notice(ru))
+        incident = await us.notify(
+            channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="flight")
+        )
+        assert await incident.outcome(timeout=10) == "acknowledged"
+        responder.cancel()
+        incident_id = incident.id
+    us_report = verify_journal(tmp_path / "us.db")
+    ru_report = verify_journal(tmp_path / "ru.db")
+    assert [(m.direction, m.envelope.kind.value) for m in us_report.messages] == [
+        ("sent", "notify"),
+        ("received", "ack"),
+    ]
+    assert [(m.direction, m.envelope.kind.value) for m in ru_report.messages] == [
+        ("received", "notify"),
+        ("sent", "ack"),
+    ]
+    kinds = [e.kind for e in read_entries(tmp_path / "us.db")]
+    assert kinds.count("transition") == 2
+    bundle = export_evidence(tmp_path / "us.db", incident_id, tmp_path / "e.evidence")
+    assert bundle.messages[1].envelope.ref == bundle.messages[0].digest
+
+
+def test_a_rewritten_chain_still_fails_on_the_altered_message(journals: Path) -> None:
+    # whoever rewrites the file can recompute every hash, but not a signature
+    path = journals / "BLUE.journal"
+    db = sqlite3.connect(path)
+    db.executescript("DROP TRIGGER journal_no_update")
+    rows = db.execute("SELECT number, at, kind, incident, body FROM journal ORDER BY number")
+    prev = bytes(32)
+    for number, at, kind, incident, stored in rows.fetchall():
+        body = stored
+        if kind == "sent":
+            fields = msgpack.unpackb(stored)
+            message = bytearray(fields["message"])
+            message[message.find(b"flight")] ^= 0x01  # the activity, inside the signature
+            fields["message"] = bytes(message)
+            body = msgpack.packb(fields)
+        digest = entry_hash((number, at, kind, incident, body, prev))
+        db.execute(
+            "UPDATE journal SET body = ?, prev = ?, hash = ? WHERE number = ?",
+            (body, prev, digest, number),
+        )
+        prev = digest
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match="signature does not verify") as caught:
+        verify_journal(path)
+    assert caught.value.entry == 3
