@@ -13,6 +13,7 @@ from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
 from hotline.live import run_live
+from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import Exercise, run_exercise
 from hotline.sim.result import build_result, passed, to_json
@@ -34,6 +35,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument("--json", metavar="PATH", help="write the result as JSON (- for stdout)")
     run.add_argument("--timeline", action="store_true", help="print every message and decision")
     run.add_argument("-q", "--quiet", action="store_true", help="print only failures")
+    run.add_argument(
+        "--report",
+        metavar="DIR",
+        type=Path,
+        help="write a self-contained HTML report (DIR/index.html): outcomes, charts, "
+        "a sequence diagram per incident",
+    )
     run.add_argument(
         "--journal",
         metavar="DIR",
@@ -76,8 +84,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
     if args.broker:
-        if args.timeline:
-            raise UserError("--timeline: live runs do not record a timeline yet")
+        if args.timeline or args.report:
+            option = "--timeline" if args.timeline else "--report"
+            raise UserError(f"{option}: live runs do not record a timeline yet")
         if not 0 < args.time_scale <= 100_000:
             raise UserError(f"--time-scale: {args.time_scale} is not in (0, 100000]")
         result = asyncio.run(
@@ -116,6 +125,9 @@ def _report(args: argparse.Namespace, result: dict[str, Any], exercise: Exercise
                 )
     if exercise is not None:
         render_traces(out, result, exercise)
+        if args.report:
+            page = write_exercise_report(args.report, result, exercise)
+            out.print(f"report: {page}", markup=False)
     return EXIT_OK if passed(result) else EXIT_FAILED
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.report.html import write_sweep_report
 from hotline.report.plots import plot_sweep
 from hotline.sim.scenario import load_scenario, load_scenario_data
 from hotline.sim.sweep import csv_rows, grid, parse_vary, sweep, sweep_document
@@ -40,6 +41,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON (- for stdout)")
     parser.add_argument("--csv", metavar="PATH", help="write one row per point as CSV")
     parser.add_argument("--plot", metavar="PNG", help="draw probabilities and times")
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        type=Path,
+        help="write a self-contained HTML report (DIR/index.html): probability curves "
+        "with 95%% bands, time-to-outcome percentiles",
+    )
     parser.set_defaults(run=run_sweep)
 
 
@@ -75,6 +83,9 @@ def run_sweep(args: argparse.Namespace) -> int:
             csv.writer(handle).writerows(csv_rows(result))
     if args.plot:
         plot_sweep(result, Path(args.plot))
+    if args.report:
+        page = write_sweep_report(args.report, result)
+        print(f"report: {page}", file=sys.stderr if args.json == "-" else sys.stdout)
     out = sys.stderr if args.json == "-" else sys.stdout
     for point in result["points"]:
         label = ", ".join(f"{k}={v}" for k, v in point["values"].items()) or "(no variation)"
