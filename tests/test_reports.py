@@ -26,19 +26,14 @@ def _texts(svg: ET.Element) -> list[str]:
     return [t.text or "" for t in svg.iter(f"{SVG}text")]
 
 
+def _tutorial_report(directory: Path) -> Path:
+    tutorial = REPO / "examples" / "tutorial.toml"
+    assert main(["exercise", "run", str(tutorial), "-q", "--report", str(directory)]) == 0
+    return directory / "index.html"
+
+
 def test_an_exercise_report_shows_outcomes_and_a_sequence_per_incident(tmp_path: Path) -> None:
-    code = main(
-        [
-            "exercise",
-            "run",
-            str(REPO / "examples" / "tutorial.toml"),
-            "-q",
-            "--report",
-            str(tmp_path),
-        ]
-    )
-    assert code == 0
-    page = (tmp_path / "index.html").read_text()
+    page = _tutorial_report(tmp_path).read_text()
     assert "<script" not in page
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
     for incident in ("flight-1", "patrol-1", "strike-1"):
@@ -113,17 +108,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")
 def test_the_reports_render_in_a_headless_browser(tmp_path: Path) -> None:
     assert CHROMIUM is not None
-    main(
-        [
-            "exercise",
-            "run",
-            str(REPO / "examples" / "tutorial.toml"),
-            "-q",
-            "--report",
-            str(tmp_path),
-        ]
-    )
-    page = tmp_path / "index.html"
+    page = _tutorial_report(tmp_path)
     shot = tmp_path / "report.png"
     command = [
         CHROMIUM,
