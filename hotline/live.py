@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hotline.audit.journal import remove_journal
 from hotline.client import Station
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.events import Received, Rejected
@@ -109,8 +110,7 @@ class LiveExercise:
             return None  # in the post's store, in memory
         self.journals.mkdir(parents=True, exist_ok=True)
         path = self.journals / f"{party}.journal"
-        for suffix in ("", "-wal", "-shm"):  # a journal left by an earlier run
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        remove_journal(path)  # left by an earlier run
         return path
 
     async def run(self) -> LiveExercise:

@@ -20,7 +20,6 @@ so any changed byte is caught: by the digest, by a signature, or by the structur
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ class CheckedMessage:
     envelope: Envelope
     digest: bytes
     party: str
+    data: bytes  # the signed message, verbatim
 
 
 @dataclass(slots=True)
@@ -68,6 +68,8 @@ class Report:
     head: bytes = GENESIS
     incident: str | None = None
     messages: list[CheckedMessage] = field(default_factory=list)
+    #: every key trusted along the way, by public key and station
+    keys: dict[tuple[bytes, str], TrustedKey] = field(default_factory=dict)
 
 
 def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
@@ -117,6 +119,7 @@ def verify_journal(path: Path) -> Report:
                 keyring = unpack_keys(entry.body.get("keys"))
             except ValueError as exc:
                 raise JournalError(f"entry {entry.number}: {exc}", entry.number) from None
+            report.keys.update(((k.public_key, k.station), k) for k in keyring)
         elif entry.kind in ("sent", "received"):
             report.messages.append(_checked(entry, keyring))
             report.signatures += 1
@@ -140,7 +143,7 @@ def _checked(entry: Entry, keyring: Keyring | None) -> CheckedMessage:
             f"but the message is about {envelope.incident!r}",
             entry.number,
         )
-    return CheckedMessage(entry.kind, entry.at, entry.number, envelope, message_digest, party)
+    return CheckedMessage(entry.kind, entry.at, entry.number, envelope, message_digest, party, data)
 
 
 def export_evidence(journal: Path, incident: str, bundle: Path) -> Report:
@@ -150,23 +153,16 @@ def export_evidence(journal: Path, incident: str, bundle: Path) -> Report:
         JournalError: the journal does not verify, or holds no message of the incident.
     """
     report = verify_journal(journal)
-    entries = {e.number: e for e in read_entries(journal) if e.incident == incident}
     chosen = [m for m in report.messages if m.envelope.incident == incident]
     if not chosen:
         raise JournalError(f"{journal}: no signed message about incident {incident!r}")
-    keys: dict[tuple[bytes, str], TrustedKey] = {}  # every key the journal trusted
-    for entry in read_entries(journal):
-        if entry.kind == "keys":
-            keys.update(((k.public_key, k.station), k) for k in unpack_keys(entry.body["keys"]))
     body = {
         "format": FORMAT,
         "version": 1,
         "incident": incident,
-        "keys": pack_keys(keys.values()),
+        "keys": pack_keys(report.keys.values()),
         "journal_head": report.head,
-        "messages": [
-            [m.direction, m.recorded_at, m.entry, entries[m.entry].body["message"]] for m in chosen
-        ],
+        "messages": [[m.direction, m.recorded_at, m.entry, m.data] for m in chosen],
     }
     packed = msgpack.packb(body, use_bin_type=True)
     bundle.write_bytes(
@@ -209,7 +205,7 @@ def verify_bundle(path: Path) -> Report:
                 position,
             )
         report.messages.append(
-            CheckedMessage(direction, at, entry, envelope, message_digest, party)
+            CheckedMessage(direction, at, entry, envelope, message_digest, party, data)
         )
         report.signatures += 1
         report.entries = position
@@ -256,8 +252,3 @@ def verify_any(path: Path) -> Report:
     except OSError as exc:
         raise JournalError(f"{path}: {exc.strerror or exc}") from None
     return verify_journal(path) if start == SQLITE_MAGIC else verify_bundle(path)
-
-
-def answered(messages: Iterable[CheckedMessage]) -> dict[bytes, CheckedMessage]:
-    """The messages by digest: what an answer's ``ref`` names."""
-    return {m.digest: m for m in messages}

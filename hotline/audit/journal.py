@@ -180,6 +180,12 @@ class Journal:
             self._keys = packed
 
 
+def remove_journal(path: Path) -> None:
+    """Delete the journal at ``path`` with its write-ahead files (a run starting afresh)."""
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
 def read_entries(path: Path) -> Iterator[Entry]:
     """Every entry of the journal at ``path``, in order, as stored (nothing checked).
 

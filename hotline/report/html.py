@@ -154,12 +154,9 @@ def write_exercise_report(directory: Path, result: Mapping[str, Any], run: Exerc
     notes: dict[str, list[str]] = defaultdict(list)
     for note in run.notes:
         notes[note.incident].append(f"{note.at:,.1f} s  {note.party}: {note.text}")
-    order = {
-        station: index
-        for index, station in enumerate(
-            sorted(run.scenario.stations(), key=lambda s: (run.scenario.stations()[s][0], s))
-        )
-    }
+    stations = run.scenario.stations()  # station -> (party, channels)
+    ranked = sorted(stations, key=lambda station: (stations[station][0], station))
+    order = {station: index for index, station in enumerate(ranked)}
     for incident in incidents:
         arrows = sorted(by_incident.get(incident["id"], []), key=lambda a: a.sent_at)
         lanes = sorted(

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.audit.journal import Journal
+from hotline.audit.journal import Journal, remove_journal
 from hotline.audit.recorder import Recorder
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.errors import HotlineError
@@ -217,12 +217,7 @@ class Exercise:
         recorders = {}
         for party, endpoint in self.endpoints.items():
             path = directory / f"{party}.journal"
-            for old in (
-                path,
-                path.with_name(path.name + "-wal"),
-                path.with_name(path.name + "-shm"),
-            ):
-                old.unlink(missing_ok=True)
+            remove_journal(path)  # left by an earlier run
             recorders[party] = Recorder(Journal(path), endpoint, self._local(party))
         return recorders
 
