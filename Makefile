@@ -10,7 +10,7 @@ COMPILED := build/compiled
 SOURCES := $(shell find hotline -name '*.py' -o -name '*.toml')
 HOT_MODULES := $(filter-out hotline/core/__init__.py,$(wildcard hotline/core/*.py)) \
 	hotline/sim/kernel.py hotline/sim/exercise.py hotline/sim/responders.py \
-	hotline/sim/distributions.py hotline/sim/durations.py
+	hotline/sim/distributions.py hotline/sim/durations.py hotline/sim/timeline.py
 
 .PHONY: demo wire-demo test compile bench vectors states docs clean check-mosquitto
 

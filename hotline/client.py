@@ -121,6 +121,9 @@ class Station:
         self.copies_received = 0
         #: called with each signed message as it leaves (journals, observers)
         self.on_sent: Callable[[Outgoing], None] | None = None
+        #: called with each inbox message after it is handled: its topic, its bytes
+        #: and the events it caused (timelines, observers)
+        self.on_received: Callable[[str, bytes, list[Event]], None] | None = None
         self.endpoint = StationEndpoint(
             party=party,
             keys=list(keys),
@@ -271,6 +274,8 @@ class Station:
         now, channel = self.clock(), self._channel_of.get(topic)
         events = self.endpoint.receive(data, now, channel=channel)
         self._publish(events, now, Arrival(data, channel, events))
+        if self.on_received is not None:
+            self.on_received(topic, data, events)
 
     async def _timers(self) -> None:
         while not self._closing:

@@ -9,6 +9,11 @@ is real. The run ends when every incident and view is closed and nothing is sche
 or when the scenario's duration has passed on the exercise clock. The result document
 is the simulator's, with ``"transport": "mqtt"``: the message counts are copies
 published to and received from the broker. Faults are not injected live yet (refused).
+
+A live run keeps its timeline (a `hotline.sim.timeline.Timeline`) as the simulator
+does: each copy published to an inbox is a record, matched to its arrival by its bytes
+and inbox; a copy the broker hands over again after it arrived is a record of its own,
+marked ``(again)``. Responder decisions and script actions are notes.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 
 from hotline.audit.journal import remove_journal
 from hotline.client import Station
-from hotline.core.endpoint import StationEndpoint
-from hotline.core.events import Received, Rejected
+from hotline.core.endpoint import Outgoing, StationEndpoint
+from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import NOTICE_KINDS
@@ -37,6 +42,7 @@ from hotline.sim.kernel import Priority
 from hotline.sim.model import Scenario
 from hotline.sim.responders import Responders
 from hotline.sim.result import build_result
+from hotline.sim.timeline import MessageRecord, Note
 from hotline.transport.mqtt import BrokerAddress
 
 
@@ -103,6 +109,10 @@ class LiveExercise:
         self.tally = Tally()
         self.watch = Watch()
         self.posts: dict[str, Station] = {}
+        self.records: list[MessageRecord] = []
+        self.notes: list[Note] = []
+        self._copies: dict[tuple[bytes, str], MessageRecord] = {}  # (bytes, inbox station)
+        self._clock: _Clock | None = None
         self._ended = scenario.start
 
     def _journal(self, party: str) -> Path | None:
@@ -116,7 +126,7 @@ class LiveExercise:
     async def run(self) -> LiveExercise:
         """Run the scenario to its end; the posts disconnect afterwards."""
         scenario = self.scenario
-        clock = _Clock(scenario.start, self.time_scale)
+        clock = self._clock = _Clock(scenario.start, self.time_scale)
         stations = scenario.stations()
         keys = {s: StationKey(station_seed(self.seed, s), s) for s in stations}
         keyring = Keyring(
@@ -147,7 +157,8 @@ class LiveExercise:
                     )
                 )
             for post in self.posts.values():
-                post.on_sent = lambda message: self.watch.sent.add(message.envelope.id)
+                post.on_sent = self._sent
+                post.on_received = self._received
             endpoints = {party: post.endpoint for party, post in self.posts.items()}
             pumps: set[asyncio.Task[None]] = set()
 
@@ -156,19 +167,24 @@ class LiveExercise:
                 pumps.add(task)
                 task.add_done_callback(pumps.discard)
 
+            def decided(party: str, view: Incident, what: str) -> None:
+                self._note(party, view.id, what)
+                pump(party)
+
             responders = Responders(
                 scenario,
                 rng=random.Random(self.seed),
                 kernel=clock,
                 endpoints=endpoints,
-                after=lambda party, view, what: pump(party),
+                after=decided,
                 clock=lambda party: clock.now,
                 down=lambda station: False,
             )
             for event in scenario.events:
 
                 def act(event: Any = event) -> None:
-                    perform(endpoints[event.party], event, clock.now)
+                    what = perform(endpoints[event.party], event, clock.now)
+                    self._note(event.party, event.incident, what)
                     pump(event.party)
 
                 clock.schedule(scenario.start + event.at, Priority.SCRIPT, act)
@@ -202,6 +218,52 @@ class LiveExercise:
                         party, post.endpoint.answering(envelope.incident, envelope.channel)
                     )
 
+    # -- the timeline ----------------------------------------------------------------
+
+    def _at(self) -> float:
+        assert self._clock is not None  # the hooks are set once the clock runs
+        return self._clock.now - self.scenario.start
+
+    def _sent(self, message: Outgoing) -> None:
+        envelope = message.envelope
+        self.watch.sent.add(envelope.id)
+        at = self._at()
+        for station in message.recipients:
+            record = MessageRecord(
+                at,
+                message.channel.value,
+                envelope.kind.value,
+                envelope.incident,
+                envelope.sender,
+                station,
+            )
+            self.records.append(record)
+            self._copies[(message.data, station)] = record
+
+    def _received(self, topic: str, data: bytes, events: list[Event]) -> None:
+        station = topic.rsplit("/", 1)[-1]
+        record = self._copies.get((data, station))
+        if record is None:
+            return  # not published by this run: a retained message of an earlier one
+        if record.arrived_at is not None:
+            record = MessageRecord(
+                record.sent_at,
+                record.channel,
+                f"{record.kind} (again)",
+                record.incident,
+                record.sender,
+                station,
+            )
+            self.records.append(record)
+        record.arrived_at = self._at()
+        record.fate = "delivered"
+        for event in events:
+            if isinstance(event, Rejected):
+                record.fate = f"rejected: {event.reason}"
+
+    def _note(self, party: str, incident: str, text: str) -> None:
+        self.notes.append(Note(self._at(), party, incident, text))
+
     def _settled(self, clock: _Clock) -> bool:
         if clock.pending or not self.posts:
             return False
@@ -210,6 +272,13 @@ class LiveExercise:
             post.endpoint.next_deadline() is None and not post.store.pending()
             for post in self.posts.values()
         )
+
+    def result(self) -> dict[str, Any]:
+        """The result document of the run (``transport`` ``mqtt``)."""
+        # a live timer fires after the event loop wakes: allow 0.1 real seconds of lateness
+        result = build_result(self, timer_slack=0.1 * self.time_scale)
+        result["transport"] = "mqtt"
+        return result
 
     # -- what build_result reads ---------------------------------------------------
 
@@ -244,8 +313,4 @@ async def run_live(
 ) -> dict[str, Any]:
     """Run ``scenario`` live and return its result document (``transport`` ``mqtt``)."""
     live = LiveExercise(scenario, broker, time_scale=time_scale, seed=seed, journals=journals)
-    run = await live.run()
-    # a live timer fires after the event loop wakes: allow 0.1 real seconds of lateness
-    result = build_result(run, timer_slack=0.1 * time_scale)
-    result["transport"] = "mqtt"
-    return result
+    return (await live.run()).result()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from hotline.cli import main
-from hotline.live import run_live
+from hotline.live import LiveExercise, run_live
 from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result
 from hotline.sim.scenario import load_scenario
+from hotline.sim.timeline import Timeline
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
 
@@ -25,15 +27,27 @@ def summary(result: dict[str, object]) -> list[tuple[object, ...]]:
     return [(i["id"], i["outcome"], tuple(i["channels"]), i["dispute_reason"]) for i in incidents]
 
 
+def copies(run: Timeline) -> Counter[tuple[str, ...]]:
+    records = run.records or []
+    return Counter((r.incident, r.channel, r.kind, r.sender, r.recipient) for r in records)
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", ["tutorial", "general-officers-2018", "khasham-2018"])
 async def test_fault_free_scenarios_end_live_as_they_do_in_simulation(
     name: str, mosquitto: Mosquitto
 ) -> None:
     scenario = load_scenario(REPO / "examples" / f"{name}.toml")
-    simulated = build_result(run_exercise(scenario, record=False))
-    live = await run_live(scenario, mosquitto.url, time_scale=SCALE)
+    simulation = run_exercise(scenario)
+    simulated = build_result(simulation)
+    run = await LiveExercise(scenario, mosquitto.url, time_scale=SCALE).run()
+    live = run.result()
     assert live["transport"] == "mqtt"
+    # the live timeline holds the same messages, each delivered after it was sent
+    assert copies(run) == copies(simulation)
+    assert all(r.fate == "delivered" for r in run.records)
+    assert all(r.arrived_at is not None and r.arrived_at >= r.sent_at for r in run.records)
+    assert {n.text for n in run.notes} == {n.text for n in simulation.notes}
     assert summary(live) == summary(simulated)
     assert all(e["passed"] for e in live["expectations"]), live["expectations"]
     assert all(i["held"] for i in live["invariants"]), live["invariants"]
@@ -63,11 +77,19 @@ def test_cli_runs_live_with_a_broker(
             str(SCALE),
             "--json",
             str(out),
+            "--timeline",
+            "--report",
+            str(tmp_path / "report"),
         ]
     )
     assert code == 0
     assert '"transport": "mqtt"' in out.read_text()
-    assert "PASS" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "PASS" in printed
+    assert "BLUE-GO -> RED-GO  escalate strike-1  delivered" in printed
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Live, over MQTT" in page
+    assert page.count('class="swimlane"') == 3
     assert (
         main(["exercise", "run", str(REPO / "examples" / "tutorial.toml"), "--broker", "http://x"])
         == 2

@@ -87,21 +87,6 @@ def test_a_sweep_report_draws_probabilities_with_bands_and_percentiles(tmp_path:
     assert "<td>0.4</td>" in page
 
 
-def test_a_live_run_refuses_a_report() -> None:
-    code = main(
-        [
-            "exercise",
-            "run",
-            str(REPO / "examples" / "tutorial.toml"),
-            "--broker",
-            "mqtt://127.0.0.1:1",
-            "--report",
-            "x",
-        ]
-    )
-    assert code == 2
-
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

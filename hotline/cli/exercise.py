@@ -12,12 +12,13 @@ from typing import Any
 from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
-from hotline.live import run_live
+from hotline.live import LiveExercise
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
-from hotline.sim.exercise import Exercise, run_exercise
+from hotline.sim.exercise import run_exercise
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import load_scenario
+from hotline.sim.timeline import Timeline
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,8 +28,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run = actions.add_parser(
         "run",
         help="run a scenario and report its outcome",
-        description="Run a scenario in simulation. Exit 0 when every expectation and "
-        "invariant held, 1 when one failed, 2 when the scenario is invalid.",
+        description="Run a scenario in simulation (or live, with --broker). Exit 0 when "
+        "every expectation and invariant held, 1 when one failed, 2 when the scenario is invalid.",
     )
     run.add_argument("scenario", type=Path, help="scenario file (TOML)")
     run.add_argument("--seed", type=int, help="seed of this run (default: the scenario's)")
@@ -84,27 +85,23 @@ def run_command(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
     if args.broker:
-        if args.timeline or args.report:
-            option = "--timeline" if args.timeline else "--report"
-            raise UserError(f"{option}: live runs do not record a timeline yet")
         if not 0 < args.time_scale <= 100_000:
             raise UserError(f"--time-scale: {args.time_scale} is not in (0, 100000]")
-        result = asyncio.run(
-            run_live(
-                scenario,
-                args.broker,
-                time_scale=args.time_scale,
-                seed=args.seed,
-                journals=args.journal,
-            )
+        live = LiveExercise(
+            scenario,
+            args.broker,
+            time_scale=args.time_scale,
+            seed=args.seed,
+            journals=args.journal,
         )
-        return _report(args, result, None)
+        asyncio.run(live.run())
+        return _report(args, live.result(), live)
     # recorded: traces need the timeline
     exercise = run_exercise(scenario, args.seed, journals=args.journal)
     return _report(args, build_result(exercise), exercise)
 
 
-def _report(args: argparse.Namespace, result: dict[str, Any], exercise: Exercise | None) -> int:
+def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> int:
     if args.json == "-":
         sys.stdout.write(to_json(result))
         out = _console(sys.stderr)
@@ -112,8 +109,8 @@ def _report(args: argparse.Namespace, result: dict[str, Any], exercise: Exercise
         if args.json:
             Path(args.json).write_text(to_json(result))
         out = _console(sys.stdout)
-    if args.timeline and exercise is not None:
-        for line in timeline_lines(exercise):
+    if args.timeline:
+        for line in timeline_lines(run):
             out.print(line, markup=False)
     if not args.quiet:
         render_result(out, result)
@@ -123,11 +120,10 @@ def _report(args: argparse.Namespace, result: dict[str, Any], exercise: Exercise
                 out.print(
                     f"FAIL {expectation['description']} ({expectation['detail']})", markup=False
                 )
-    if exercise is not None:
-        render_traces(out, result, exercise)
-        if args.report:
-            page = write_exercise_report(args.report, result, exercise)
-            out.print(f"report: {page}", markup=False)
+    render_traces(out, result, run)
+    if args.report:
+        page = write_exercise_report(args.report, result, run)
+        out.print(f"report: {page}", markup=False)
     return EXIT_OK if passed(result) else EXIT_FAILED
 
 

@@ -23,7 +23,7 @@ from hotline.report.svg import (
     lines,
     swimlanes,
 )
-from hotline.sim.exercise import Exercise
+from hotline.sim.timeline import Timeline
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
@@ -72,12 +72,13 @@ def _legend() -> str:
     )
 
 
-def write_exercise_report(directory: Path, result: Mapping[str, Any], run: Exercise) -> Path:
+def write_exercise_report(directory: Path, result: Mapping[str, Any], run: Timeline) -> Path:
     """Write the report of one run; returns the page's path."""
     incidents = result["incidents"]
     body = [
         f"<h1>Exercise {escape(result['scenario'])} (seed {result['seed']})</h1>",
-        f"<p>{len(incidents)} incidents, {result['messages']['sent']} message copies sent, "
+        f"<p>{'Live, over MQTT' if result['transport'] == 'mqtt' else 'Simulated'}: "
+        f"{len(incidents)} incidents, {result['messages']['sent']} message copies sent, "
         f"{result['messages']['delivered']} delivered, {result['messages']['dropped']} "
         f"dropped; run ended at {result['ended_at']} s "
         f"(hotline {escape(result['hotline_version'])}).</p>",

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hotline.sim.durations import format_duration
-from hotline.sim.exercise import Exercise
+from hotline.sim.timeline import Timeline
 
 OUTCOME_STYLE = {
     "acknowledged": "green",
@@ -105,7 +105,7 @@ def render_result(console: Console, result: dict[str, Any]) -> None:
             )
 
 
-def timeline_lines(exercise: Exercise, incident: str | None = None) -> list[str]:
+def timeline_lines(exercise: Timeline, incident: str | None = None) -> list[str]:
     """The run's messages and decisions, one line each, in time order.
 
     With ``incident``, only that incident's lines: the minimal trace printed when an
@@ -143,7 +143,7 @@ def timeline_lines(exercise: Exercise, incident: str | None = None) -> list[str]
 
 
 def render_traces(
-    console: Console, result: dict[str, Any], exercise: Exercise, most: int = 3
+    console: Console, result: dict[str, Any], exercise: Timeline, most: int = 3
 ) -> None:
     """The timeline of each incident a broken invariant names (the first ``most``)."""
     named: list[str] = []

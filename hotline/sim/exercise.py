@@ -45,20 +45,7 @@ from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.model import Scenario, ScriptEvent
 from hotline.sim.responders import Responders
-
-
-@dataclass(slots=True)
-class MessageRecord:
-    """One copy of one message on the network (times in exercise seconds)."""
-
-    sent_at: float
-    channel: str
-    kind: str
-    incident: str
-    sender: str
-    recipient: str
-    fate: str = "in-flight"  # delivered, dropped (why), rejected (reason)
-    arrived_at: float | None = None
+from hotline.sim.timeline import MessageRecord, Note
 
 
 @dataclass(slots=True)
@@ -86,16 +73,6 @@ class Tally:
             )
         )
         return held, detail
-
-
-@dataclass(slots=True)
-class Note:
-    """Something worth a line in the timeline that is not a message: decisions, script."""
-
-    at: float
-    party: str
-    incident: str
-    text: str
 
 
 @contextmanager
