@@ -8,6 +8,8 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hotline.audit.evidence import export_evidence, verify_any, verify_bundle, verify_journal
 from hotline.audit.journal import Journal, JournalError, entry_hash, read_entries
@@ -148,22 +150,66 @@ def test_the_journal_refuses_changes_and_a_removed_entry_is_caught(journals: Pat
     assert caught.value.entry == 4
 
 
-def test_flipping_bytes_of_the_file_where_entries_lie_is_caught(journals: Path) -> None:
+def _damaged(path: Path, original: bytes, offset: int, change: int) -> None:
+    damaged = bytearray(original)
+    damaged[offset] ^= change
+    path.write_bytes(bytes(damaged))
+
+
+def test_a_journal_file_is_checked_byte_for_byte(journals: Path) -> None:
+    report = verify_journal(journals / "BLUE.journal")
+    assert report.unchecked_bytes is None
+
+
+def test_changing_any_byte_of_the_header_is_caught(journals: Path) -> None:
     path = journals / "BLUE.journal"
-    bodies = [row[0] for row in sqlite3.connect(path).execute("SELECT body FROM journal")]
     original = path.read_bytes()
-    for body in bodies:
-        start = original.find(body)
-        assert start > 0
-        for offset in range(start, start + len(body), 3):
-            damaged = bytearray(original)
-            damaged[offset] ^= 0x20
-            path.write_bytes(bytes(damaged))
-            with pytest.raises(JournalError):
-                verify_journal(path)
-    path.write_bytes(original[:100] + b"\xff" * 20 + original[120:])  # the SQLite header
+    for offset in range(100):  # the SQLite header: page size, counters, versions, ids
+        _damaged(path, original, offset, 0x01)
+        with pytest.raises(JournalError):
+            verify_journal(path)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(where=st.floats(0, 1, exclude_max=True), change=st.integers(1, 255))
+def test_changing_any_byte_of_a_journal_file_is_caught(
+    journals: Path, where: float, change: int
+) -> None:
+    # rows, page headers, cell pointers, b-tree dividers, and the space SQLite does not
+    # read: each changed byte changes a row (the chain fails) or the file stops being
+    # the one SQLite writes for its rows (the byte comparison fails)
+    path = journals / "BLUE.journal"
+    original = path.read_bytes()  # as written: each example puts it back
+    _damaged(path, original, int(where * len(original)), change)
+    try:
+        with pytest.raises(JournalError):
+            verify_journal(path)
+    finally:
+        path.write_bytes(original)
+
+
+def test_a_damaged_header_is_reported_not_raised(journals: Path) -> None:
+    path = journals / "BLUE.journal"
+    original = path.read_bytes()
+    path.write_bytes(original[:100] + b"\xff" * 20 + original[120:])
     with pytest.raises(JournalError, match="not a readable journal"):
         verify_journal(path)
+    _damaged(path, original, 4096 - 200, 0x80)  # in the schema's SQL text
+    with pytest.raises(JournalError, match="not a readable journal"):
+        verify_journal(path)
+
+
+def test_bytes_not_compared_are_said_so(journals: Path) -> None:
+    path = journals / "BLUE.journal"
+    original = path.read_bytes()
+    other = (3_039_000).to_bytes(4, "big")  # last written by another SQLite
+    path.write_bytes(original[:60] + other + original[64:96] + other + original[100:])
+    report = verify_journal(path)
+    assert report.unchecked_bytes == "last written by SQLite 3.39.0, this is " + ".".join(
+        map(str, sqlite3.sqlite_version_info)
+    )
 
 
 def test_an_evidence_bundle_verifies_offline_and_any_flipped_byte_fails_it(
@@ -194,7 +240,9 @@ def test_an_evidence_bundle_verifies_offline_and_any_flipped_byte_fails_it(
 def test_audit_commands(journals: Path, capsys: pytest.CaptureFixture[str]) -> None:
     journal, bundle = journals / "BLUE.journal", journals / "b.evidence"
     assert main(["audit", "verify", str(journal)]) == 0
-    assert "journal verifies: 5 entries, 2 signatures checked" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "journal verifies: 5 entries, 2 signatures checked" in printed
+    assert "every byte of the file is what SQLite writes for these entries" in printed
     assert main(["audit", "show", str(journal), "--incident", "flight-1"]) == 0
     shown = capsys.readouterr().out
     assert "notify on air BLUE-AOC -> RED-AOC seq 1" in shown
@@ -266,6 +314,7 @@ async def test_live_posts_journal_in_their_store(mosquitto: Mosquitto, tmp_path:
         incident_id = incident.id
     us_report = verify_journal(tmp_path / "us.db")
     ru_report = verify_journal(tmp_path / "ru.db")
+    assert us_report.unchecked_bytes == "the file holds a post's store too"
     assert [(m.direction, m.envelope.kind.value) for m in us_report.messages] == [
         ("sent", "notify"),
         ("received", "ack"),

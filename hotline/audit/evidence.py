@@ -26,6 +26,7 @@ from typing import Any
 
 import msgpack
 
+from hotline.audit.filecheck import check_file
 from hotline.audit.journal import (
     GENESIS,
     KINDS,
@@ -70,6 +71,8 @@ class Report:
     messages: list[CheckedMessage] = field(default_factory=list)
     #: every key trusted along the way, by public key and station
     keys: dict[tuple[bytes, str], TrustedKey] = field(default_factory=dict)
+    #: a journal file's bytes beyond its rows: None when all were checked, else why not
+    unchecked_bytes: str | None = None
 
 
 def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
@@ -91,7 +94,8 @@ def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
 
 
 def verify_journal(path: Path) -> Report:
-    """Check the chain of the journal at ``path`` and every signature in it.
+    """Check the chain of the journal at ``path``, every signature in it, and then every
+    other byte of its file (`hotline.audit.filecheck`).
 
     Raises:
         JournalError: naming the first bad entry.
@@ -124,6 +128,7 @@ def verify_journal(path: Path) -> Report:
             report.messages.append(_checked(entry, keyring))
             report.signatures += 1
         report.entries, report.head = entry.number, entry.hash
+    report.unchecked_bytes = check_file(path)
     return report
 
 

@@ -12,6 +12,10 @@ signatures can be checked again at any later time; the journal also records the 
 keys the post trusted (a ``keys`` entry whenever its keyring is set), which makes it
 checkable without the post's key files. SQLite triggers refuse UPDATE and DELETE.
 
+A journal in a file of its own carries a journal's application id, and each opening
+stamps the SQLite library's version in ``user_version`` (`stamp`), so that every byte
+of the file can be checked, not only its rows (`hotline.audit.filecheck`).
+
 The chain proves the journal unchanged since its entries were written, relative to
 its last hash: whoever can rewrite the file can rewrite the whole chain. What a third
 party can rely on without trusting the post is the signed messages themselves, which
@@ -46,6 +50,11 @@ from hotline.sqlite import connect, transaction
 GENESIS = bytes(32)
 KINDS = ("keys", "sent", "received", "rejected", "transition")
 MESSAGE_KINDS = ("sent", "received", "rejected")
+COLUMNS = ("number", "at", "kind", "incident", "body", "prev", "hash")
+INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM journal ORDER BY number"
+#: ``PRAGMA application_id`` of a journal in a file of its own: "HLJ1"
+APPLICATION_ID = 0x484C4A31
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -135,6 +144,7 @@ class Journal:
             self._db, self._owned = path, False
         else:
             self._db, self._owned = connect(path), True
+            stamp(self._db)
         self._db.executescript(SCHEMA)
         row = self._db.execute("SELECT number, hash FROM journal ORDER BY number DESC LIMIT 1")
         last = row.fetchone()
@@ -164,8 +174,7 @@ class Journal:
         number = self._number + 1
         digest = entry_hash((number, at, kind, incident, packed, self._head))
         self._db.execute(
-            "INSERT INTO journal (number, at, kind, incident, body, prev, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            INSERT,
             (number, at, kind, incident, packed, self._head, digest),
         )
         entry = Entry(number, at, kind, incident, body, self._head, digest)
@@ -180,6 +189,36 @@ class Journal:
             self._keys = packed
 
 
+def version_number(version: tuple[int, int, int]) -> int:
+    """SQLITE_VERSION_NUMBER of a version tuple (3.40.1 is 3040001)."""
+    major, minor, patch = version
+    return major * 1_000_000 + minor * 1_000 + patch
+
+
+def stamp(db: sqlite3.Connection) -> None:
+    """Mark a journal's own file: a journal's application id, and this library's version
+    (`hotline.audit.filecheck` compares it with the writer's version in the header)."""
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version = {version_number(sqlite3.sqlite_version_info)}")
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """The journal file at ``path``, opened read-only; SQLite's errors as JournalError."""
+    if not path.is_file():
+        raise JournalError(f"{path}: no such file")
+    try:
+        db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            yield db
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path}: not a readable journal ({exc})") from None
+    except UnicodeDecodeError:
+        raise JournalError(f"{path}: not a readable journal (text that is not UTF-8)") from None
+
+
 def remove_journal(path: Path) -> None:
     """Delete the journal at ``path`` with its write-ahead files (a run starting afresh)."""
     for suffix in ("", "-wal", "-shm"):
@@ -192,20 +231,10 @@ def read_entries(path: Path) -> Iterator[Entry]:
     Raises:
         JournalError: not a journal, or the file is damaged.
     """
-    if not path.is_file():
-        raise JournalError(f"{path}: no such file")
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows = db.execute(
-                "SELECT number, at, kind, incident, body, prev, hash FROM journal ORDER BY number"
-            )
-            for row in rows:
-                yield _entry(row)
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise JournalError(f"{path}: not a readable journal ({exc})") from None
+    with reading(path) as db:
+        rows = db.execute(SELECT)
+        for row in rows:
+            yield _entry(row)
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:

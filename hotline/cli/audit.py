@@ -64,6 +64,10 @@ def verify_command(args: argparse.Namespace) -> int:
     if report.kind == "evidence bundle":
         for line in _bundle_lines(report):
             print(line)
+    elif report.unchecked_bytes is None:
+        print("every byte of the file is what SQLite writes for these entries")
+    else:
+        print(f"the entries are checked; the file's other bytes are not: {report.unchecked_bytes}")
     return EXIT_OK
 
 
