@@ -34,7 +34,7 @@ from hotline.audit.journal import (
     version_number,
 )
 
-#: what a journal file's schema holds, in order
+#: the schema objects of a journal (a post's store holds these and its own tables)
 OBJECTS = [("table", "journal"), ("trigger", "journal_no_update"), ("trigger", "journal_no_delete")]
 
 
@@ -56,10 +56,11 @@ def check_file(path: Path) -> str | None:
     if wal.is_file() and wal.stat().st_size:
         return "a write-ahead log beside it holds changes not yet in the file (a post writing?)"
     with reading(path) as db:
-        objects = db.execute("SELECT type, name FROM sqlite_master ORDER BY rowid").fetchall()
-        if objects != OBJECTS:
-            return "the file holds a post's store too"
         data = path.read_bytes()
+        if _u32(data, 68) == 0:  # not stamped: a post's store holding its journal?
+            objects = db.execute("SELECT type, name FROM sqlite_master").fetchall()
+            if set(OBJECTS) < set(objects):
+                return "the file holds a post's store too"
         _check_header(path, data)
         ours = version_number(sqlite3.sqlite_version_info)
         if _u32(data, 60) != ours:
