@@ -1,4 +1,4 @@
-"""``hotline exercise run`` and ``hotline exercise check``: channel exercises in simulation."""
+"""``hotline exercise run`` and ``hotline exercise check``: channel exercises, simulated or live."""
 
 from __future__ import annotations
 
