@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -246,14 +247,7 @@ class LiveExercise:
         if record is None:
             return  # not published by this run: a retained message of an earlier one
         if record.arrived_at is not None:
-            record = MessageRecord(
-                record.sent_at,
-                record.channel,
-                f"{record.kind} (again)",
-                record.incident,
-                record.sender,
-                station,
-            )
+            record = dataclasses.replace(record, kind=f"{record.kind} (again)", arrived_at=None)
             self.records.append(record)
         record.arrived_at = self._at()
         record.fate = "delivered"

@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from hotline.cli import main
-from hotline.live import LiveExercise, run_live
-from hotline.sim.exercise import run_exercise
+from hotline.core.errors import Reason
+from hotline.core.events import Rejected
+from hotline.core.incident import Notice
+from hotline.core.names import Channel, Precedence, inbox_topic
+from hotline.live import LiveExercise, _Clock, run_live
+from hotline.sim.exercise import Exercise, run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result
 from hotline.sim.scenario import load_scenario
@@ -95,3 +99,28 @@ def test_cli_runs_live_with_a_broker(
         == 2
     )
     assert "mqtt://" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_a_copy_the_broker_hands_over_again_is_a_record_of_its_own() -> None:
+    # QoS 1 is at least once: the timeline shows the second arrival and its fate
+    scenario = load_scenario(REPO / "examples" / "tutorial.toml")
+    live = LiveExercise(scenario, "mqtt://127.0.0.1:1")
+    live._clock = _Clock(scenario.start, 1.0)
+    blue = Exercise(scenario).endpoints["BLUE"]
+    blue.notify(
+        channel=Channel.AIR,
+        precedence=Precedence.FLASH,
+        notice=Notice(activity="flight"),
+        now=scenario.start,
+    )
+    (message,) = blue.outbox()
+    live._sent(message)
+    inbox = inbox_topic(message.channel, message.recipients[0])
+    live._received(inbox, message.data, [])
+    live._received(inbox, message.data, [Rejected(Reason.REPLAY, "seen", scenario.start)])
+    live._received(inbox, b"from an earlier run", [])
+    assert [(r.kind, r.recipient, r.fate) for r in live.records] == [
+        ("notify", "RED-AOC", "delivered"),
+        ("notify (again)", "RED-AOC", "rejected: replay"),
+    ]
