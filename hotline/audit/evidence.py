@@ -98,7 +98,7 @@ def verify_journal(path: Path) -> Report:
     other byte of its file (`hotline.audit.filecheck`).
 
     Raises:
-        JournalError: naming the first bad entry.
+        JournalError: naming the first bad entry, or else the first bad byte.
     """
     report = Report("journal")
     keyring: Keyring | None = None
