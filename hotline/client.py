@@ -94,6 +94,11 @@ class Station:
         journal: a file for the post's journal (`hotline.audit.journal`: every message
             sent, received and rejected, every transition). By default the journal
             lives in the store, and each entry commits with what it records.
+        keep_closed: clock seconds a closed incident stays in memory (default ten
+            minutes). After that only the store holds it, and it is read back when a
+            message or a call names it again, so a post running for months holds its
+            open incidents and the recent ones, not all it ever had. None keeps every
+            incident in memory (live exercises do, to report them all).
     """
 
     def __init__(
@@ -111,9 +116,12 @@ class Station:
         client_id: str | None = None,
         tls: TlsFiles | None = None,
         journal: Path | str | None = None,
+        keep_closed: float | None = 600.0,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        if keep_closed is not None and not keep_closed >= 0:
+            raise ValueError("keep_closed must be None or at least 0")
         self.store = PostStore(store)
         self.clock = clock
         self.time_scale = time_scale
@@ -134,9 +142,12 @@ class Station:
             first_seq=self.store.first_seq(),
             taken=self.store.taken,
             track_changes=True,
+            recall=None if keep_closed is None else self._recall,
         )
+        self._doctrine, self._keep_closed = doctrine, keep_closed
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        for record in self.store.incident_records():
+        # with keep_closed, closed incidents stay in the store until named again
+        for record in self.store.incident_records(open_only=keep_closed is not None):
             incident = incident_from_record(record, doctrine)
             self.endpoint.restore(incident)
             if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
@@ -292,6 +303,8 @@ class Station:
                     await self._wake.wait()
             now = self.clock()
             self._publish(self.endpoint.on_timer(now), now)
+            if self._keep_closed is not None:  # what closed long enough ago is kept now
+                self.recorder.forget(self.endpoint.set_aside(now - self._keep_closed))
 
     def _publish(self, events: list[Event], now: float, arrival: Arrival | None = None) -> None:
         self._commit(now, arrival)
@@ -333,6 +346,15 @@ class Station:
         self.copies_sent += len(queued)
         self.link.send(queued)
 
+    def _recall(self, incident_id: str) -> list[Incident]:
+        """The views of ``incident_id`` the endpoint set aside, read back from the store."""
+        found = [
+            incident_from_record(record, self._doctrine)
+            for record in self.store.incident_records(keys=_record_keys(incident_id))
+        ]
+        self.recorder.seen(found)  # their history is journaled already
+        return found
+
     def _settle(self) -> None:
         # a local call (withdraw, resolve...) can close an incident without an event
         for incident_id in [i for i, h in self._open.items() if not h.incident.is_open]:
@@ -348,6 +370,11 @@ class Arrival(NamedTuple):
     data: bytes
     channel: Channel | None
     events: list[Event]
+
+
+def _record_keys(incident_id: str) -> list[str]:
+    """The keys under which the views of an incident would be stored."""
+    return [f"originated {incident_id}"] + [f"answering {incident_id} {c.value}" for c in Channel]
 
 
 def _record_key(incident: Incident) -> str:

@@ -155,6 +155,7 @@ class LiveExercise:
                         time_scale=self.time_scale,
                         client_id=f"hotline-{party}-{run_tag}",
                         journal=self._journal(party),
+                        keep_closed=None,  # the result reports every incident
                     )
                 )
             for post in self.posts.values():

@@ -18,7 +18,10 @@ KEYRING = keyring_for(DOCTRINE)
 
 
 def post(
-    party: str, broker: Mosquitto | str | list[str], store: Path | str = ":memory:"
+    party: str,
+    broker: Mosquitto | str | list[str],
+    store: Path | str = ":memory:",
+    keep_closed: float | None = 600.0,
 ) -> Station:
     """``party``'s post, hosting its stations on every line, on ``broker`` (or URLs)."""
     stations = sorted(
@@ -31,6 +34,7 @@ def post(
         doctrine=DOCTRINE,
         broker=broker.url if isinstance(broker, Mosquitto) else broker,
         store=store,
+        keep_closed=keep_closed,
     )
 
 

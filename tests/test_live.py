@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hotline.audit.journal import read_entries
 from hotline.client import Station
 from hotline.core.events import NoticeReceived, Rejected
 from hotline.core.incident import Notice
-from hotline.core.names import Channel, Precedence
+from hotline.core.names import Channel, Kind, Precedence
+from hotline.core.wire import Envelope
 from hotline.testing import Mosquitto
 from hotline.transport.mqtt import BrokerAddress, TransportError
 from hotline.transport.store import PostStore
+from tests.harness import station_key
 from tests.posts import answer_every_notice, post
 
 pytestmark = pytest.mark.broker
@@ -108,6 +112,24 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
             assert view.leg.calls == 1
 
 
+def _notice_again(incident: str) -> bytes:
+    """US's notice of ``incident`` once more, as a retry: a new message, validly signed."""
+    return station_key("US-CAOC").sign(
+        Envelope(
+            id=bytes(range(16)),
+            channel=Channel.AIR,
+            kind=Kind.NOTIFY,
+            sender="US-CAOC",
+            recipients=("RU-HMEIMIM",),
+            incident=incident,
+            seq=10_000,
+            sent_at_ms=int(time.time() * 1000),
+            precedence=Precedence.FLASH,
+            body=NOTICE.to_body(),
+        )
+    )
+
+
 async def _next(station: Station, kind: type[Any]) -> Any:
     async for event in station.events():
         if isinstance(event, kind):
@@ -142,3 +164,44 @@ def test_the_store_keeps_sequence_taken_ids_and_outbox(tmp_path: Path) -> None:
     assert again.pending() == []
     assert again.forget_before(200.0) == 1
     again.close()
+
+
+@pytest.mark.asyncio
+async def test_closed_incidents_leave_memory_and_come_back_when_named(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    stores = {"US": tmp_path / "us.db", "RU": tmp_path / "ru.db"}
+    async with (
+        post("US", mosquitto, stores["US"], keep_closed=0) as us,
+        post("RU", mosquitto, stores["RU"], keep_closed=0) as ru,
+    ):
+        responder = asyncio.create_task(answer_every_notice(ru))
+        handles = [
+            await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+            for _ in range(3)
+        ]
+        for handle in handles:
+            assert await handle.outcome(timeout=10) == "acknowledged"
+        async with asyncio.timeout(5):  # the timer tasks set them aside within a second
+            while list(us.endpoint.incidents()) or list(ru.endpoint.incidents()):
+                await asyncio.sleep(0.05)
+        first = handles[0].id
+        assert us.handle(first).incident.outcome == "acknowledged"  # read back
+        with pytest.raises(ValueError, match="already exists"):
+            await us.notify(
+                channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE, incident_id=first
+            )
+        # the notice again, as if a retry crossed the ack: RU reads its view back and
+        # answers as before, journaling the new step only, not the view's history again
+        journaled = len(ru.journal)
+        ru._on_message("hotline/v1/air/RU-HMEIMIM", _notice_again(first))
+        responder.cancel()
+        added = [e.kind for e in read_entries(stores["RU"])][journaled:]
+        assert added == ["received", "transition", "sent"]
+    # started again, a post holds no closed incident, and still knows each one
+    async with post("US", mosquitto, stores["US"], keep_closed=0) as again:
+        assert list(again.endpoint.incidents()) == []
+        outcomes = [await again.handle(h.id).outcome(timeout=1) for h in handles]
+        assert outcomes == ["acknowledged"] * 3
+    async with post("US", mosquitto, stores["US"], keep_closed=None) as keeping:
+        assert len(list(keeping.endpoint.incidents())) == 3

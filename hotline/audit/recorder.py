@@ -87,6 +87,16 @@ class Recorder:
                 )
             self._steps[view] = len(incident.history)
 
+    def seen(self, incidents: Iterable[Incident]) -> None:
+        """Incidents read back from the store: their history so far is journaled."""
+        for incident in incidents:
+            self._steps[_view(incident)] = len(incident.history)
+
+    def forget(self, incidents: Iterable[Incident]) -> None:
+        """Incidents the endpoint set aside: `seen` tells again if they come back."""
+        for incident in incidents:
+            self._steps.pop(_view(incident), None)
+
 
 def _view(incident: Incident) -> tuple[Role, str, Channel]:
     return incident.role, incident.id, incident.legs[0].channel

@@ -23,13 +23,20 @@ clock: see protocol/PROTOCOL.md, section 6.2).
 Incidents this endpoint originated are keyed by incident id and follow the ladder
 across lines. Responder views are keyed by (incident id, channel): on each line the
 responder sees only that line's exchange.
+
+A long-lived post need not keep every incident in memory. Given a ``recall`` (a live
+post reads its store), ``set_aside(before)`` lets go of incidents that closed before
+then; a message or a call that names one again brings it back through ``recall``
+first, so a late answer, a repeated notice or a reused incident id is judged exactly as
+if it had never left.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from hotline.core.channels import Doctrine
 from hotline.core.errors import (
@@ -97,6 +104,8 @@ class StationEndpoint:
             restart is refused as a replay instead of processed twice.
         track_changes: remember which incidents each call changed, for `changed` (a
             live post saves them, and `restore` brings them back after a restart).
+        recall: the views of an incident id that `set_aside` let go of (from wherever
+            the caller keeps them); without it, every incident stays in memory.
 
     Raises:
         ValueError: a key's station is not this party's station on any line.
@@ -115,6 +124,7 @@ class StationEndpoint:
         encode: bool = True,
         taken: Callable[[bytes], bool] | None = None,
         track_changes: bool = False,
+        recall: Callable[[str], Iterable[Incident]] | None = None,
     ) -> None:
         self.party = check_station_id(party, "party")
         self.doctrine = doctrine
@@ -156,6 +166,8 @@ class StationEndpoint:
         self._pushes = 0  # heap tie-breaker: equal deadlines fire in scheduling order
         self._counter = 0
         self._changed: dict[int, Incident] | None = {} if track_changes else None
+        self._recall = recall
+        self._closed: deque[tuple[float, Incident]] = deque()  # to set aside, oldest first
 
     # -- what it holds --------------------------------------------------------------
 
@@ -165,24 +177,28 @@ class StationEndpoint:
         return dict(self._station_for)
 
     def incidents(self) -> Iterator[Incident]:
-        """Every incident view held here: originated first, then responder views."""
+        """Every incident view held in memory: originated first, then responder views."""
         yield from self._originated.values()
         yield from self._answering.values()
 
     def originated(self, incident_id: str) -> Incident:
         """The incident this endpoint originated with that id (`UnknownIncident` if none)."""
-        try:
-            return self._originated[incident_id]
-        except KeyError:
-            raise UnknownIncident(f"no incident {incident_id!r} originated here") from None
+        found = self._origin(incident_id)
+        if found is None:
+            raise UnknownIncident(f"no incident {incident_id!r} originated here")
+        return found
 
     def answering(self, incident_id: str, channel: Channel | None = None) -> Incident:
         """The responder view of an incident; name ``channel`` when several lines carry it."""
         if channel is not None:
-            found = self._answering.get((incident_id, channel))
+            found = self._view(incident_id, channel)
             if found is None:
                 raise UnknownIncident(f"no notice {incident_id!r} received here on {channel}")
             return found
+        if self._recall is not None and any(
+            (incident_id, c) not in self._answering for c in Channel
+        ):
+            self._bring_back(incident_id)
         views = [v for c in Channel if (v := self._answering.get((incident_id, c))) is not None]
         if not views:
             raise UnknownIncident(f"no notice {incident_id!r} received here")
@@ -214,6 +230,37 @@ class StationEndpoint:
                 raise ValueError(f"notice {incident.id!r} on {key[1]} is already held here")
             self._answering[key] = incident
         self._schedule(incident)
+        if self._recall is not None and not incident.is_open:
+            self._closed.append((incident.closed_at or 0.0, incident))
+
+    def set_aside(self, before: float) -> list[Incident]:
+        """Let go of the incidents that closed before ``before`` (see the module doc).
+
+        Call it once their last changes are kept where ``recall`` reads (a live post
+        calls it after each commit). Returns the incidents let go of.
+
+        Raises:
+            ValueError: the endpoint was built without ``recall``.
+        """
+        if self._recall is None:
+            raise ValueError("set_aside needs an endpoint built with recall")
+        closed, unsaved = self._closed, self._changed or {}
+        gone: list[Incident] = []
+        kept: list[tuple[float, Incident]] = []
+        while closed and closed[0][0] < before:
+            entry = closed.popleft()
+            incident = entry[1]
+            if incident.is_open:
+                continue  # reopened: it is queued again when it closes again
+            if id(incident) in unsaved:
+                kept.append(entry)
+                continue
+            index, key = self._index_of(incident)
+            if index.get(key) is incident:
+                del index[key]
+                gone.append(incident)
+        closed.extendleft(reversed(kept))
+        return gone
 
     def changed(self) -> list[Incident]:
         """The incidents changed since the last call (``track_changes`` endpoints only)."""
@@ -327,10 +374,10 @@ class StationEndpoint:
         if incident_id is None:
             self._counter += 1
             incident_id = f"{station}:{self._counter}"
-            while incident_id in self._originated:
+            while self._origin(incident_id) is not None:
                 self._counter += 1
                 incident_id = f"{station}:{self._counter}"
-        elif incident_id in self._originated:
+        elif self._origin(incident_id) is not None:
             raise ValueError(f"incident {incident_id!r} already exists")
         incident, sends = Incident.originate(
             incident_id=incident_id,
@@ -412,7 +459,7 @@ class StationEndpoint:
         text: str = "",
     ) -> None:
         """End an exchange with agreed mutual actions (party -> what it does)."""
-        incident = self._originated.get(incident_id) or self.answering(incident_id, channel)
+        incident = self._origin(incident_id) or self.answering(incident_id, channel)
         self._after(incident, incident.resolve(actions, now, text), now)
 
     def link_down(self, channel: Channel, now: float) -> list[Event]:
@@ -437,11 +484,11 @@ class StationEndpoint:
             )
         kind, key = envelope.kind, (envelope.incident, envelope.channel)
         if kind in NOTICE_KINDS:
-            if envelope.incident in self._originated:
+            if self._origin(envelope.incident) is not None:
                 raise RefusedMessage(
                     Reason.ILLEGAL_TRANSITION, f"{envelope.incident} is this station's own incident"
                 )
-            view = self._answering.get(key)
+            view = self._view(*key)
             if view is None:
                 view = Incident.answering(
                     incident_id=envelope.incident,
@@ -467,7 +514,7 @@ class StationEndpoint:
                 )
             self._after(view, view.on_repeat(digest, now), now, events, closing=True)
         elif kind in ANSWER_KINDS:
-            incident = self._originated.get(envelope.incident)
+            incident = self._origin(envelope.incident)
             if incident is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} originated here"
@@ -482,7 +529,7 @@ class StationEndpoint:
             )
             self._after(incident, sends, now, events, closing=True)
         elif kind is Kind.WITHDRAW:
-            view = self._answering.get(key)
+            view = self._view(*key)
             if view is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT,
@@ -491,7 +538,7 @@ class StationEndpoint:
             view.on_withdraw(envelope.sender, now)
             self._after(view, [], now, events, closing=True)
         elif kind is Kind.RESOLVE:
-            target = self._originated.get(envelope.incident) or self._answering.get(key)
+            target = self._origin(envelope.incident) or self._view(*key)
             if target is None:
                 raise RefusedMessage(
                     Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} here"
@@ -513,11 +560,45 @@ class StationEndpoint:
             self._sign(incident, send, now)
         if self._changed is not None:
             self._changed[id(incident)] = incident
+        if self._recall is not None and not incident.is_open:
+            self._closed.append((now, incident))
         if closing and events is not None and not incident.is_open and incident.closed_at == now:
             events.append(
                 Closed(incident.id, incident.role, incident.channel, incident.outcome, now)
             )
         self._schedule(incident)
+
+    # -- what is held, and what was set aside ---------------------------------------
+
+    def _origin(self, incident_id: str) -> Incident | None:
+        found = self._originated.get(incident_id)
+        if found is None and self._recall is not None:
+            self._bring_back(incident_id)
+            found = self._originated.get(incident_id)
+        return found
+
+    def _view(self, incident_id: str, channel: Channel) -> Incident | None:
+        found = self._answering.get((incident_id, channel))
+        if found is None and self._recall is not None:
+            self._bring_back(incident_id)
+            found = self._answering.get((incident_id, channel))
+        return found
+
+    def _bring_back(self, incident_id: str) -> None:
+        assert self._recall is not None
+        for incident in self._recall(incident_id):
+            index, key = self._index_of(incident)
+            if key in index:
+                continue  # the one held in memory is the newer
+            index[key] = incident
+            self._schedule(incident)
+            if not incident.is_open:  # it may be set aside again
+                self._closed.append((incident.closed_at or 0.0, incident))
+
+    def _index_of(self, incident: Incident) -> tuple[dict[Any, Incident], object]:
+        if incident.role is Role.ORIGINATOR:
+            return self._originated, incident.id
+        return self._answering, (incident.id, incident.legs[0].channel)
 
     def _schedule(self, incident: Incident) -> None:
         """Put the incident's deadline on the timer heap (or forget it once closed)."""

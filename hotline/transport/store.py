@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,15 @@ class PostStore:
             (key, int(is_open), data),
         )
 
-    def incident_records(self) -> list[dict[str, Any]]:
-        """Every incident record kept, in the order first saved."""
-        rows = self._db.execute("SELECT record FROM incidents ORDER BY rowid")
+    def incident_records(
+        self, *, open_only: bool = False, keys: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The incident records kept (only the open ones, or those under ``keys``), in
+        the order first saved."""
+        query, parameters = "SELECT record FROM incidents", list(keys or ())
+        if keys is not None:
+            query += f" WHERE key IN ({', '.join('?' * len(parameters))})"
+        elif open_only:
+            query += " WHERE open"
+        rows = self._db.execute(query + " ORDER BY rowid", parameters)
         return [msgpack.unpackb(bytes(row[0]), raw=False) for row in rows]
