@@ -17,8 +17,9 @@ from hotline.core.channels import Doctrine
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.events import Event, NoticeReceived
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import Channel
+from hotline.core.names import Channel, Kind, Precedence
 from hotline.core.signing import StationKey
+from hotline.core.wire import Envelope
 from hotline.doctrine import doctrine_with
 
 T0 = 1_800_000_000.0
@@ -41,6 +42,37 @@ def make_doctrine(parties: Iterable[str] = ("US", "RU"), **overrides: Any) -> Do
 
 def station_key(station: str) -> StationKey:
     return StationKey(hashlib.sha256(station.encode()).digest(), station)
+
+
+def signed(
+    sender: str,
+    recipient: str,
+    incident: str,
+    kind: Kind,
+    *,
+    at: float,
+    seq: int,
+    ref: bytes | None = None,
+    body: Mapping[str, Any] | None = None,
+    message_id: bytes | None = None,
+) -> bytes:
+    """A message on the air line, validly signed by ``sender``'s test key, that no
+    endpoint sent: late answers, repeated notices, impostors."""
+    return station_key(sender).sign(
+        Envelope(
+            id=message_id or hashlib.sha256(f"{sender} {seq} {kind}".encode()).digest()[:16],
+            channel=Channel.AIR,
+            kind=kind,
+            sender=sender,
+            recipients=(recipient,),
+            incident=incident,
+            ref=ref,
+            seq=seq,
+            sent_at_ms=int(at * 1000),
+            precedence=Precedence.FLASH,
+            body=dict(body or {}),
+        )
+    )
 
 
 def keyring_for(doctrine: Doctrine) -> Keyring:

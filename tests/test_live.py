@@ -14,11 +14,10 @@ from hotline.client import Station
 from hotline.core.events import NoticeReceived, Rejected
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Kind, Precedence
-from hotline.core.wire import Envelope
 from hotline.testing import Mosquitto
 from hotline.transport.mqtt import BrokerAddress, TransportError
 from hotline.transport.store import PostStore
-from tests.harness import station_key
+from tests.harness import signed
 from tests.posts import answer_every_notice, post
 
 pytestmark = pytest.mark.broker
@@ -114,19 +113,14 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
 
 def _notice_again(incident: str) -> bytes:
     """US's notice of ``incident`` once more, as a retry: a new message, validly signed."""
-    return station_key("US-CAOC").sign(
-        Envelope(
-            id=bytes(range(16)),
-            channel=Channel.AIR,
-            kind=Kind.NOTIFY,
-            sender="US-CAOC",
-            recipients=("RU-HMEIMIM",),
-            incident=incident,
-            seq=10_000,
-            sent_at_ms=int(time.time() * 1000),
-            precedence=Precedence.FLASH,
-            body=NOTICE.to_body(),
-        )
+    return signed(
+        "US-CAOC",
+        "RU-HMEIMIM",
+        incident,
+        Kind.NOTIFY,
+        at=time.time(),
+        seq=10_000,
+        body=NOTICE.to_body(),
     )
 
 

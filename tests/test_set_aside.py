@@ -21,8 +21,8 @@ from hotline.core.events import Event, Rejected
 from hotline.core.incident import Incident, Notice, Role
 from hotline.core.names import Channel, Kind, Precedence
 from hotline.core.records import incident_from_record, incident_record
-from hotline.core.wire import Envelope, digest, encode_envelope
-from tests.harness import T0, Net, keyring_for, make_doctrine, station_key
+from hotline.core.wire import digest, encode_envelope
+from tests.harness import T0, Net, keyring_for, make_doctrine, signed, station_key
 
 NOTICE = Notice(activity="flight", starts_at=T0 + 3600)
 BODIES: dict[Kind, dict[str, Any]] = {
@@ -92,20 +92,8 @@ def late(
     sender: str, recipient: str, incident: str, kind: Kind, ref: bytes | None, n: int
 ) -> bytes:
     """A validly signed message about ``incident`` that its sender never sent."""
-    return station_key(sender).sign(
-        Envelope(
-            id=hashlib.sha256(f"late {n}".encode()).digest()[:16],
-            channel=Channel.AIR,
-            kind=kind,
-            sender=sender,
-            recipients=(recipient,),
-            incident=incident,
-            ref=ref,
-            seq=1000 + n,
-            sent_at_ms=int((T0 + 600) * 1000),
-            precedence=Precedence.FLASH,
-            body=BODIES.get(kind, {}),
-        )
+    return signed(
+        sender, recipient, incident, kind, at=T0 + 600, seq=1000 + n, ref=ref, body=BODIES.get(kind)
     )
 
 
