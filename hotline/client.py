@@ -35,7 +35,7 @@ from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Closed, Event, NoticeReceived, Received
 from hotline.core.incident import Incident, Notice, Role, State
 from hotline.core.keyring import Keyring
-from hotline.core.names import TOPIC_PREFIX, Channel, DisputeReason, Precedence
+from hotline.core.names import Channel, DisputeReason, Precedence, inbox_topic
 from hotline.core.records import incident_from_record, incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
@@ -155,7 +155,7 @@ class Station:
         self.journal = Journal(self.store.connection if journal is None else journal)
         self.recorder = Recorder(self.journal, self.endpoint, clock())
         stations = self.endpoint.stations
-        self._channel_of = {f"{TOPIC_PREFIX}/{c.value}/{s}": c for c, s in stations.items()}
+        self._channel_of = {inbox_topic(c, s): c for c, s in stations.items()}
         try:
             self.link = MqttLink(
                 BrokerAddress.parse_many(broker),
@@ -172,6 +172,7 @@ class Station:
         self._open: dict[str, IncidentHandle] = {}  # handles whose outcome is still awaited
         self._wake = asyncio.Event()
         self._armed = 0.0  # the clock time the timer task sleeps until
+        self._swept = 0.0  # when taken message ids were last swept
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -303,8 +304,20 @@ class Station:
                     await self._wake.wait()
             now = self.clock()
             self._publish(self.endpoint.on_timer(now), now)
-            if self._keep_closed is not None:  # what closed long enough ago is kept now
-                self.recorder.forget(self.endpoint.set_aside(now - self._keep_closed))
+            self._keep_house(now)
+
+    def _keep_house(self, now: float) -> None:
+        """Let go of what is no longer needed, once what it changed is committed: closed
+        incidents past ``keep_closed``, and taken message ids too old to pass the
+        freshness check again (sent before now - max_age - max_skew; taken at most
+        max_skew before they were sent), swept every half of that window."""
+        if self._keep_closed is not None:
+            self.recorder.forget(self.endpoint.set_aside(now - self._keep_closed))
+        policy = self.endpoint.verifier.policy
+        window = policy.max_age + 2 * policy.max_skew
+        if now >= self._swept + window / 2:
+            self.store.forget_before(now - window)
+            self._swept = now
 
     def _publish(self, events: list[Event], now: float, arrival: Arrival | None = None) -> None:
         self._commit(now, arrival)

@@ -33,7 +33,6 @@ from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import NOTICE_KINDS
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.sim.exercise import Tally, originated, perform, responder_views, station_seed
@@ -214,11 +213,7 @@ class LiveExercise:
                 self.tally.rejected[event.reason.value] += 1
             elif isinstance(event, Received):
                 self.watch.observe(party, event, None, owner)
-                envelope = event.envelope
-                if envelope.kind in NOTICE_KINDS:
-                    responders.ring(
-                        party, post.endpoint.answering(envelope.incident, envelope.channel)
-                    )
+            responders.heard(party, event)
 
     # -- the timeline ----------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from hotline.client import Station
 from hotline.core.events import NoticeReceived
 from hotline.core.names import Channel
+from hotline.core.verifier import VerifierPolicy
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
 from tests.harness import keyring_for, make_doctrine, station_key
@@ -22,6 +23,7 @@ def post(
     broker: Mosquitto | str | list[str],
     store: Path | str = ":memory:",
     keep_closed: float | None = 600.0,
+    policy: VerifierPolicy | None = None,
 ) -> Station:
     """``party``'s post, hosting its stations on every line, on ``broker`` (or URLs)."""
     stations = sorted(
@@ -35,6 +37,7 @@ def post(
         broker=broker.url if isinstance(broker, Mosquitto) else broker,
         store=store,
         keep_closed=keep_closed,
+        policy=policy,
     )
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from hotline.audit.journal import read_entries
 from hotline.client import Station
-from hotline.core.events import NoticeReceived, Rejected
+from hotline.core.events import NoticeReceived, Received, Rejected
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Kind, Precedence
+from hotline.core.verifier import VerifierPolicy
 from hotline.testing import Mosquitto
 from hotline.transport.mqtt import BrokerAddress, TransportError
 from hotline.transport.store import PostStore
@@ -199,3 +200,19 @@ async def test_closed_incidents_leave_memory_and_come_back_when_named(
         assert outcomes == ["acknowledged"] * 3
     async with post("US", mosquitto, stores["US"], keep_closed=None) as keeping:
         assert len(list(keeping.endpoint.incidents())) == 3
+
+
+@pytest.mark.asyncio
+async def test_a_post_forgets_taken_ids_once_they_could_no_longer_pass(
+    mosquitto: Mosquitto,
+) -> None:
+    # a message older than max_age + max_skew fails the freshness check, so the id of
+    # one taken before then need not be kept: the store does not grow for ever
+    brief = VerifierPolicy(max_age=0.5, max_skew=0.0)
+    async with post("US", mosquitto) as us, post("RU", mosquitto, policy=brief) as ru:
+        await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+        received = await asyncio.wait_for(_next(ru, Received), 10)
+        assert ru.store.taken(received.envelope.id)
+        async with asyncio.timeout(5):
+            while ru.store.taken(received.envelope.id):
+                await asyncio.sleep(0.05)

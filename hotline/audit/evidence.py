@@ -185,9 +185,8 @@ def verify_bundle(path: Path) -> Report:
     Raises:
         JournalError: what is wrong (``entry`` is the message's position, from 1).
     """
-    body = _bundle_body(path)
+    body, keyring = _bundle_body(path)
     report = Report("evidence bundle", incident=body["incident"], head=body["journal_head"])
-    keyring = unpack_keys(body["keys"])
     for position, item in enumerate(body["messages"], 1):
         if not (isinstance(item, list) and len(item) == 4):
             raise JournalError(f"message {position}: not [direction, at, entry, bytes]", position)
@@ -217,7 +216,8 @@ def verify_bundle(path: Path) -> Report:
     return report
 
 
-def _bundle_body(path: Path) -> dict[str, Any]:
+def _bundle_body(path: Path) -> tuple[dict[str, Any], Keyring]:
+    """The bundle's body, its digest and shape checked, and the keys it carries."""
     try:
         outer = msgpack.unpackb(path.read_bytes(), raw=False)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
@@ -243,10 +243,9 @@ def _bundle_body(path: Path) -> dict[str, Any]:
     ):
         raise JournalError(f"{path}: the incident, journal head or message list is malformed")
     try:
-        unpack_keys(body["keys"])
+        return body, unpack_keys(body["keys"])
     except ValueError as exc:
         raise JournalError(f"{path}: {exc}") from None
-    return body
 
 
 def verify_any(path: Path) -> Report:

@@ -37,7 +37,6 @@ from hotline.core.errors import HotlineError
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident, Notice, Role
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import NOTICE_KINDS
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
@@ -367,13 +366,8 @@ class Exercise:
         return arrive
 
     def _handle(self, party: str, events: list[Event]) -> None:
-        # Every notice that arrives rings: the first call (which also opened the view)
-        # and each retry, so an operator who missed one call may pick up the next.
         for event in events:
-            if isinstance(event, Received) and event.envelope.kind in NOTICE_KINDS:
-                envelope = event.envelope
-                view = self.endpoints[party].answering(envelope.incident, envelope.channel)
-                self.responders.ring(party, view)
+            self.responders.heard(party, event)
 
     def _decided(self, party: str, view: Incident, what: str) -> None:
         self._note(party, view.id, what)

@@ -17,8 +17,9 @@ from typing import NamedTuple, Protocol
 
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.errors import IllegalTransition, UnknownIncident
+from hotline.core.events import Event, Received
 from hotline.core.incident import Incident, State
-from hotline.core.names import Channel, DisputeReason
+from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason
 from hotline.sim.kernel import Priority
 from hotline.sim.model import ResponderRule, Scenario
 
@@ -85,6 +86,14 @@ class Responders:
         self._clock = clock
         self._down = down
         self._pending: set[tuple[str, str, Channel]] = set()
+
+    def heard(self, party: str, event: Event) -> None:
+        """Ring for a notice that reached ``party`` (``event`` is anything its endpoint
+        reported). Every notice rings: the first call, which also opened the view, and
+        each retry, so an operator who missed one call may pick up the next."""
+        if isinstance(event, Received) and event.envelope.kind in NOTICE_KINDS:
+            envelope = event.envelope
+            self.ring(party, self._endpoints[party].answering(envelope.incident, envelope.channel))
 
     def ring(self, party: str, view: Incident) -> None:
         """A notice rang at ``view``'s station: first call, or a repeat of an unanswered one."""

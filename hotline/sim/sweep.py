@@ -15,6 +15,7 @@ the number of runs in which an invariant broke.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -200,28 +201,17 @@ def percentile(ordered: Sequence[float], q: float) -> float | None:
 def summarise(point: Point, tally: Tally, runs: int) -> dict[str, Any]:
     """One point of the sweep result."""
     ordered = sorted(tally.durations)
-    outcomes = {}
-    for name in OUTCOME_NAMES:
-        count = tally.outcomes.get(name, 0)
+
+    def proportion(count: int) -> dict[str, Any]:
         p, low, high = wilson(count, tally.incidents)
-        outcomes[name] = {
-            "count": count,
-            "p": round(p, 6),
-            "low": round(low, 6),
-            "high": round(high, 6),
-        }
-    p, low, high = wilson(tally.first_line_acks, tally.incidents)
+        return {"count": count, "p": round(p, 6), "low": round(low, 6), "high": round(high, 6)}
+
     return {
         "values": dict(point.values),
         "runs": runs,
         "incidents": tally.incidents,
-        "outcomes": outcomes,
-        "first_line_ack": {
-            "count": tally.first_line_acks,
-            "p": round(p, 6),
-            "low": round(low, 6),
-            "high": round(high, 6),
-        },
+        "outcomes": {name: proportion(tally.outcomes.get(name, 0)) for name in OUTCOME_NAMES},
+        "first_line_ack": proportion(tally.first_line_acks),
         "time_to_outcome": {
             name: None if (v := percentile(ordered, q)) is None else round(v, 3)
             for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
@@ -250,20 +240,20 @@ def sweep(
     jobs = [(i, list(part)) for i in range(len(points)) for part in chunks(seeds, size)]
     tallies = [Tally() for _ in points]
     done = 0
-    if workers <= 1:
-        for index, part in jobs:
-            tallies[index].add(run_chunk(points[index].document, part))
+    with contextlib.ExitStack() as stack:
+        results: Iterator[Tally]
+        if workers <= 1:
+            results = (run_chunk(points[i].document, part) for i, part in jobs)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            futures = [pool.submit(run_chunk, points[i].document, part) for i, part in jobs]
+            results = (future.result() for future in futures)
+        # taken in submission order, whoever finished first: the result is deterministic
+        for (index, part), tally in zip(jobs, results, strict=True):
+            tallies[index].add(tally)
             done += len(part)
             if progress:
                 progress(done, len(points) * runs)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_chunk, points[i].document, part) for i, part in jobs]
-            for (index, part), future in zip(jobs, futures, strict=True):
-                tallies[index].add(future.result())  # in submission order: deterministic
-                done += len(part)
-                if progress:
-                    progress(done, len(points) * runs)
     return [summarise(point, tally, runs) for point, tally in zip(points, tallies, strict=True)]
 
 

@@ -93,7 +93,8 @@ class PostStore:
         self._db.execute("INSERT OR IGNORE INTO taken (id, at) VALUES (?, ?)", (message_id, at))
 
     def forget_before(self, at: float) -> int:
-        """Forget ids taken before ``at`` (older messages fail the freshness check)."""
+        """Forget ids taken before ``at`` (older messages fail the freshness check); a
+        post does so as it runs (`hotline.client.Station`)."""
         return self._db.execute("DELETE FROM taken WHERE at < ?", (at,)).rowcount
 
     # -- the outbox ----------------------------------------------------------------
