@@ -203,6 +203,9 @@ class LiveExercise:
                 self.tally.sent += post.copies_sent
                 self.tally.delivered += post.copies_received
         self.tally.in_flight = self.tally.sent - self.tally.delivered
+        for record in self.records:
+            if record.arrived_at is None:
+                self.tally.flying[record.incident] += 1
         return self
 
     async def _listen(
@@ -210,7 +213,7 @@ class LiveExercise:
     ) -> None:
         async for event in post.events():
             if isinstance(event, Rejected):
-                self.tally.rejected[event.reason.value] += 1
+                self.tally.refused(event.incident or "", event.reason.value)
             elif isinstance(event, Received):
                 self.watch.observe(party, event, None, owner)
             responders.heard(party, event)

@@ -25,6 +25,16 @@ INPUT_MEANING = {
     Input.WITHDRAW: "the originator cancels its notice",
     Input.RESOLVE: "agreed mutual actions end the exchange (on a line whose doctrine resolves)",
     Input.LAPSE: "a responder's line stayed quiet past the originator's bound for that line",
+    Input.LATE_ACK: "an ack from a line the incident has left: under late_answer = close it "
+    "closes the incident, and the escalation above is told to stand down",
+    Input.LATE_ANSWER: "an answer from a line left behind, or after the end: recorded, no effect",
+    Input.CORRECT: "a responder amends an answer it gave earlier; on record, the outcome stands",
+    Input.CONFIRM: "a station confirms the originator's closing message",
+    Input.CLOSE_ACKNOWLEDGED: "the originator's `close`: the incident ended acknowledged",
+    Input.CLOSE_DISPUTED: "the originator's `close`: the incident ended disputed",
+    Input.CLOSE_UNRESOLVED: "the originator's `close`: the incident ended unresolved",
+    Input.CLOSE_WITHDRAWN: "the originator's `withdraw` (or `close` withdrawn)",
+    Input.CLOSE_RESOLVED: "the originator's `resolve` (or `close` resolved)",
 }
 
 
@@ -47,6 +57,13 @@ def render() -> str:
         "when the ack arrives, the responder when it sends it. Any (state, input) pair not",
         "listed is illegal: a local call raises `IllegalTransition`, and a received message is",
         "refused with reason `illegal-transition`.",
+        "",
+        "The originator's view holds the incident's outcome. When it ends, every station",
+        "whose own view would hold another outcome (from what that station said: an ack,",
+        "a dispute, or silence) is sent a closing message, `close`, `withdraw` or",
+        "`resolve`; its view takes it from whatever state it is in (the `close-*` inputs)",
+        "and answers `confirm`. Closing messages go again at the line's deadline until",
+        "confirmed, as notices do (protocol/PROTOCOL.md, section 12.8).",
         "",
         "```mermaid",
         "stateDiagram-v2",

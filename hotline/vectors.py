@@ -325,13 +325,13 @@ def _structure_cases(notice: bytes) -> Iterator[Case]:
     )
     yield Case(
         "unsupported-version",
-        "Envelope version 2.",
-        CAOC.sign_bytes(_raw(NOTICE, v=2)),
+        "Envelope version 3 (this protocol reads 1 and 2).",
+        CAOC.sign_bytes(_raw(NOTICE, v=3)),
         "unsupported-version",
     )
     yield Case(
         "unknown-kind",
-        "Kind 'warn' is not a v1 kind.",
+        "Kind 'warn' is not a kind of any version.",
         CAOC.sign_bytes(_raw(NOTICE, k="warn")),
         "unknown-kind",
     )

@@ -6,7 +6,15 @@ import string
 
 from hypothesis import strategies as st
 
-from hotline.core.names import ANSWER_KINDS, Channel, DisputeReason, Kind, Precedence
+from hotline.core.names import (
+    CORRECTED_ANSWERS,
+    OUTCOME_NAMES,
+    REF_KINDS,
+    Channel,
+    DisputeReason,
+    Kind,
+    Precedence,
+)
 from hotline.core.wire import MAX_SAFE_INTEGER, Envelope
 
 _ID_CHARS = string.ascii_letters + string.digits + "._-"
@@ -48,7 +56,15 @@ def envelopes(draw: st.DrawFn, kind: Kind | None = None) -> Envelope:
     body = dict(draw(bodies))
     if chosen is Kind.DISPUTE:
         body["reason"] = draw(st.sampled_from(DisputeReason)).value
-    needs_ref = chosen in ANSWER_KINDS
+    elif chosen in (Kind.CLOSE, Kind.CONFIRM):
+        body["outcome"] = draw(st.sampled_from(sorted(OUTCOME_NAMES)))
+    elif chosen is Kind.CORRECT:
+        body["answer"] = str(draw(st.sampled_from(sorted(CORRECTED_ANSWERS))))
+        if body["answer"] == Kind.DISPUTE:
+            body["reason"] = draw(st.sampled_from(DisputeReason)).value
+    elif chosen is Kind.RELAY:
+        body["for"] = draw(station_ids)
+    needs_ref = chosen in REF_KINDS
     ref = draw(
         st.binary(min_size=32, max_size=32)
         if needs_ref

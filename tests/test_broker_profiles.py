@@ -49,11 +49,11 @@ async def bridged(here: str, there: str) -> None:
             arrived.set()
 
     async with aiomqtt.Client(far.host, far.port) as listener:
-        await listener.subscribe("hotline/v1/probe/#", qos=1)
+        await listener.subscribe("hotline/v2/probe/#", qos=1)
         listening = asyncio.create_task(listen(listener))
         async with aiomqtt.Client(near.host, near.port) as speaker, asyncio.timeout(15):
             while not arrived.is_set():
-                await speaker.publish("hotline/v1/probe/bridge", b"?", qos=1)
+                await speaker.publish("hotline/v2/probe/bridge", b"?", qos=1)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(0.5):
                         await arrived.wait()

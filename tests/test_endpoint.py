@@ -167,7 +167,7 @@ def test_outgoing_messages_name_their_inbox_topics() -> None:
         channel=Channel.GROUND, precedence=Precedence.ROUTINE, notice=NOTICE, now=T0
     )
     (message,) = net.endpoints["TR"].outbox()
-    assert message.topics == ("hotline/v1/ground/US-GROUND", "hotline/v1/ground/RU-GROUND")
+    assert message.topics == ("hotline/v2/ground/US-GROUND", "hotline/v2/ground/RU-GROUND")
     assert message.envelope.seq == 1
     assert message.digest == digest(encode_envelope(message.envelope))
 
@@ -225,7 +225,9 @@ def test_timers_are_data() -> None:
     assert retry.envelope.body["attempt"] == 2
     assert us.next_deadline() == T0 + 1200
     us.withdraw(inc, T0 + 700)
-    assert us.next_deadline() is None
+    (withdrawal,) = us.outbox()
+    assert withdrawal.envelope.kind is Kind.WITHDRAW
+    assert us.next_deadline() == T0 + 1300  # sent again until the responder confirms
 
 
 def test_a_durable_memory_of_taken_ids_refuses_a_redelivery_after_verification() -> None:

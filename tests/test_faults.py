@@ -90,7 +90,9 @@ def test_dropping_everything_on_ground_sends_every_notice_to_the_general_officer
     result = run('[[faults]]\nkind = "drop"\nchannel = "ground"')
     assert lines(result) == [["ground", "general-officer"]] * 20
     assert {i["outcome"] for i in result["incidents"]} == {"acknowledged"}
-    assert result["messages"]["drops"] == {"drop": 40}  # each notice and its retry
+    # each notice and its retry; then the closing message telling the ground desk the
+    # general officers settled it, and that message again, unconfirmed
+    assert result["messages"]["drops"] == {"drop": 80}
     invariants_hold(result)
 
 
@@ -179,8 +181,9 @@ def test_replayed_and_corrupted_copies_are_refused_and_counted() -> None:
     invariants_hold(replayed)
     corrupted = run('[[faults]]\nkind = "corrupt"\nchannel = "ground"\nbits = 3')
     rejected = corrupted["messages"]["rejected"]
-    assert sum(rejected.values()) == 40  # every notice and every retry, garbled
-    assert rejected["bad-signature"] >= 30  # most flips land in signed bytes
+    # every notice, every retry and both sends of each closing message, garbled
+    assert sum(rejected.values()) == 80
+    assert rejected["bad-signature"] >= 50  # most flips land in signed bytes
     assert lines(corrupted) == [["ground", "general-officer"]] * 20
     invariants_hold(corrupted)
 
@@ -191,9 +194,12 @@ def test_later_faults_also_meet_the_copies_earlier_ones_made() -> None:
     faults = '[[faults]]\nkind = "replay"\ndelay = "2m"\n\n[[faults]]\nkind = "drop"\nsender = "RU-GROUND"'
     result = run(faults)
     assert lines(result) == [["ground", "general-officer"]] * 20
-    # survivors replayed: 2 ground notices, 1 escalation and 1 general-officer ack each
-    assert result["messages"]["injections"] == {"replayed": 80}
-    assert result["messages"]["drops"] == {"drop": 40}  # both acks of each incident
+    # survivors replayed: 2 ground notices, 1 escalation, 1 general-officer ack and the
+    # 2 closing messages telling the ground desk the outcome, each
+    assert result["messages"]["injections"] == {"replayed": 120}
+    # both acks of each incident, and both confirmations of the closing message
+    assert result["messages"]["drops"] == {"drop": 80}
+    assert {tuple(i["unconfirmed"]) for i in result["incidents"]} == {("RU-GROUND (ground)",)}
     invariants_hold(result)
 
 

@@ -148,13 +148,13 @@ def test_the_store_keeps_sequence_taken_ids_and_outbox(tmp_path: Path) -> None:
     store.used("US-CAOC", 7)
     store.used("US-CJCS", 12)
     store.take(b"x" * 16, 100.0)
-    number = store.queue("hotline/v1/air/RU-HMEIMIM", b"data")
+    number = store.queue("hotline/v2/air/RU-HMEIMIM", b"data")
     store.close()
     again = PostStore(path)
     assert again.first_seq() == 42
     assert again.taken(b"x" * 16)
     assert not again.taken(b"y" * 16)
-    assert again.pending() == [(number, "hotline/v1/air/RU-HMEIMIM", b"data")]
+    assert again.pending() == [(number, "hotline/v2/air/RU-HMEIMIM", b"data")]
     again.confirmed(number)
     assert again.pending() == []
     assert again.forget_before(200.0) == 1
@@ -189,7 +189,7 @@ async def test_closed_incidents_leave_memory_and_come_back_when_named(
         # the notice again, as if a retry crossed the ack: RU reads its view back and
         # answers as before, journaling the new step only, not the view's history again
         journaled = len(ru.journal)
-        ru._on_message("hotline/v1/air/RU-HMEIMIM", _notice_again(first))
+        ru._on_message("hotline/v2/air/RU-HMEIMIM", _notice_again(first))
         responder.cancel()
         added = [e.kind for e in read_entries(stores["RU"])][journaled:]
         assert added == ["received", "transition", "sent"]

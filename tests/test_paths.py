@@ -100,7 +100,8 @@ def test_dispute_escalates_to_general_officers_who_acknowledge() -> None:
     assert escalation.body["escalated_from"] == "air"
     air_view = net.endpoints["RU"].answering(inc, Channel.AIR)
     go_view = net.endpoints["RU"].answering(inc, Channel.GENERAL_OFFICER)
-    assert air_view.state is State.CLOSED_DISPUTED  # lapsed after the air line's bound
+    # the air view held the dispute; the originator's closing message brought it round
+    assert (air_view.state, air_view.closed_by) == (State.ACKNOWLEDGED, Kind.CLOSE)
     assert go_view.state is State.ACKNOWLEDGED
 
 
@@ -231,6 +232,8 @@ def test_three_party_retry_and_fallback_address_only_the_silent() -> None:
         (Kind.NOTIFY, Channel.GROUND, ("RU-GROUND",)),
         (Kind.ESCALATE, Channel.GENERAL_OFFICER, ("RU-GENSTAFF",)),
         (Kind.ESCALATE, Channel.GENERAL_OFFICER, ("RU-GENSTAFF",)),
+        # the party that acknowledged is told the incident as a whole is unresolved
+        (Kind.CLOSE, Channel.GROUND, ("US-GROUND",)),
     ]
     assert mine.state is State.UNRESOLVED
 

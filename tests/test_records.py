@@ -55,8 +55,8 @@ def test_incidents_under_faults_come_back_exactly(seed: int) -> None:
 def test_a_record_of_another_version_or_shape_is_refused() -> None:
     (incident, *_) = every_view(REPO / "examples" / "tutorial.toml")
     record = incident_record(incident)
-    with pytest.raises(RecordError, match="version 2 is not 1"):
-        incident_from_record({**record, "v": 2}, incident.doctrine)
+    with pytest.raises(RecordError, match="version 99 is not one"):
+        incident_from_record({**record, "v": 99}, incident.doctrine)
     broken_fields: list[dict[str, Any]] = [
         {"state": "sleeping"},
         {"legs": []},

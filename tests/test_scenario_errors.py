@@ -231,7 +231,7 @@ CATALOGUE = [
             '[[events]]\nat = "2m"\naction = "withdraw"\nincident = "inc-9"\n\n[[expect]]',
         ),
         "events[1].incident",
-        "no earlier notify",
+        "no earlier event opens",
     ),
     (
         "repeat without interval",
@@ -243,7 +243,7 @@ CATALOGUE = [
         "expect unknown incident",
         ('incident = "inc-1"\noutcome', 'incident = "inc-2"\noutcome'),
         "expect[0].incident",
-        "no notify event",
+        "no event opens",
     ),
     (
         "expect outcome",

@@ -113,7 +113,7 @@ async def test_posts_exchange_over_tls_and_cannot_read_other_inboxes(secure: Bro
     ru = post(secure, "RU", ["RU-HMEIMIM"], "RU-HMEIMIM")
     seen: list[str] = []
     async with us, ru, raw(secure, secure.files("RU-HMEIMIM"), "eavesdropper") as eavesdropper:
-        await eavesdropper.subscribe("hotline/v1/air/US-CAOC", qos=1)  # US's inbox
+        await eavesdropper.subscribe("hotline/v2/air/US-CAOC", qos=1)  # US's inbox
         listening = asyncio.create_task(collect(eavesdropper, seen))
         incident = await us.notify(
             channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
@@ -122,7 +122,7 @@ async def test_posts_exchange_over_tls_and_cannot_read_other_inboxes(secure: Bro
             if isinstance(event, NoticeReceived):
                 await ru.acknowledge(event.incident.id)
                 break
-        # the ack went to hotline/v1/air/US-CAOC: US got it, the eavesdropper did not
+        # the ack went to hotline/v2/air/US-CAOC: US got it, the eavesdropper did not
         assert await incident.outcome(timeout=10) == "acknowledged"
         await asyncio.sleep(0.5)
         listening.cancel()
@@ -133,19 +133,19 @@ async def test_posts_exchange_over_tls_and_cannot_read_other_inboxes(secure: Bro
 async def test_a_post_writes_only_to_inboxes_on_its_own_channels(secure: Broker) -> None:
     arrived: list[str] = []
     async with raw(secure, secure.files("US"), "us-listener") as listener:
-        await listener.subscribe("hotline/v1/air/US-CAOC", qos=1)
-        await listener.subscribe("hotline/v1/general-officer/US-CJCS", qos=1)
+        await listener.subscribe("hotline/v2/air/US-CAOC", qos=1)
+        await listener.subscribe("hotline/v2/general-officer/US-CJCS", qos=1)
         listening = asyncio.create_task(collect(listener, arrived))
         async with raw(secure, secure.files("RU-HMEIMIM"), "ru-writer") as writer:
             # RU-HMEIMIM is on the air line only: the general-officer write is dropped
-            await writer.publish("hotline/v1/general-officer/US-CJCS", b"x", qos=1)
-            await writer.publish("hotline/v1/air/US-CAOC", b"x", qos=1)
+            await writer.publish("hotline/v2/general-officer/US-CJCS", b"x", qos=1)
+            await writer.publish("hotline/v2/air/US-CAOC", b"x", qos=1)
         async with asyncio.timeout(5):
             while not arrived:
                 await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         listening.cancel()
-    assert arrived == ["hotline/v1/air/US-CAOC"]
+    assert arrived == ["hotline/v2/air/US-CAOC"]
 
 
 @pytest.mark.asyncio
@@ -171,11 +171,11 @@ def test_the_acl_gives_each_post_its_inboxes_and_its_channels() -> None:
     by_name = {post.name: post for post in posts}
     assert "US-CAOC" not in by_name
     assert "US-GROUND" in by_name
-    assert by_name["US"].reads() == ["hotline/v1/air/US-CAOC", "hotline/v1/general-officer/US-CJCS"]
-    assert by_name["US"].writes() == ["hotline/v1/air/+", "hotline/v1/general-officer/+"]
+    assert by_name["US"].reads() == ["hotline/v2/air/US-CAOC", "hotline/v2/general-officer/US-CJCS"]
+    assert by_name["US"].writes() == ["hotline/v2/air/+", "hotline/v2/general-officer/+"]
     text = acl_text(posts)
     assert (
-        "user RU-HMEIMIM\ntopic read hotline/v1/air/RU-HMEIMIM\ntopic write hotline/v1/air/+\n"
+        "user RU-HMEIMIM\ntopic read hotline/v2/air/RU-HMEIMIM\ntopic write hotline/v2/air/+\n"
         in text
     )
 

@@ -142,7 +142,8 @@ def test_a_set_aside_incident_meets_every_late_message_as_one_kept_in_memory() -
     assert kept[:2] == [1, 1]
     assert aside[:2] == [0, 0]  # both closed views left memory
     assert kept[2:] == aside[2:]
-    assert aside[-1] == ("acknowledged", "acknowledged")
+    # the signed withdrawal is the originator's word: the responder's view takes it
+    assert aside[-1] == ("acknowledged", "withdrawn")
 
 
 def test_setting_aside_needs_somewhere_to_recall_from() -> None:
@@ -157,7 +158,10 @@ def test_only_closed_incidents_whose_changes_are_kept_leave_memory() -> None:
     open_one = us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE, now=T0)
     closed = us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE, now=T0)
     us.withdraw(closed.id, T0)
-    assert us.set_aside(T0 + 10) == []  # its withdrawal is not kept yet
+    archives["US"].keep(us.changed())
+    assert us.set_aside(T0 + 10) == []  # its withdrawal is not confirmed yet
+    net.run(until=T0 + 10)  # delivered, and confirmed
+    assert us.set_aside(T0 + 10) == []  # the confirmation is not kept yet
     archives["US"].keep(us.changed())
     assert us.set_aside(T0 + 10) == [closed]
     assert list(us.incidents()) == [open_one]

@@ -35,6 +35,21 @@ class DoctrineError(HotlineError, ValueError):
         self.detail = detail
 
 
+class LateAnswer(StrEnum):
+    """What an originator does with an answer from a line its incident has left."""
+
+    CLOSE = "close"  # an acknowledgement closes the incident; the escalation stands down
+    RECORD = "record"  # recorded beside the escalation; the incident goes on
+    REFUSE = "refuse"  # refused as late (still journaled, and the sender is told the outcome)
+
+
+class WhenSuspended(StrEnum):
+    """What an originator does on a line another party has declared suspended."""
+
+    CONTINUE = "continue"  # keep calling: a declaration is not an outage (2017)
+    FALL_BACK = "fall-back"  # go straight to the next line of the ladder
+
+
 class DisputePolicy(StrEnum):
     """What an originator does when an addressee disputes its notice."""
 
@@ -55,6 +70,10 @@ class ChannelDoctrine:
         on_dispute: what the originator does with a dispute.
         max_standbys: how many standbys may each extend the deadline by one deadline.
         resolves: whether an exchange on this line may end in an agreed resolution.
+        late_answer: what an answer on this line does once the incident has left it.
+        desks: how many calls one station on this line handles at once.
+        when_suspended: what an originator does when an addressee declared the line
+            suspended.
         stations: the station of each party on this line.
     """
 
@@ -65,6 +84,9 @@ class ChannelDoctrine:
     on_dispute: DisputePolicy = DisputePolicy.ESCALATE
     max_standbys: int = 2
     resolves: bool = False
+    late_answer: LateAnswer = LateAnswer.CLOSE
+    desks: int = 1
+    when_suspended: WhenSuspended = WhenSuspended.CONTINUE
     stations: Mapping[str, str] = field(default_factory=dict)
 
     def deadline(self, precedence: Precedence) -> float:
@@ -149,7 +171,18 @@ class Doctrine:
 
 _TOP_KEYS: Final = frozenset({"precedence", "channels", "lead_times"})
 _CHANNEL_KEYS: Final = frozenset(
-    {"deadlines", "retries", "fallback", "on_dispute", "max_standbys", "resolves", "stations"}
+    {
+        "deadlines",
+        "retries",
+        "fallback",
+        "on_dispute",
+        "max_standbys",
+        "resolves",
+        "late_answer",
+        "desks",
+        "when_suspended",
+        "stations",
+    }
 )
 
 
@@ -204,13 +237,18 @@ def _channel(
         changes["max_standbys"] = _count(entry["max_standbys"], f"{where}.max_standbys")
     if "fallback" in entry:
         changes["fallback"] = _fallback(entry["fallback"], channel, f"{where}.fallback")
-    if "on_dispute" in entry:
-        value = entry["on_dispute"]
-        if value not in DisputePolicy.__members__.values():
-            raise DoctrineError(
-                f"{where}.on_dispute", f"{value!r} is not one of {', '.join(DisputePolicy)}"
-            )
-        changes["on_dispute"] = DisputePolicy(value)
+    for key, choices in _CHOICES.items():
+        if key in entry:
+            value = entry[key]
+            if value not in choices.__members__.values():
+                raise DoctrineError(
+                    f"{where}.{key}", f"{value!r} is not one of {', '.join(choices)}"
+                )
+            changes[key] = choices(value)
+    if "desks" in entry:
+        changes["desks"] = _count(entry["desks"], f"{where}.desks")
+        if changes["desks"] < 1:
+            raise DoctrineError(f"{where}.desks", "a station needs at least one desk")
     if "resolves" in entry:
         if not isinstance(entry["resolves"], bool):
             raise DoctrineError(f"{where}.resolves", "must be true or false")
@@ -218,6 +256,13 @@ def _channel(
     if "stations" in entry:
         changes["stations"] = _stations(entry["stations"], f"{where}.stations")
     return replace(rules, **changes)
+
+
+_CHOICES: Final[Mapping[str, type[StrEnum]]] = {
+    "on_dispute": DisputePolicy,
+    "late_answer": LateAnswer,
+    "when_suspended": WhenSuspended,
+}
 
 
 def _no_unknown(entry: Mapping[str, Any], allowed: frozenset[str], prefix: str) -> None:

@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from hotline.core.channels import Doctrine
+from hotline.core.channels import Doctrine, WhenSuspended
 from hotline.core.errors import (
     IllegalTransition,
     Reason,
@@ -47,11 +47,10 @@ from hotline.core.errors import (
     UnknownIncident,
 )
 from hotline.core.events import Closed, Event, NoticeReceived, Received, Rejected
-from hotline.core.incident import Incident, Notice, Role, Send
+from hotline.core.incident import ROUTES, Heard, Incident, Notice, Role, Route, Send, State
 from hotline.core.keyring import Keyring
 from hotline.core.names import (
-    ANSWER_KINDS,
-    NOTICE_KINDS,
+    OPENING_KINDS,
     Channel,
     DisputeReason,
     Kind,
@@ -168,6 +167,8 @@ class StationEndpoint:
         self._changed: dict[int, Incident] | None = {} if track_changes else None
         self._recall = recall
         self._closed: deque[tuple[float, Incident]] = deque()  # to set aside, oldest first
+        #: what each party has declared of each line (``suspended`` or ``working``)
+        self.declared: dict[tuple[str, Channel], str] = {}
 
     # -- what it holds --------------------------------------------------------------
 
@@ -230,7 +231,7 @@ class StationEndpoint:
                 raise ValueError(f"notice {incident.id!r} on {key[1]} is already held here")
             self._answering[key] = incident
         self._schedule(incident)
-        if self._recall is not None and not incident.is_open:
+        if self._recall is not None and incident.settled:
             self._closed.append((incident.closed_at or 0.0, incident))
 
     def set_aside(self, before: float) -> list[Incident]:
@@ -250,8 +251,8 @@ class StationEndpoint:
         while closed and closed[0][0] < before:
             entry = closed.popleft()
             incident = entry[1]
-            if incident.is_open:
-                continue  # reopened: it is queued again when it closes again
+            if not incident.settled:
+                continue  # still owes a closing message: queued again once settled
             if id(incident) in unsaved:
                 kept.append(entry)
                 continue
@@ -282,7 +283,7 @@ class StationEndpoint:
         timers = self._timers
         while timers:
             at, _, incident = timers[0]
-            if incident.deadline == at and incident.is_open:
+            if incident.deadline == at:
                 return at
             heapq.heappop(timers)
         return None
@@ -293,7 +294,7 @@ class StationEndpoint:
         timers = self._timers
         while timers and timers[0][0] <= now:
             at, _, incident = heapq.heappop(timers)
-            if incident.deadline != at or not incident.is_open:
+            if incident.deadline != at:
                 continue
             self._scheduled.pop(id(incident), None)
             self._after(incident, incident.on_timer(now), now, events, closing=True)
@@ -350,13 +351,25 @@ class StationEndpoint:
         now: float,
         parties: Sequence[str] | None = None,
         incident_id: str | None = None,
+        kind: Kind = Kind.NOTIFY,
+        relay_for: str = "",
     ) -> Incident:
         """Open an incident: send ``notice`` on ``channel`` to ``parties`` (default: all others).
 
+        ``kind`` is what opens it: a notice (``notify``), a request to cease an activity
+        under way (``protest``), word of an activity after the fact (``report``), or a
+        notice for a party this one has no line to (``relay``, naming it in ``relay_for``),
+        which the addressees are asked to pass on.
+
         Raises:
             ValueError: no station here on that line, an unknown party, a ladder line
-                this endpoint holds no station on, or an incident id already in use.
+                this endpoint holds no station on, an incident id already in use, a kind
+                that opens no incident, or a relay without the party it is for.
         """
+        if kind not in OPENING_KINDS:
+            raise ValueError(f"{kind} does not open an incident")
+        if relay_for:
+            check_station_id(relay_for, "relay_for")
         station = self._station_for.get(channel)
         if station is None:
             raise ValueError(f"{self.party} has no station on the {channel} line here")
@@ -389,9 +402,14 @@ class StationEndpoint:
             notice=notice,
             doctrine=self.doctrine,
             now=now,
+            kind=kind,
+            relay_for=relay_for,
         )
         self._originated[incident_id] = incident
         self._after(incident, sends, now)
+        declared = [p for p in wanted if self.declared.get((p, channel)) == "suspended"]
+        if declared and rules.when_suspended is WhenSuspended.FALL_BACK and rules.fallback:
+            self._after(incident, incident.escalate(now, "declared-suspended"), now)
         return incident
 
     def acknowledge(
@@ -433,6 +451,20 @@ class StationEndpoint:
         view = self.answering(incident_id, channel)
         self._after(view, view.answer(kind, now, reason=reason, text=text), now)
 
+    def correct(
+        self,
+        incident_id: str,
+        answer: Kind,
+        now: float,
+        *,
+        reason: DisputeReason | None = None,
+        channel: Channel | None = None,
+        text: str = "",
+    ) -> None:
+        """Amend an answer given earlier (``ack`` or ``dispute``); the outcome stands."""
+        view = self.answering(incident_id, channel)
+        self._after(view, view.correct(Kind(answer), now, reason=reason, text=text), now)
+
     def withdraw(self, incident_id: str, now: float, *, text: str = "") -> None:
         """Cancel a notice this endpoint sent."""
         incident = self.originated(incident_id)
@@ -446,8 +478,7 @@ class StationEndpoint:
     def accept_dispute(self, incident_id: str, now: float) -> None:
         """Take a held dispute as the final answer."""
         incident = self.originated(incident_id)
-        incident.accept_dispute(now)
-        self._after(incident, [], now)
+        self._after(incident, incident.accept_dispute(now), now)
 
     def resolve(
         self,
@@ -461,6 +492,40 @@ class StationEndpoint:
         """End an exchange with agreed mutual actions (party -> what it does)."""
         incident = self._origin(incident_id) or self.answering(incident_id, channel)
         self._after(incident, incident.resolve(actions, now, text), now)
+
+    def declare(self, channel: Channel, state: str, now: float, *, text: str = "") -> None:
+        """Declare a line ``suspended`` or ``working`` again, to every other party on it.
+
+        A declaration is what a party says of a line, not what the line does: traffic
+        goes on flowing (as in 2017), and each receiver's doctrine
+        (``when_suspended``) decides whether its originators still call on it.
+
+        Raises:
+            ValueError: no station here on that line, or a state that is neither.
+        """
+        if state not in ("suspended", "working"):
+            raise ValueError(f"a line is declared suspended or working, not {state!r}")
+        station = self._station_for.get(channel)
+        if station is None:
+            raise ValueError(f"{self.party} has no station on the {channel} line here")
+        self.declared[(self.party, channel)] = state
+        stations = self.doctrine[channel].stations
+        recipients = tuple(stations[p] for p in self._others[channel])
+        if not recipients:
+            return
+        body: dict[str, object] = {"declared": state}
+        if text:
+            body["text"] = text
+        send = Send(Kind.HEARTBEAT, channel, recipients, None, body)
+        self._emit(send, f"{station}:line", Precedence.IMMEDIATE, now)
+
+    def suspended_by(self, channel: Channel) -> list[str]:
+        """The other parties that have declared ``channel`` suspended (and not working since)."""
+        return sorted(
+            party
+            for (party, line), state in self.declared.items()
+            if line == channel and state == "suspended" and party != self.party
+        )
 
     def link_down(self, channel: Channel, now: float) -> list[Event]:
         """A line is known to be down: every incident this endpoint has open on it falls back."""
@@ -482,70 +547,70 @@ class StationEndpoint:
             raise RefusedMessage(
                 Reason.NOT_ADDRESSED, f"not addressed to {self.party}'s {envelope.channel} station"
             )
-        kind, key = envelope.kind, (envelope.incident, envelope.channel)
-        if kind in NOTICE_KINDS:
-            if self._origin(envelope.incident) is not None:
+        route = ROUTES.get(envelope.kind)
+        if route is None:  # a heartbeat belongs to no incident: it may declare the line's state
+            declared = envelope.body.get("declared")
+            party = self.doctrine[envelope.channel].party_of(envelope.sender)
+            if declared in ("suspended", "working") and party is not None:
+                self.declared[(party, envelope.channel)] = str(declared)
+            return
+        target = self._target(route, envelope, mine, now)
+        opened = target.state is State.NEW
+        heard = Heard(
+            envelope.kind,
+            envelope.sender,
+            envelope.channel,
+            envelope.ref,
+            digest,
+            envelope.body,
+            envelope.sent_at,
+        )
+        try:
+            verdict = target.take(heard, now)
+        except RefusedMessage:
+            if opened:
+                self._forget(target)
+            raise
+        self._after(target, verdict.sends, now, events, closing=True)
+        if verdict.refused is not None:
+            raise verdict.refused
+        if opened and target.is_open:
+            events.append(NoticeReceived(target, now))
+
+    def _target(self, route: Route, envelope: Envelope, mine: str, now: float) -> Incident:
+        """The view ``envelope`` is for (see `ROUTES`); a responder view is made if new."""
+        incident_id, channel = envelope.incident, envelope.channel
+        origin = self._origin(incident_id)
+        if route is Route.ORIGINATOR or (route is Route.EITHER and origin is not None):
+            if origin is None:
                 raise RefusedMessage(
-                    Reason.ILLEGAL_TRANSITION, f"{envelope.incident} is this station's own incident"
+                    Reason.UNKNOWN_INCIDENT, f"no incident {incident_id} originated here"
                 )
-            view = self._view(*key)
-            if view is None:
-                view = Incident.answering(
-                    incident_id=envelope.incident,
-                    party=self.party,
-                    station=mine,
-                    originator=envelope.sender,
-                    channel=envelope.channel,
-                    kind=kind,
-                    precedence=envelope.precedence,
-                    notice=Notice.from_body(envelope.body),
-                    digest=digest,
-                    sent_at=envelope.sent_at,
-                    doctrine=self.doctrine,
-                    now=now,
-                )
-                self._answering[key] = view
-                events.append(NoticeReceived(view, now))
-                self._after(view, [], now, events, closing=True)
-                return
-            if envelope.sender != view.originator:
-                raise RefusedMessage(
-                    Reason.NOT_AN_ADDRESSEE, f"{envelope.sender} did not open {envelope.incident}"
-                )
-            self._after(view, view.on_repeat(digest, now), now, events, closing=True)
-        elif kind in ANSWER_KINDS:
-            incident = self._origin(envelope.incident)
-            if incident is None:
-                raise RefusedMessage(
-                    Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} originated here"
-                )
-            sends = incident.on_answer(
-                kind,
-                envelope.sender,
-                ref=envelope.ref,
-                channel=envelope.channel,
-                body=envelope.body,
+            return origin
+        if origin is not None:
+            raise RefusedMessage(
+                Reason.ILLEGAL_TRANSITION, f"{incident_id} is this station's own incident"
+            )
+        view = self._view(incident_id, channel)
+        if view is None:
+            view = Incident.responder_view(
+                incident_id=incident_id,
+                party=self.party,
+                station=mine,
+                originator=envelope.sender,
+                channel=channel,
+                precedence=envelope.precedence,
+                doctrine=self.doctrine,
                 now=now,
             )
-            self._after(incident, sends, now, events, closing=True)
-        elif kind is Kind.WITHDRAW:
-            view = self._view(*key)
-            if view is None:
-                raise RefusedMessage(
-                    Reason.UNKNOWN_INCIDENT,
-                    f"no notice {envelope.incident} on {envelope.channel} here",
-                )
-            view.on_withdraw(envelope.sender, now)
-            self._after(view, [], now, events, closing=True)
-        elif kind is Kind.RESOLVE:
-            target = self._origin(envelope.incident) or self._view(*key)
-            if target is None:
-                raise RefusedMessage(
-                    Reason.UNKNOWN_INCIDENT, f"no incident {envelope.incident} here"
-                )
-            target.on_resolve(envelope.sender, envelope.body, now)
-            self._after(target, [], now, events, closing=True)
-        # heartbeats belong to no incident: verified and reported, nothing more
+            self._answering[(incident_id, channel)] = view
+        return view
+
+    def _forget(self, view: Incident) -> None:
+        """Drop a view made for a message that was then refused."""
+        key = (view.id, view.legs[0].channel)
+        if self._answering.get(key) is view:
+            del self._answering[key]
 
     def _after(
         self,
@@ -560,9 +625,9 @@ class StationEndpoint:
             self._sign(incident, send, now)
         if self._changed is not None:
             self._changed[id(incident)] = incident
-        if self._recall is not None and not incident.is_open:
+        if self._recall is not None and incident.settled:
             self._closed.append((now, incident))
-        if closing and events is not None and not incident.is_open and incident.closed_at == now:
+        if closing and events is not None and not incident.is_open and incident.outcome_at == now:
             events.append(
                 Closed(incident.id, incident.role, incident.channel, incident.outcome, now)
             )
@@ -592,7 +657,7 @@ class StationEndpoint:
                 continue  # the one held in memory is the newer
             index[key] = incident
             self._schedule(incident)
-            if not incident.is_open:  # it may be set aside again
+            if incident.settled:  # it may be set aside again
                 self._closed.append((incident.closed_at or 0.0, incident))
 
     def _index_of(self, incident: Incident) -> tuple[dict[Any, Incident], object]:
@@ -603,14 +668,19 @@ class StationEndpoint:
     def _schedule(self, incident: Incident) -> None:
         """Put the incident's deadline on the timer heap (or forget it once closed)."""
         deadline = incident.deadline
-        if deadline is None or not incident.is_open:
-            self._scheduled.pop(id(incident), None)  # closed: forget it (memory stays lean)
+        if deadline is None:
+            self._scheduled.pop(id(incident), None)  # settled: forget it (memory stays lean)
         elif self._scheduled.get(id(incident)) != deadline:
             self._scheduled[id(incident)] = deadline
             self._pushes += 1
             heapq.heappush(self._timers, (deadline, self._pushes, incident))
 
     def _sign(self, incident: Incident, send: Send, now: float) -> None:
+        message_digest = self._emit(send, incident.id, incident.precedence, now)
+        incident.signed(send, message_digest)
+
+    def _emit(self, send: Send, incident_id: str, precedence: Precedence, now: float) -> bytes:
+        """Sign ``send`` and queue it; returns its digest."""
         station = self._station_for[send.channel]
         seq = self._seq[station]
         self._seq[station] = seq + 1
@@ -620,11 +690,11 @@ class StationEndpoint:
             kind=send.kind,
             sender=station,
             recipients=send.recipients,
-            incident=incident.id,
+            incident=incident_id,
             ref=send.ref,
             seq=seq,
             sent_at_ms=round(now * 1000),
-            precedence=incident.precedence,
+            precedence=precedence,
             body=send.body,
         )
         if self._encode:
@@ -633,6 +703,5 @@ class StationEndpoint:
             message_digest = digest_of(envelope_bytes)
         else:  # protocol-only: no bytes; a stand-in digest, unique to the message
             data, message_digest = b"", envelope.id * 2
-        if send.kind in NOTICE_KINDS and incident.role is Role.ORIGINATOR:
-            incident.notice_sent(message_digest)
         self._outbox.append(Outgoing(send.channel, send.recipients, data, envelope, message_digest))
+        return message_digest

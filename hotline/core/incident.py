@@ -1,12 +1,14 @@
-"""The incident state machine: how a notice ends.
+"""The incident state machine: how a notice ends, and how both sides come to agree on it.
 
 Theory of operation. `TRANSITIONS` maps (state, input) to the next state and is the only
-place the machine's shape is written down; protocol/states.md is generated from it. Both
-views of an incident run the same table:
+place the machine's shape is written down; protocol/states.md is generated from it.
+`HANDLERS` maps each message kind to the one method that takes it, and `ROUTES` says
+which view of an incident a kind is for; the endpoint only verifies, routes by `ROUTES`,
+calls `Incident.take` and signs what comes back. Both views run the same table:
 
 * the **originator** view, held by the station that sent the notice, spans every line
-  the incident visits (the ladder air -> general-officer, say); its inputs are the
-  answers it receives, its own decisions and its timers;
+  the incident visits (the ladder air -> general-officer, say); it is the incident's
+  record of authority: its outcome is the incident's outcome;
 * a **responder** view, held by an addressed station, covers one line: the exchange on
   that line only. It is keyed by (incident id, channel) at the responder, so a party
   whose station sits on several lines keeps one view per line.
@@ -16,15 +18,30 @@ acknowledges; an originator retries, falls back and withdraws). Each side feeds 
 same input to its own view — the originator when it receives the ack, the responder
 when it sends it — so the two views move in step when messages arrive.
 
+Agreement. Messages cross: an acknowledgement and an escalation, a withdrawal and an
+acknowledgement, a resolution and a dispute. So when the originator's view ends, it
+works out, for every station it addressed on every line, the outcome that station's
+view holds from what the station itself said (an ack: acknowledged; a dispute:
+disputed; silence or standby: unresolved, once the view lapses) and sends a closing
+message to each station whose view would disagree: ``close`` with the outcome,
+``withdraw`` for a withdrawal, ``resolve`` for a resolution. The responder's view takes
+the originator's word from whatever state it is in (inputs ``close-*``) and answers
+``confirm``; unconfirmed closing messages are sent again at the line's deadline, as
+notices are. In the common case (the station that answered is the one that settled
+it) nothing extra is sent. An answer that arrives after the incident moved on is a
+signed fact: it is recorded, the line's ``late_answer`` doctrine decides its effect,
+and its sender is told the outcome if its view would disagree.
+
 Guards that depend on data, not on state (attempts left, a next line on the ladder,
 every addressee answered, the dispute policy), are computed here and select *which*
 input to apply; the table then decides whether that input is legal. A missing
 (state, input) pair is an `IllegalTransition` for local calls and a refused message
 (reason ``illegal-transition``) for received ones — never a crash.
 
-Timers are data: `Incident.deadline` is the next instant the incident needs `on_timer`;
-nothing here reads a clock or sleeps. Every method that can make the station speak
-returns `Send` actions; the endpoint signs and queues them.
+Timers are data: `Incident.deadline` is the next instant the incident needs `on_timer`
+(an answer deadline, a lapse, or a closing message to send again); nothing here reads a
+clock or sleeps. Every method that can make the station speak returns `Send` actions;
+the endpoint signs them and tells the incident each digest (`signed`).
 
 More than two parties. A notice may address several parties on one line. Then:
 
@@ -39,14 +56,22 @@ More than two parties. A notice may address several parties on one line. Then:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
-from hotline.core.channels import ChannelDoctrine, DisputePolicy, Doctrine
+from hotline.core.channels import ChannelDoctrine, DisputePolicy, Doctrine, LateAnswer
 from hotline.core.errors import IllegalTransition, Reason, RefusedMessage
-from hotline.core.names import Channel, DisputeReason, Kind, Precedence
+from hotline.core.names import (
+    CLOSING_KINDS,
+    NOTICE_KINDS,
+    OPENING_KINDS,
+    Channel,
+    DisputeReason,
+    Kind,
+    Precedence,
+)
 
 
 class Role(StrEnum):
@@ -87,9 +112,31 @@ class Input(StrEnum):
     WITHDRAW = "withdraw"  # the originator cancels its notice
     RESOLVE = "resolve"  # agreed mutual action ends the exchange
     LAPSE = "lapse"  # a responder's line went quiet past the originator's bound
+    LATE_ACK = "late-ack"  # an ack from a line the incident left closes it
+    LATE_ANSWER = "late-answer"  # an answer from a line left behind, or after the end: recorded
+    CORRECT = "correct"  # a responder amends an answer it gave; the outcome stands
+    CONFIRM = "confirm"  # a station confirmed the originator's closing message
+    CLOSE_ACKNOWLEDGED = "close-acknowledged"  # the originator's word: acknowledged
+    CLOSE_DISPUTED = "close-disputed"  # the originator's word: disputed
+    CLOSE_UNRESOLVED = "close-unresolved"  # the originator's word: unresolved
+    CLOSE_WITHDRAWN = "close-withdrawn"  # the originator's word: withdrawn
+    CLOSE_RESOLVED = "close-resolved"  # the originator's word: resolved
 
 
 _S, _I = State, Input
+_OPEN: Final = (_S.NOTIFIED, _S.STANDBY, _S.DISPUTED)
+TERMINAL: Final = frozenset(
+    {State.ACKNOWLEDGED, State.CLOSED_DISPUTED, State.RESOLVED, State.WITHDRAWN, State.UNRESOLVED}
+)
+#: The state each closing input leads to.
+CLOSES: Final[Mapping[Input, State]] = {
+    _I.CLOSE_ACKNOWLEDGED: _S.ACKNOWLEDGED,
+    _I.CLOSE_DISPUTED: _S.CLOSED_DISPUTED,
+    _I.CLOSE_UNRESOLVED: _S.UNRESOLVED,
+    _I.CLOSE_WITHDRAWN: _S.WITHDRAWN,
+    _I.CLOSE_RESOLVED: _S.RESOLVED,
+}
+_ENDED: Final = tuple(sorted(TERMINAL))
 TRANSITIONS: Final[Mapping[tuple[State, Input], State]] = {
     (_S.NEW, _I.NOTIFY): _S.NOTIFIED,
     (_S.NEW, _I.ESCALATE): _S.NOTIFIED,
@@ -122,8 +169,23 @@ TRANSITIONS: Final[Mapping[tuple[State, Input], State]] = {
     (_S.DISPUTED, _I.RESOLVE): _S.RESOLVED,
     (_S.FALLBACK, _I.ESCALATE): _S.NOTIFIED,
     (_S.FALLBACK, _I.GIVE_UP): _S.UNRESOLVED,
+    (_S.FALLBACK, _I.ACCEPT): _S.CLOSED_DISPUTED,  # no line left: a dispute given stands
+    # a responder repeats its final answer when the notice comes again
     (_S.ACKNOWLEDGED, _I.RETRY): _S.ACKNOWLEDGED,
     (_S.CLOSED_DISPUTED, _I.RETRY): _S.CLOSED_DISPUTED,
+    (_S.RESOLVED, _I.RETRY): _S.RESOLVED,
+    # an acknowledgement from a line the incident left closes it (late_answer = close)
+    **{(state, _I.LATE_ACK): _S.ACKNOWLEDGED for state in _OPEN},
+    # recorded without changing the outcome: late answers, corrections, confirmations
+    **{(state, _I.LATE_ANSWER): state for state in (*_OPEN, *_ENDED)},
+    **{(state, _I.CORRECT): state for state in (*_OPEN, *_ENDED)},
+    **{(state, _I.CONFIRM): state for state in _ENDED},
+    # a responder's view takes the originator's closing message from any state
+    **{
+        (state, event): after
+        for state in (_S.NEW, *_OPEN, *_ENDED)
+        for event, after in CLOSES.items()
+    },
 }
 del _S, _I
 
@@ -143,11 +205,13 @@ CAUSED_BY: Final[Mapping[Input, frozenset[Role]]] = {
     Input.DISPUTE: _R,
     Input.LAPSE: _R,
     Input.RESOLVE: _O | _R,
+    Input.LATE_ACK: _R,
+    Input.LATE_ANSWER: _R,
+    Input.CORRECT: _R,
+    Input.CONFIRM: _R,
+    **dict.fromkeys(CLOSES, _O),
 }
 
-TERMINAL: Final = frozenset(
-    {State.ACKNOWLEDGED, State.CLOSED_DISPUTED, State.RESOLVED, State.WITHDRAWN, State.UNRESOLVED}
-)
 #: The outcome names of the exercise JSON contract.
 OUTCOMES: Final[Mapping[State, str]] = {
     State.ACKNOWLEDGED: "acknowledged",
@@ -156,7 +220,16 @@ OUTCOMES: Final[Mapping[State, str]] = {
     State.WITHDRAWN: "withdrawn",
     State.UNRESOLVED: "unresolved",
 }
-_FINAL_ANSWERS: Final = frozenset({Kind.ACK, Kind.DISPUTE})
+_STATE_OF: Final = {name: state for state, name in OUTCOMES.items()}
+_CLOSE_INPUT: Final = {after: event for event, after in CLOSES.items()}
+_FINAL_ANSWERS: Final = frozenset({Kind.ACK, Kind.DISPUTE, Kind.RESOLVE})
+#: What a station's own view comes to from its last final answer (silence: a lapse).
+_EXPECTED: Final = {Kind.ACK: "acknowledged", Kind.DISPUTE: "disputed", Kind.RESOLVE: "resolved"}
+_ANSWER_INPUT: Final = {
+    Kind.STANDBY: Input.STANDBY,
+    Kind.ACK: Input.ACK,
+    Kind.DISPUTE: Input.DISPUTE,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,7 +241,8 @@ class Notice:
             (doctrine sets a minimum lead time per activity).
         starts_at: when it starts (Unix seconds); the notice's lead time is measured to it.
         ends_at: when it ends.
-        area: where: a point, an area or a route, as a body map.
+        area: where: a point or a circle (``lat``, ``lon``, optional ``radius_km`` and
+            ``name``), as a body map.
         text: free text.
     """
 
@@ -216,6 +290,18 @@ class Send:
     body: Mapping[str, Any]
 
 
+class Heard(NamedTuple):
+    """A verified message, as the incident it concerns sees it."""
+
+    kind: Kind
+    sender: str
+    channel: Channel
+    ref: bytes | None
+    digest: bytes
+    body: Mapping[str, Any]
+    sent_at: float  # the sender's signed time, Unix seconds
+
+
 class Step(NamedTuple):
     """One transition, as recorded in an incident's history (a tuple: cheap to record)."""
 
@@ -225,6 +311,18 @@ class Step(NamedTuple):
     after: State
     channel: Channel
     by: str  # the station whose message, decision or timer caused it
+
+
+class Answer(NamedTuple):
+    """An answer the originator heard, counted or not: a signed fact on record."""
+
+    at: float
+    station: str
+    channel: Channel
+    kind: Kind  # standby, ack, dispute, resolve, or correct
+    reason: str = ""  # a dispute's reason (a correction's, when it corrects to a dispute)
+    effect: str = "taken"  # taken; recorded (late, beside the outcome); refused (late)
+    corrects_to: str = ""  # a correction: the answer it now gives (ack or dispute)
 
 
 @dataclass(slots=True)
@@ -237,11 +335,30 @@ class Leg:
     calls: int = 0  # notices sent (originator) or received (responder) on this line
     standbys: int = 0
     answers: dict[str, Kind] = field(default_factory=dict)  # final answers by station
+    told: dict[str, str] = field(default_factory=dict)  # outcome each station confirmed
+
+
+@dataclass(slots=True)
+class Closing:
+    """A closing message owed to one station until it confirms (originator only)."""
+
+    station: str
+    channel: Channel
+    kind: Kind  # close, withdraw or resolve
+    left: int  # sends still allowed
+    due: float  # when it is (next) sent; after the last send, when to stop waiting
+
+
+class Verdict(NamedTuple):
+    """What taking a message did: messages to send, and whether the message was refused."""
+
+    sends: list[Send]
+    refused: RefusedMessage | None = None
 
 
 @dataclass(slots=True)
 class Incident:
-    """One incident as one station sees it. Build with `originate` or `answering`."""
+    """One incident as one station sees it. Build with `originate` or `responder_view`."""
 
     id: str
     role: Role
@@ -252,20 +369,31 @@ class Incident:
     notice: Notice
     doctrine: Doctrine
     opened_at: float
+    kind: Kind = Kind.NOTIFY  # what opened it: notify, protest, report or relay
+    relay_for: str = ""  # a relay: the party the notice is meant for
     state: State = State.NEW
     legs: list[Leg] = field(default_factory=list)
     channel: Channel = Channel.AIR  # the line it is on now (set by `_enter`)
     rules: ChannelDoctrine = field(init=False)  # that line's doctrine
     deadline: float | None = None
-    closed_at: float | None = None
+    closed_at: float | None = None  # when it first reached a terminal state
+    outcome_at: float | None = None  # when it reached the outcome it holds now
     fallbacks: int = 0
     escalation: str = ""  # why the last fallback happened: no-answer, dispute, link-down...
+    ending: str = ""  # why it ended where it did, when that is not plain from the outcome
     late_notice: bool = False
+    lead: str = ""  # short-notice, no-start-time, or "" (enough lead, or none needed)
     disputes: list[tuple[str, DisputeReason]] = field(default_factory=list)
     resolution: Mapping[str, object] | None = None
+    withdrawal: str = ""  # the text of a withdrawal
     history: list[Step] = field(default_factory=list)
     notices: dict[bytes, int] = field(default_factory=dict)  # digest -> leg index
     last_notice: bytes | None = None  # responder: digest of the latest notice received
+    answers: list[Answer] = field(default_factory=list)  # originator: every answer heard
+    closing: list[Closing] = field(default_factory=list)  # originator: owed, unconfirmed
+    closings: dict[bytes, Channel] = field(default_factory=dict)  # closing digests sent
+    unconfirmed: list[tuple[str, Channel]] = field(default_factory=list)
+    closed_by: Kind | None = None  # responder: the closing message it took, if any
 
     # -- construction ---------------------------------------------------------------
 
@@ -282,8 +410,18 @@ class Incident:
         notice: Notice,
         doctrine: Doctrine,
         now: float,
+        kind: Kind = Kind.NOTIFY,
+        relay_for: str = "",
     ) -> tuple[Incident, list[Send]]:
-        """Open an incident as its originator; returns it and the first notice to send."""
+        """Open an incident as its originator; returns it and the first notice to send.
+
+        Raises:
+            ValueError: ``kind`` does not open an incident, or a relay names no party.
+        """
+        if kind not in OPENING_KINDS:
+            raise ValueError(f"{kind} does not open an incident ({', '.join(OPENING_KINDS)})")
+        if (kind is Kind.RELAY) != bool(relay_for):
+            raise ValueError("a relay, and only a relay, names the party it is for")
         incident = cls(
             id=incident_id,
             role=Role.ORIGINATOR,
@@ -294,15 +432,17 @@ class Incident:
             notice=notice,
             doctrine=doctrine,
             opened_at=now,
+            kind=kind,
+            relay_for=relay_for,
         )
-        incident.late_notice = _is_late(notice, doctrine, now)
+        incident._judge_lead(now)
         incident._enter(Leg(channel, recipients, now, calls=1))
         incident._apply(Input.NOTIFY, now, station)
         incident.deadline = now + incident.rules.deadline(precedence)
-        return incident, [incident._call(Kind.NOTIFY, recipients)]
+        return incident, [incident._call(kind, recipients)]
 
     @classmethod
-    def answering(
+    def responder_view(
         cls,
         *,
         incident_id: str,
@@ -310,15 +450,12 @@ class Incident:
         station: str,
         originator: str,
         channel: Channel,
-        kind: Kind,
         precedence: Precedence,
-        notice: Notice,
-        digest: bytes,
-        sent_at: float,
         doctrine: Doctrine,
         now: float,
     ) -> Incident:
-        """Open a responder view on receiving a notice (``kind`` notify or escalate)."""
+        """An empty responder view (state ``new``) for the first message of an incident
+        on a line: a notice opens it, a closing message closes it at once."""
         incident = cls(
             id=incident_id,
             role=Role.RESPONDER,
@@ -326,16 +463,11 @@ class Incident:
             station=station,
             originator=originator,
             precedence=precedence,
-            notice=notice,
+            notice=Notice(activity=""),
             doctrine=doctrine,
             opened_at=now,
         )
-        incident.late_notice = _is_late(notice, doctrine, sent_at)
-        incident._enter(Leg(channel, (station,), now, calls=1))
-        incident.notices[digest] = 0
-        incident.last_notice = digest
-        incident._apply(Input.ESCALATE if kind is Kind.ESCALATE else Input.NOTIFY, now, originator)
-        incident.deadline = now + doctrine.leg_bound(channel, precedence)
+        incident._enter(Leg(channel, (station,), now))
         return incident
 
     # -- views ----------------------------------------------------------------------
@@ -362,8 +494,13 @@ class Incident:
 
     @property
     def is_open(self) -> bool:
-        """Whether the incident is still waiting for something."""
+        """Whether the incident is still waiting for an outcome."""
         return self.state not in TERMINAL
+
+    @property
+    def settled(self) -> bool:
+        """Ended, and no closing message is still owed to anyone."""
+        return self.state in TERMINAL and not self.closing
 
     def next_deadline(self) -> float | None:
         """When `on_timer` must next be called for this incident, or None."""
@@ -380,17 +517,29 @@ class Incident:
             return self.station
         return self.doctrine[channel].stations.get(self.party, self.station)
 
+    def leg_on(self, channel: Channel) -> Leg | None:
+        """The leg on ``channel``, if the incident has been there."""
+        for leg in self.legs:
+            if leg.channel == channel:
+                return leg
+        return None
+
     # -- the table --------------------------------------------------------------------
 
-    def _apply(self, event: Input, now: float, by: str) -> State:
-        after = TRANSITIONS.get((self.state, event))
+    def _apply(self, event: Input, now: float, by: str, channel: Channel | None = None) -> State:
+        before = self.state
+        after = TRANSITIONS.get((before, event))
         if after is None:
-            raise IllegalTransition(self.state, event, f"not allowed for incident {self.id}")
-        self.history.append(Step(now, self.state, event, after, self.channel, by))
+            raise IllegalTransition(before, event, f"not allowed for incident {self.id}")
+        self.history.append(Step(now, before, event, after, channel or self.channel, by))
         self.state = after
-        if after in TERMINAL and self.closed_at is None:
-            self.closed_at = now
-            self.deadline = None
+        if after in TERMINAL:
+            if self.closed_at is None:
+                self.closed_at = now
+            if after is not before or self.outcome_at is None:
+                self.outcome_at = now
+            if self.role is Role.RESPONDER or before not in TERMINAL:
+                self.deadline = None
         return after
 
     def _check(self, event: Input, role: Role) -> None:
@@ -399,79 +548,135 @@ class Incident:
         if (self.state, event) not in TRANSITIONS:
             raise IllegalTransition(self.state, event, f"not allowed for incident {self.id}")
 
+    def _allowed(self, event: Input) -> None:
+        if (self.state, event) not in TRANSITIONS:
+            raise RefusedMessage(Reason.ILLEGAL_TRANSITION, f"{event} not allowed in {self.state}")
+
     def _call(self, kind: Kind, recipients: tuple[str, ...], **extra: object) -> Send:
         body = self.notice.to_body()
         body["attempt"] = self.leg.calls
+        if self.relay_for:
+            body["for"] = self.relay_for
         body.update(extra)
-        ref = None if kind is Kind.NOTIFY and len(self.legs) == 1 else self._latest_notice()
+        ref = None if kind in OPENING_KINDS and len(self.legs) == 1 else self._latest_notice()
         return Send(kind, self.channel, recipients, ref, body)
 
-    def _latest_notice(self) -> bytes | None:
-        return next(reversed(self.notices), None) if self.notices else None
+    def _latest_notice(self, leg_index: int | None = None) -> bytes | None:
+        if leg_index is None:
+            return next(reversed(self.notices), None) if self.notices else None
+        found = [d for d, i in self.notices.items() if i == leg_index]
+        return found[-1] if found else None
 
-    # -- originator -------------------------------------------------------------------
+    def _judge_lead(self, sent_at: float) -> None:
+        """Flag a notice that leaves too little time, or does not say when."""
+        if self.kind not in (Kind.NOTIFY, Kind.RELAY):
+            return  # a protest is about what is under way, a report about what is done
+        minimum = self.doctrine.min_lead_time(self.notice.activity)
+        if minimum is None:
+            return
+        if self.notice.starts_at is None:
+            self.lead = "no-start-time"
+        elif self.notice.starts_at - sent_at < minimum:
+            self.lead = "short-notice"
+        self.late_notice = bool(self.lead)
 
-    def notice_sent(self, digest: bytes) -> None:
-        """Record the digest of a notice this originator sent on the current line."""
-        self.notices[digest] = len(self.legs) - 1
+    # -- messages in ------------------------------------------------------------------
 
-    def on_answer(
-        self,
-        kind: Kind,
-        sender: str,
-        *,
-        ref: bytes | None,
-        channel: Channel,
-        body: Mapping[str, object],
-        now: float,
-    ) -> list[Send]:
-        """Take a standby, ack or dispute received from ``sender`` on ``channel``.
+    def take(self, heard: Heard, now: float) -> Verdict:
+        """Take a verified message about this incident (the one place each kind is handled).
+
+        A refusal that changes nothing raises; one the incident still acts on (a late
+        answer refused by doctrine, whose sender must be told the outcome) comes back
+        in the verdict.
 
         Raises:
-            RefusedMessage: unknown reference, not an addressee, late, or illegal here.
+            RefusedMessage: the message does not fit this incident (see PROTOCOL.md 7.2).
         """
+        handler = HANDLERS.get(heard.kind)
+        if handler is None:
+            raise RefusedMessage(Reason.ILLEGAL_TRANSITION, f"{heard.kind} belongs to no incident")
+        return handler(self, heard, now)
+
+    def signed(self, send: Send, digest: bytes) -> None:
+        """Record the digest of a message this view sent (notices and closing messages)."""
+        if self.role is not Role.ORIGINATOR:
+            return
+        if send.kind in NOTICE_KINDS:
+            self.notices[digest] = len(self.legs) - 1
+        elif send.kind in CLOSING_KINDS:
+            self.closings[digest] = send.channel
+
+    # -- originator: answers ------------------------------------------------------------
+
+    def _answered_leg(self, heard: Heard) -> tuple[int, Leg]:
         if self.role is not Role.ORIGINATOR:
             raise RefusedMessage(
-                Reason.ILLEGAL_TRANSITION, f"{kind} sent to a responder of {self.id}"
+                Reason.ILLEGAL_TRANSITION, f"{heard.kind} sent to a responder of {self.id}"
             )
-        leg_index = self.notices.get(ref) if ref is not None else None
+        leg_index = self.notices.get(heard.ref) if heard.ref is not None else None
         if leg_index is None:
             raise RefusedMessage(
-                Reason.UNKNOWN_REFERENCE, f"{kind} refers to no notice of {self.id}"
+                Reason.UNKNOWN_REFERENCE, f"{heard.kind} refers to no notice of {self.id}"
             )
         leg = self.legs[leg_index]
-        if sender not in leg.recipients or channel != leg.channel:
+        if heard.sender not in leg.recipients or heard.channel != leg.channel:
             raise RefusedMessage(
-                Reason.NOT_AN_ADDRESSEE, f"{sender} was not addressed by that notice"
+                Reason.NOT_AN_ADDRESSEE, f"{heard.sender} was not addressed by that notice"
             )
+        return leg_index, leg
+
+    def _on_answer(self, heard: Heard, now: float) -> Verdict:
+        """A standby, ack, dispute, or a responder's resolution, from an addressee."""
+        kind, sender = heard.kind, heard.sender
+        if kind is Kind.RESOLVE and self.role is Role.RESPONDER:
+            return self._on_closing(heard, now)
+        _, leg = self._answered_leg(heard)
         previous = leg.answers.get(sender)
         if previous is kind:
-            return []  # the same final answer again: a retry crossed it in flight
-        if not self.is_open or leg is not self.leg:
-            raise RefusedMessage(
-                Reason.LATE, f"{kind} from {sender} after {self.id} moved on ({self.state})"
-            )
+            return Verdict([])  # the same final answer again: a retry crossed it in flight
         if previous is not None:
             raise RefusedMessage(Reason.ILLEGAL_TRANSITION, f"{sender} already answered {previous}")
+        reason = ""
+        if kind is Kind.DISPUTE:
+            reason = DisputeReason(str(heard.body.get("reason"))).value
+        if self.is_open and leg is self.leg:
+            return Verdict(self._current_answer(heard, leg, reason, now))
+        return self._late_answer(heard, leg, reason, now)
+
+    def _current_answer(self, heard: Heard, leg: Leg, reason: str, now: float) -> list[Send]:
+        kind, sender = heard.kind, heard.sender
         if kind is Kind.STANDBY:
-            self._refuse_unless(Input.STANDBY)
+            self._allowed(Input.STANDBY)
+            self._log(heard, now, reason)
             self._apply(Input.STANDBY, now, sender)
             if leg.standbys < self.rules.max_standbys and self.state is State.STANDBY:
                 leg.standbys += 1
                 self.deadline = now + self.rules.deadline(self.precedence)
             return []
+        if kind is Kind.RESOLVE:
+            if not self.rules.resolves:
+                raise RefusedMessage(
+                    Reason.ILLEGAL_TRANSITION, f"the {self.channel} line does not resolve"
+                )
+            self._allowed(Input.RESOLVE)
+            leg.answers[sender] = kind
+            self._log(heard, now, reason)
+            self.resolution = dict(heard.body)
+            self._apply(Input.RESOLVE, now, sender)
+            return self._settle(now)
         if kind is Kind.ACK:
-            leg.answers[sender] = Kind.ACK
-            everyone = all(leg.answers.get(s) is Kind.ACK for s in leg.recipients)
+            everyone = all(leg.answers.get(s) is Kind.ACK or s == sender for s in leg.recipients)
             event = Input.ACK if everyone else Input.PARTIAL_ACK
-            self._refuse_unless(event, undo=(leg, sender))
+            self._allowed(event)
+            leg.answers[sender] = kind
+            self._log(heard, now, reason)
             self._apply(event, now, sender)
-            return []
+            return self._settle(now) if not self.is_open else []
         # a dispute
-        reason = DisputeReason(str(body.get("reason")))
-        self._refuse_unless(Input.DISPUTE)
-        leg.answers[sender] = Kind.DISPUTE
-        self.disputes.append((sender, reason))
+        self._allowed(Input.DISPUTE)
+        leg.answers[sender] = kind
+        self._log(heard, now, reason)
+        self.disputes.append((sender, DisputeReason(reason)))
         first = self.state is not State.DISPUTED
         self._apply(Input.DISPUTE, now, sender)
         if not first:
@@ -483,13 +688,159 @@ class Incident:
         if policy is DisputePolicy.ESCALATE and self.rules.fallback is not None:
             return self._fall_back(now, "dispute")
         self._apply(Input.ACCEPT, now, self.station_on(self.channel))
-        return []
+        return self._settle(now)
 
-    def _refuse_unless(self, event: Input, undo: tuple[Leg, str] | None = None) -> None:
-        if (self.state, event) not in TRANSITIONS:
-            if undo is not None:
-                del undo[0].answers[undo[1]]
-            raise RefusedMessage(Reason.ILLEGAL_TRANSITION, f"{event} not allowed in {self.state}")
+    def _late_answer(self, heard: Heard, leg: Leg, reason: str, now: float) -> Verdict:
+        """An answer from a line the incident has left, or after it ended: a signed fact
+        on record; its line's ``late_answer`` doctrine decides what it does."""
+        kind, sender = heard.kind, heard.sender
+        if kind in _FINAL_ANSWERS:
+            leg.answers[sender] = kind  # what the sender's own view now holds
+        policy = self.doctrine[leg.channel].late_answer
+        where = "after it ended" if not self.is_open else f"after it left {leg.channel}"
+        if policy is LateAnswer.REFUSE:
+            self._log(heard, now, reason, "refused")
+            refusal = RefusedMessage(
+                Reason.LATE, f"{kind} from {sender} {where} ({self.id}, {self.state})"
+            )
+            return Verdict(self._owe_closing(leg, sender, now), refusal)
+        everyone = all(leg.answers.get(s) is Kind.ACK for s in leg.recipients)
+        if policy is LateAnswer.CLOSE and kind is Kind.ACK and everyone and self.is_open:
+            self._log(heard, now, reason)
+            self._apply(Input.LATE_ACK, now, sender, leg.channel)
+            self.ending = f"late acknowledgement on {leg.channel} stood the escalation down"
+            return Verdict(self._settle(now))
+        self._log(heard, now, reason, "recorded")
+        if kind is Kind.DISPUTE:
+            self.disputes.append((sender, DisputeReason(reason)))
+        self._apply(Input.LATE_ANSWER, now, sender, leg.channel)
+        return Verdict(self._owe_closing(leg, sender, now) if not self.is_open else [])
+
+    def _on_correction(self, heard: Heard, now: float) -> Verdict:
+        """A responder amends an answer it gave: on record beside it; the outcome stands."""
+        _, leg = self._answered_leg(heard)
+        if leg.answers.get(heard.sender) not in (Kind.ACK, Kind.DISPUTE):
+            raise RefusedMessage(
+                Reason.ILLEGAL_TRANSITION, f"{heard.sender} gave no answer on {leg.channel}"
+            )
+        to = str(heard.body.get("answer", ""))
+        reason = str(heard.body.get("reason", "")) if to == Kind.DISPUTE else ""
+        late = not self.is_open or leg is not self.leg
+        self.answers.append(
+            Answer(
+                now,
+                heard.sender,
+                leg.channel,
+                Kind.CORRECT,
+                reason,
+                "recorded" if late else "taken",
+                to,
+            )
+        )
+        self._apply(Input.CORRECT, now, heard.sender, leg.channel)
+        return Verdict([])
+
+    def _on_confirm(self, heard: Heard, now: float) -> Verdict:
+        """A station confirms a closing message: it owes nothing more."""
+        if self.role is not Role.ORIGINATOR:
+            raise RefusedMessage(
+                Reason.ILLEGAL_TRANSITION, f"confirm sent to a responder of {self.id}"
+            )
+        if heard.ref is None or self.closings.get(heard.ref) != heard.channel:
+            raise RefusedMessage(
+                Reason.UNKNOWN_REFERENCE, f"confirm refers to no closing message of {self.id}"
+            )
+        leg = self.leg_on(heard.channel)
+        if leg is None or heard.sender not in leg.recipients:
+            raise RefusedMessage(
+                Reason.NOT_AN_ADDRESSEE, f"{heard.sender} was sent no closing message"
+            )
+        owed = [c for c in self.closing if (c.station, c.channel) == (heard.sender, heard.channel)]
+        if not owed:
+            return Verdict([])  # confirmed before: a closing message sent again crossed it
+        self.closing.remove(owed[0])
+        leg.told[heard.sender] = self.outcome
+        if (heard.sender, heard.channel) in self.unconfirmed:
+            self.unconfirmed.remove((heard.sender, heard.channel))
+        self._apply(Input.CONFIRM, now, heard.sender, heard.channel)
+        self._schedule_closing()
+        return Verdict([])
+
+    def _log(self, heard: Heard, now: float, reason: str, effect: str = "taken") -> None:
+        self.answers.append(Answer(now, heard.sender, heard.channel, heard.kind, reason, effect))
+
+    # -- originator: the end, and telling everyone ---------------------------------------
+
+    def _expected(self, leg: Leg, station: str) -> str:
+        """The outcome ``station``'s view of ``leg`` holds, from what it said and was told."""
+        told = leg.told.get(station)
+        if told is not None:
+            return told
+        return _EXPECTED.get(leg.answers.get(station, Kind.STANDBY), "unresolved")
+
+    def _settle(self, now: float) -> list[Send]:
+        """The incident ended: owe a closing message to every view that would disagree."""
+        owed: list[Closing] = []
+        for leg in self.legs:
+            for station in leg.recipients:
+                if self._expected(leg, station) != self.outcome:
+                    owed.extend(self._owed(leg, station, now))
+        self.closing.extend(owed)
+        return self._closing_due(now)
+
+    def _owe_closing(self, leg: Leg, station: str, now: float) -> list[Send]:
+        """After the end: tell ``station`` the outcome again if its view would disagree."""
+        if self.is_open or self._expected(leg, station) == self.outcome:
+            return []
+        self.closing.extend(self._owed(leg, station, now))
+        return self._closing_due(now)
+
+    def _owed(self, leg: Leg, station: str, now: float) -> list[Closing]:
+        if any((c.station, c.channel) == (station, leg.channel) for c in self.closing):
+            return []
+        kind = Kind.CLOSE
+        if self.state is State.WITHDRAWN:
+            kind = Kind.WITHDRAW
+        elif self.state is State.RESOLVED and leg is self.leg and self.resolution is not None:
+            kind = Kind.RESOLVE
+        retries = self.doctrine[leg.channel].retries
+        return [Closing(station, leg.channel, kind, retries + 1, now)]
+
+    def _closing_due(self, now: float) -> list[Send]:
+        """Send every closing message that is due, grouped per line and kind."""
+        groups: dict[tuple[Channel, Kind], list[str]] = {}
+        for owed in list(self.closing):
+            if owed.due > now:
+                continue
+            if owed.left == 0:  # sent every time allowed, never confirmed
+                self.closing.remove(owed)
+                self.unconfirmed.append((owed.station, owed.channel))
+                continue
+            owed.left -= 1
+            owed.due = now + self.doctrine[owed.channel].deadline(self.precedence)
+            groups.setdefault((owed.channel, owed.kind), []).append(owed.station)
+        sends = []
+        for (channel, kind), stations in groups.items():
+            body: dict[str, object] = {}
+            if kind is Kind.CLOSE:
+                body["outcome"] = self.outcome
+                if self.state is State.CLOSED_DISPUTED and self.disputes:
+                    body["reason"] = self.disputes[-1][1].value
+            elif kind is Kind.RESOLVE and self.resolution is not None:
+                body = dict(self.resolution)
+            elif kind is Kind.WITHDRAW and self.withdrawal:
+                body["text"] = self.withdrawal
+            leg = self.leg_on(channel)
+            ref = None if leg is None else self._latest_notice(self.legs.index(leg))
+            sends.append(Send(kind, channel, tuple(stations), ref, body))
+        self._schedule_closing()
+        return sends
+
+    def _schedule_closing(self) -> None:
+        if self.state in TERMINAL:
+            self.deadline = min((c.due for c in self.closing), default=None)
+
+    # -- originator: time and decisions -------------------------------------------------
 
     def on_timer(self, now: float) -> list[Send]:
         """Act on a deadline that has passed (a no-op before it)."""
@@ -498,10 +849,12 @@ class Incident:
         if self.role is Role.RESPONDER:
             self._apply(Input.LAPSE, now, self.station)
             return []
+        if self.state in TERMINAL:
+            return self._closing_due(now)
         me = self.station_on(self.channel)
         if self.state is State.DISPUTED:  # held for a decision that never came
             self._apply(Input.ACCEPT, now, me)
-            return []
+            return self._settle(now)
         leg = self.leg
         if leg.calls < self.rules.retries + 1:
             leg.calls += 1
@@ -509,12 +862,18 @@ class Incident:
             self.deadline = now + self.rules.deadline(self.precedence)
             unanswered = tuple(s for s in leg.recipients if s not in leg.answers)
             if len(self.legs) == 1:
-                return [self._call(Kind.NOTIFY, unanswered)]
+                return [self._call(self.kind, unanswered)]
             return [self._call(Kind.ESCALATE, unanswered, **self._escalation_fields())]
         return self._fall_back(now, "no-answer")
 
     def _escalation_fields(self) -> dict[str, object]:
-        return {"escalated_from": self.legs[-2].channel.value, "escalation": self.escalation}
+        fields: dict[str, object] = {
+            "escalated_from": self.legs[-2].channel.value,
+            "escalation": self.escalation,
+        }
+        if self.kind is not Kind.NOTIFY:
+            fields["carries"] = self.kind.value
+        return fields
 
     def _fall_back(self, now: float, reason: str) -> list[Send]:
         old = self.leg
@@ -531,15 +890,34 @@ class Incident:
         if nxt is not None:
             stations = self.doctrine[nxt].stations
             recipients = tuple(stations[p] for p in parties if p in stations)
-        self.escalation = reason
         if nxt is None or not recipients:
-            self._apply(Input.GIVE_UP, now, self.station_on(old.channel))
-            return []
+            standing = self._standing_dispute()
+            me = self.station_on(old.channel)
+            if standing is not None:
+                station, channel, why = standing
+                self.ending = f"{station}'s dispute on {channel} ({why}) stands"
+                if old.channel != channel:
+                    self.ending += f"; {old.channel}: {reason}"
+                self._apply(Input.ACCEPT, now, me)
+            else:
+                self.ending = f"{old.channel}: {reason}"
+                self._apply(Input.GIVE_UP, now, me)
+            return self._settle(now)
+        self.escalation = reason
         self._enter(Leg(nxt, recipients, now, calls=1))
         self.fallbacks += 1
         self._apply(Input.ESCALATE, now, self.station_on(nxt))
         self.deadline = now + self.rules.deadline(self.precedence)
         return [self._call(Kind.ESCALATE, recipients, **self._escalation_fields())]
+
+    def _standing_dispute(self) -> tuple[str, Channel, str] | None:
+        """The last final answer given, if it is a dispute: (station, line, reason)."""
+        for answer in reversed(self.answers):
+            if answer.kind is Kind.ACK:
+                return None
+            if answer.kind is Kind.DISPUTE and answer.effect != "refused":
+                return answer.station, answer.channel, answer.reason
+        return None
 
     def escalate(self, now: float, reason: str = "manual") -> list[Send]:
         """Fall back to the next line now (the caller's decision, or a link found down).
@@ -551,43 +929,111 @@ class Incident:
         self._check(Input.FALLBACK, Role.ORIGINATOR)
         return self._fall_back(now, reason)
 
-    def accept_dispute(self, now: float) -> None:
+    def accept_dispute(self, now: float) -> list[Send]:
         """Take the dispute as the final answer (closes the incident as disputed)."""
         self._require(Role.ORIGINATOR, Input.ACCEPT)
         self._check(Input.ACCEPT, Role.ORIGINATOR)
         self._apply(Input.ACCEPT, now, self.station_on(self.channel))
+        return self._settle(now)
 
     def withdraw(self, now: float, text: str = "") -> list[Send]:
-        """Cancel the notice; tells the current line's addressees."""
-        self._check(Input.WITHDRAW, self.role)
+        """Cancel the notice; every station addressed on any line is told.
+
+        Raises:
+            IllegalTransition: not the originator, or the incident is closed.
+        """
+        self._require(Role.ORIGINATOR, Input.WITHDRAW)
+        self._check(Input.WITHDRAW, Role.ORIGINATOR)
+        self.withdrawal = text
         self._apply(Input.WITHDRAW, now, self.station_on(self.channel))
-        body = {"text": text} if text else {}
-        return [Send(Kind.WITHDRAW, self.channel, self.leg.recipients, self._latest_notice(), body)]
+        return self._settle(now)
 
     # -- responder --------------------------------------------------------------------
 
-    def on_repeat(self, digest: bytes, now: float) -> list[Send]:
-        """The notice came again on this line (a retry): repeat a final answer already given.
-
-        Raises:
-            RefusedMessage: the view is closed without an answer to repeat (late).
-        """
-        self._require(Role.RESPONDER)
-        if (self.state, Input.RETRY) not in TRANSITIONS:
+    def _on_notice(self, heard: Heard, now: float) -> Verdict:
+        """A notice on this line: the first call opens the view; a repeat (a retry) gets
+        the final answer already given, if any, again."""
+        self._require_view(heard)
+        if self.state is State.NEW:
+            return Verdict(self._open_view(heard, now))
+        if heard.sender != self.originator:
+            raise RefusedMessage(Reason.NOT_AN_ADDRESSEE, f"{heard.sender} did not open {self.id}")
+        if self.closed_by is not None or (self.state, Input.RETRY) not in TRANSITIONS:
             raise RefusedMessage(
                 Reason.LATE, f"notice repeated after {self.id} closed ({self.state})"
             )
         self.leg.calls += 1
-        self.notices[digest] = 0
-        self.last_notice = digest
+        self.notices[heard.digest] = 0
+        self.last_notice = heard.digest
         self._apply(Input.RETRY, now, self.originator)
         given = self.leg.answers.get(self.station)
         if given is None:
-            return []
+            return Verdict([])
         body: dict[str, object] = {}
         if given is Kind.DISPUTE:
             body["reason"] = self.disputes[-1][1].value
-        return [Send(given, self.channel, (self.originator,), digest, body)]
+        elif given is Kind.RESOLVE and self.resolution is not None:
+            body = dict(self.resolution)
+        return Verdict([Send(given, self.channel, (self.originator,), heard.digest, body)])
+
+    def _open_view(self, heard: Heard, now: float) -> list[Send]:
+        body = heard.body
+        self.notice = Notice.from_body(body)
+        if heard.kind is Kind.ESCALATE:
+            carried = body.get("carries", Kind.NOTIFY.value)
+            self.kind = Kind(carried) if carried in OPENING_KINDS else Kind.NOTIFY
+        else:
+            self.kind = heard.kind
+        target = body.get("for")
+        if self.kind is Kind.RELAY and isinstance(target, str):
+            self.relay_for = target
+        self._judge_lead(heard.sent_at)
+        self.leg.calls = 1
+        self.notices[heard.digest] = 0
+        self.last_notice = heard.digest
+        event = Input.ESCALATE if heard.kind is Kind.ESCALATE else Input.NOTIFY
+        self._apply(event, now, self.originator)
+        self.deadline = now + self.doctrine.leg_bound(self.channel, self.precedence)
+        return []
+
+    def _on_closing(self, heard: Heard, now: float) -> Verdict:
+        """The originator's closing message: its word on the outcome is the record's."""
+        self._require_view(heard)
+        if heard.sender != self.originator:
+            raise RefusedMessage(Reason.NOT_AN_ADDRESSEE, f"{heard.sender} did not open {self.id}")
+        if heard.kind is Kind.WITHDRAW:
+            outcome = "withdrawn"
+        elif heard.kind is Kind.RESOLVE:
+            outcome = "resolved"
+            if not self.rules.resolves and self.state is not State.NEW:
+                raise RefusedMessage(
+                    Reason.ILLEGAL_TRANSITION, f"the {self.channel} line does not resolve"
+                )
+        else:
+            outcome = str(heard.body.get("outcome", ""))
+        target = _STATE_OF.get(outcome)
+        if target is None:
+            raise RefusedMessage(Reason.ILLEGAL_TRANSITION, f"no outcome {outcome!r} to close on")
+        if heard.kind is Kind.RESOLVE:
+            self.resolution = dict(heard.body)
+        elif heard.kind is Kind.WITHDRAW and isinstance(heard.body.get("text"), str):
+            self.withdrawal = str(heard.body["text"])
+        reason = heard.body.get("reason")
+        known = isinstance(reason, str) and reason in DisputeReason.__members__.values()
+        if target is State.CLOSED_DISPUTED and known and not self.disputes:
+            self.disputes.append((heard.sender, DisputeReason(str(reason))))
+        self._apply(_CLOSE_INPUT[target], now, heard.sender)
+        self.closed_by = heard.kind
+        confirm = Send(
+            Kind.CONFIRM, self.channel, (heard.sender,), heard.digest, {"outcome": outcome}
+        )
+        return Verdict([confirm])
+
+    def _require_view(self, heard: Heard) -> None:
+        if self.role is not Role.RESPONDER:
+            raise RefusedMessage(
+                Reason.ILLEGAL_TRANSITION, f"{self.id} is this station's own incident"
+            )
 
     def answer(
         self, kind: Kind, now: float, *, reason: DisputeReason | None = None, text: str = ""
@@ -598,9 +1044,7 @@ class Incident:
             IllegalTransition: not a responder, or the answer is not allowed now.
             ValueError: a dispute without a reason, or an answer kind that is none of these.
         """
-        event = {Kind.STANDBY: Input.STANDBY, Kind.ACK: Input.ACK, Kind.DISPUTE: Input.DISPUTE}.get(
-            kind
-        )
+        event = _ANSWER_INPUT.get(kind)
         if event is None:
             raise ValueError(f"{kind} is not an answer (standby, ack or dispute)")
         self._require(Role.RESPONDER, event)
@@ -616,14 +1060,36 @@ class Incident:
         self._apply(event, now, self.station)
         return [Send(kind, self.channel, (self.originator,), self.last_notice, body)]
 
-    def on_withdraw(self, sender: str, now: float) -> None:
-        """The originator withdrew its notice."""
-        self._require(Role.RESPONDER)
-        if sender != self.originator:
-            raise RefusedMessage(Reason.NOT_AN_ADDRESSEE, f"{sender} did not send this notice")
-        if not self.is_open:
-            raise RefusedMessage(Reason.LATE, f"withdrawal after {self.id} closed ({self.state})")
-        self._apply(Input.WITHDRAW, now, sender)
+    def correct(
+        self, answer: Kind, now: float, *, reason: DisputeReason | None = None, text: str = ""
+    ) -> list[Send]:
+        """Amend the final answer this responder gave (a disavowal later contradicted, say).
+
+        The correction goes on record on both sides; the incident's outcome stands.
+
+        Raises:
+            IllegalTransition: not a responder, or no final answer was given to correct.
+            ValueError: not ack or dispute, the same answer as given, or a dispute
+                without a reason.
+        """
+        self._require(Role.RESPONDER, Input.CORRECT)
+        given = self.leg.answers.get(self.station)
+        if given not in (Kind.ACK, Kind.DISPUTE):
+            raise IllegalTransition(self.state, Input.CORRECT, "no final answer to correct")
+        if answer not in (Kind.ACK, Kind.DISPUTE):
+            raise ValueError(f"a correction gives ack or dispute, not {answer}")
+        body: dict[str, object] = {"answer": answer.value}
+        if answer is Kind.DISPUTE:
+            if reason is None:
+                raise ValueError("a correction to a dispute needs a reason")
+            body["reason"] = DisputeReason(reason).value
+        elif given is Kind.ACK:
+            raise ValueError("the answer given was already ack")
+        if text:
+            body["text"] = text
+        self._check(Input.CORRECT, Role.RESPONDER)
+        self._apply(Input.CORRECT, now, self.station)
+        return [Send(Kind.CORRECT, self.channel, (self.originator,), self.last_notice, body)]
 
     # -- both -----------------------------------------------------------------------
 
@@ -643,22 +1109,10 @@ class Incident:
             body["text"] = text
         self.resolution = body
         self._apply(Input.RESOLVE, now, self.station_on(self.channel))
-        to = self.leg.recipients if self.role is Role.ORIGINATOR else (self.originator,)
-        return [Send(Kind.RESOLVE, self.channel, to, self._latest_notice(), body)]
-
-    def on_resolve(self, sender: str, body: Mapping[str, object], now: float) -> None:
-        """The other side ended the exchange with agreed mutual actions."""
-        allowed = self.leg.recipients if self.role is Role.ORIGINATOR else (self.originator,)
-        if sender not in allowed:
-            raise RefusedMessage(Reason.NOT_AN_ADDRESSEE, f"{sender} is not party to {self.id}")
-        if not self.is_open:
-            raise RefusedMessage(Reason.LATE, f"resolution after {self.id} closed ({self.state})")
-        if not self.rules.resolves or (self.state, Input.RESOLVE) not in TRANSITIONS:
-            raise RefusedMessage(
-                Reason.ILLEGAL_TRANSITION, f"the {self.channel} line does not resolve"
-            )
-        self.resolution = dict(body)
-        self._apply(Input.RESOLVE, now, sender)
+        if self.role is Role.ORIGINATOR:
+            return self._settle(now)
+        self.leg.answers[self.station] = Kind.RESOLVE
+        return [Send(Kind.RESOLVE, self.channel, (self.originator,), self.last_notice, body)]
 
     def _require(self, role: Role, event: Input | None = None) -> None:
         if self.role is not role:
@@ -666,8 +1120,38 @@ class Incident:
             raise IllegalTransition(self.state, what, f"only the {role} view takes {what}")
 
 
-def _is_late(notice: Notice, doctrine: Doctrine, sent_at: float) -> bool:
-    minimum = doctrine.min_lead_time(notice.activity)
-    if minimum is None or notice.starts_at is None:
-        return False
-    return notice.starts_at - sent_at < minimum
+#: The one method that takes each kind of message (`Incident.take`).
+HANDLERS: Final[Mapping[Kind, Callable[[Incident, Heard, float], Verdict]]] = {
+    **dict.fromkeys(NOTICE_KINDS, Incident._on_notice),
+    Kind.STANDBY: Incident._on_answer,
+    Kind.ACK: Incident._on_answer,
+    Kind.DISPUTE: Incident._on_answer,
+    Kind.RESOLVE: Incident._on_answer,  # a responder's answer, or the originator's closing
+    Kind.CORRECT: Incident._on_correction,
+    Kind.CONFIRM: Incident._on_confirm,
+    Kind.CLOSE: Incident._on_closing,
+    Kind.WITHDRAW: Incident._on_closing,
+}
+
+
+class Route(StrEnum):
+    """Which view of an incident a message is for, at the station that receives it."""
+
+    OPENS = "opens"  # a responder view on (incident, line), opened by the first notice
+    ORIGINATOR = "originator"  # the incident this station originated
+    RESPONDER = "responder"  # a responder view; made on the spot if none (told closed)
+    EITHER = "either"  # the originated incident if this station has it, else a view
+
+
+#: Where each kind goes (heartbeats belong to no incident).
+ROUTES: Final[Mapping[Kind, Route]] = {
+    **dict.fromkeys(NOTICE_KINDS, Route.OPENS),
+    Kind.STANDBY: Route.ORIGINATOR,
+    Kind.ACK: Route.ORIGINATOR,
+    Kind.DISPUTE: Route.ORIGINATOR,
+    Kind.CORRECT: Route.ORIGINATOR,
+    Kind.CONFIRM: Route.ORIGINATOR,
+    Kind.CLOSE: Route.RESPONDER,
+    Kind.WITHDRAW: Route.RESPONDER,
+    Kind.RESOLVE: Route.EITHER,
+}

@@ -34,6 +34,12 @@ class Kind(StrEnum):
     WITHDRAW = "withdraw"
     RESOLVE = "resolve"
     HEARTBEAT = "heartbeat"
+    CLOSE = "close"  # the originator's final word on an incident: its outcome
+    CONFIRM = "confirm"  # a closing message (close, withdraw, resolve) was received
+    PROTEST = "protest"  # a request to cease an activity under way
+    REPORT = "report"  # word of an activity after the fact
+    CORRECT = "correct"  # a responder amends an answer it gave earlier
+    RELAY = "relay"  # a notice for a party the originator has no line to
 
 
 class Precedence(StrEnum):
@@ -56,10 +62,25 @@ class DisputeReason(StrEnum):
     OTHER = "other"
 
 
-#: Kinds that answer an earlier message and therefore must carry its digest in ``ref``.
+#: A responder's answers to a notice.
 ANSWER_KINDS: Final = frozenset({Kind.ACK, Kind.STANDBY, Kind.DISPUTE})
+#: Kinds that answer an earlier message and therefore must carry its digest in ``ref``.
+REF_KINDS: Final = ANSWER_KINDS | {Kind.CONFIRM, Kind.CORRECT}
+#: Kinds that open an incident: the notices an originator can send first.
+OPENING_KINDS: Final = frozenset({Kind.NOTIFY, Kind.PROTEST, Kind.REPORT, Kind.RELAY})
 #: Kinds that carry a notice to a line: the first call there, or the escalation to it.
-NOTICE_KINDS: Final = frozenset({Kind.NOTIFY, Kind.ESCALATE})
+NOTICE_KINDS: Final = OPENING_KINDS | {Kind.ESCALATE}
+#: The originator's closing messages, each confirmed by its addressee.
+CLOSING_KINDS: Final = frozenset({Kind.CLOSE, Kind.WITHDRAW, Kind.RESOLVE})
+#: The kinds of protocol version 1; version 2 adds the others.
+V1_KINDS: Final = frozenset(
+    {Kind.NOTIFY, Kind.ACK, Kind.STANDBY, Kind.DISPUTE}
+    | {Kind.ESCALATE, Kind.WITHDRAW, Kind.RESOLVE, Kind.HEARTBEAT}
+)
+#: How an incident ends, as a ``close`` or ``confirm`` body names it.
+OUTCOME_NAMES: Final = ("acknowledged", "disputed", "resolved", "withdrawn", "unresolved")
+#: The two answers a ``correct`` can put in place of an earlier one.
+CORRECTED_ANSWERS: Final = frozenset({Kind.ACK, Kind.DISPUTE})
 
 MAX_IDENTIFIER_LENGTH: Final = 64
 # Identifiers recur in every message of an incident, so valid ones are remembered
@@ -119,9 +140,9 @@ def check_incident_id(value: object, field: str = "inc") -> str:
     return value
 
 
-TOPIC_PREFIX: Final = "hotline/v1"
+TOPIC_PREFIX: Final = "hotline/v2"
 
 
 def inbox_topic(channel: Channel, station: str) -> str:
-    """The MQTT topic of ``station``'s inbox on ``channel``: ``hotline/v1/<channel>/<station>``."""
+    """The MQTT topic of ``station``'s inbox on ``channel``: ``hotline/v2/<channel>/<station>``."""
     return f"{TOPIC_PREFIX}/{channel.value}/{check_station_id(station)}"

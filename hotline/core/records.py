@@ -7,8 +7,10 @@ the notices come back as they were, so a restored incident takes the same answer
 fires the same timers and sends the same messages as if the post had never stopped.
 
 The record holds no doctrine: the rules of each line come from the doctrine the post
-restarts with. Records carry a version (``v``); a record this code does not know is a
-`RecordError`, never a half-restored incident.
+restarts with. Records carry a version (``v``): version 1 records (written before incidents kept
+their answers, closing messages and declared kinds) still read back, with those
+fields empty; a record of a version this code does not know is a `RecordError`,
+never a half-restored incident.
 """
 
 from __future__ import annotations
@@ -18,10 +20,21 @@ from typing import Any, Final
 
 from hotline.core.channels import Doctrine
 from hotline.core.errors import HotlineError
-from hotline.core.incident import Incident, Input, Leg, Notice, Role, State, Step
+from hotline.core.incident import (
+    Answer,
+    Closing,
+    Incident,
+    Input,
+    Leg,
+    Notice,
+    Role,
+    State,
+    Step,
+)
 from hotline.core.names import Channel, DisputeReason, Kind, Precedence
 
-RECORD_VERSION: Final = 1
+RECORD_VERSION: Final = 2
+_READABLE: Final = frozenset({1, RECORD_VERSION})
 
 
 class RecordError(HotlineError):
@@ -56,6 +69,7 @@ def incident_record(incident: Incident) -> dict[str, Any]:
                 "calls": leg.calls,
                 "standbys": leg.standbys,
                 "answers": {station: kind.value for station, kind in leg.answers.items()},
+                "told": dict(leg.told),
             }
             for leg in incident.legs
         ],
@@ -72,6 +86,22 @@ def incident_record(incident: Incident) -> dict[str, Any]:
         ],
         "notices": [[digest, leg] for digest, leg in incident.notices.items()],
         "last_notice": incident.last_notice,
+        "kind": incident.kind.value,
+        "relay_for": incident.relay_for,
+        "outcome_at": incident.outcome_at,
+        "ending": incident.ending,
+        "lead": incident.lead,
+        "withdrawal": incident.withdrawal,
+        "heard": [
+            [a.at, a.station, a.channel.value, a.kind.value, a.reason, a.effect, a.corrects_to]
+            for a in incident.answers
+        ],
+        "closing": [
+            [c.station, c.channel.value, c.kind.value, c.left, c.due] for c in incident.closing
+        ],
+        "closings": [[digest, channel.value] for digest, channel in incident.closings.items()],
+        "unconfirmed": [[station, channel.value] for station, channel in incident.unconfirmed],
+        "closed_by": None if incident.closed_by is None else incident.closed_by.value,
     }
 
 
@@ -81,8 +111,10 @@ def incident_from_record(record: Mapping[str, Any], doctrine: Doctrine) -> Incid
     Raises:
         RecordError: an unknown record version, or a missing or malformed field.
     """
-    if record.get("v") != RECORD_VERSION:
-        raise RecordError(f"incident record version {record.get('v')!r} is not {RECORD_VERSION}")
+    if record.get("v") not in _READABLE:
+        raise RecordError(
+            f"incident record version {record.get('v')!r} is not one this code reads (1, 2)"
+        )
     try:
         return _rebuild(record, doctrine)
     except (KeyError, TypeError, ValueError) as exc:
@@ -121,6 +153,7 @@ def _rebuild(record: Mapping[str, Any], doctrine: Doctrine) -> Incident:
                 calls=int(leg["calls"]),
                 standbys=int(leg["standbys"]),
                 answers={str(s): Kind(k) for s, k in leg["answers"].items()},
+                told={str(s): str(o) for s, o in leg.get("told", {}).items()},
             )
         )
     incident.state = State(record["state"])
@@ -139,6 +172,27 @@ def _rebuild(record: Mapping[str, Any], doctrine: Doctrine) -> Incident:
     incident.notices = {bytes(digest): int(leg) for digest, leg in record["notices"]}
     last = record["last_notice"]
     incident.last_notice = None if last is None else bytes(last)
+    if record["v"] == 1:
+        incident.outcome_at = incident.closed_at
+        return incident
+    incident.kind = Kind(record["kind"])
+    incident.relay_for = str(record["relay_for"])
+    incident.outcome_at = _number_or_none(record["outcome_at"])
+    incident.ending = str(record["ending"])
+    incident.lead = str(record["lead"])
+    incident.withdrawal = str(record["withdrawal"])
+    incident.answers = [
+        Answer(float(at), str(st), Channel(ch), Kind(k), str(reason), str(effect), str(to))
+        for at, st, ch, k, reason, effect, to in record["heard"]
+    ]
+    incident.closing = [
+        Closing(str(st), Channel(ch), Kind(k), int(left), float(due))
+        for st, ch, k, left, due in record["closing"]
+    ]
+    incident.closings = {bytes(d): Channel(ch) for d, ch in record["closings"]}
+    incident.unconfirmed = [(str(st), Channel(ch)) for st, ch in record["unconfirmed"]]
+    closed_by = record["closed_by"]
+    incident.closed_by = None if closed_by is None else Kind(closed_by)
     return incident
 
 

@@ -7,7 +7,8 @@ byte string is what gets signed (see `hotline.core.signing`). `decode_envelope` 
 receiving side's hardened decoder: it runs only on bytes whose signature already
 verified, yet still treats them as hostile (a valid key can be stolen), so it bounds
 sizes and nesting, refuses extension types and duplicate map keys, and accepts exactly
-the v1 key set. Every failure is a `MalformedMessage` with a reason code.
+the envelope key set (the same in v1 and v2). Every failure is a `MalformedMessage`
+with a reason code.
 
 Nothing here reads a clock: sender time is a field the caller fills in.
 """
@@ -24,7 +25,10 @@ import msgpack
 from hotline.core.body import check_body
 from hotline.core.errors import InvalidEnvelope, MalformedMessage, Reason
 from hotline.core.names import (
-    ANSWER_KINDS,
+    CORRECTED_ANSWERS,
+    OUTCOME_NAMES,
+    REF_KINDS,
+    V1_KINDS,
     Channel,
     DisputeReason,
     Kind,
@@ -33,7 +37,10 @@ from hotline.core.names import (
     check_station_id,
 )
 
-PROTOCOL_VERSION: Final = 1
+#: The version this implementation sends.
+PROTOCOL_VERSION: Final = 2
+#: The versions it reads: version 2 only adds kinds, so a v1 message means the same.
+SUPPORTED_VERSIONS: Final = frozenset({1, 2})
 MAX_MESSAGE_BYTES: Final = 65_536
 MESSAGE_ID_BYTES: Final = 16
 DIGEST_BYTES: Final = 32
@@ -42,7 +49,7 @@ MAX_RECIPIENTS: Final = 16
 #: double-precision numbers carry them exactly.
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 
-#: The v1 envelope keys, in encoding order.
+#: The envelope keys, in encoding order.
 ENVELOPE_KEYS: Final = ("v", "id", "ch", "k", "from", "to", "inc", "ref", "seq", "ts", "pr", "body")
 ENVELOPE_KEY_SET: Final = frozenset(ENVELOPE_KEYS)
 
@@ -68,11 +75,11 @@ class Envelope:
         sent_at_ms: sender time, milliseconds since the Unix epoch (0 .. 2**53-1).
         precedence: how urgent the message is.
         ref: SHA-256 digest of the envelope this message answers; required for
-            ``ack``, ``standby`` and ``dispute``.
+            ``ack``, ``standby``, ``dispute``, ``confirm`` and ``correct``.
         body: kind-specific content: a map with string keys holding nil, booleans,
             integers, finite floats, strings, bytes, arrays and maps (depth <= 8).
             Arrays decode as lists.
-        version: protocol version; only 1 exists.
+        version: protocol version, 2 (sent) or 1 (read; only the v1 kinds).
 
     Raises:
         InvalidEnvelope: a field is out of range or of the wrong type.
@@ -114,7 +121,7 @@ class Envelope:
         ):
             _wrong_type(self)
         if self.version != PROTOCOL_VERSION:
-            _invalid("v", f"version {self.version!r} unsupported", Reason.UNSUPPORTED_VERSION)
+            _check_version(self.version, self.kind)
         if len(self.id) != MESSAGE_ID_BYTES:
             _invalid("id", "message id must be exactly 16 bytes")
         sender = check_station_id(self.sender, "from")
@@ -129,14 +136,15 @@ class Envelope:
             _invalid("ts", f"{self.sent_at_ms} outside 0 .. 2**53-1")
         kind, ref, body = self.kind, self.ref, self.body
         if ref is None:
-            if kind in ANSWER_KINDS:
+            if kind in REF_KINDS:
                 _invalid("ref", f"a {kind} must carry the digest of the message it answers")
         elif len(ref) != DIGEST_BYTES:
             _invalid("ref", "reference digest must be exactly 32 bytes")
         if body:
             check_body(body)
-        if kind is Kind.DISPUTE and body.get("reason") not in _DISPUTE_REASONS:
-            _invalid("body.reason", f"a dispute needs a reason, one of {_DISPUTE_LIST}")
+        rule = _BODY_RULES.get(kind)
+        if rule is not None:
+            rule(body)
 
     @property
     def sent_at(self) -> float:
@@ -146,6 +154,51 @@ class Envelope:
 
 _DISPUTE_REASONS: Final = frozenset(str(r) for r in DisputeReason)
 _DISPUTE_LIST: Final = ", ".join(DisputeReason)
+_OUTCOME_LIST: Final = ", ".join(OUTCOME_NAMES)
+
+
+def _check_version(version: int, kind: Kind) -> None:
+    if version not in SUPPORTED_VERSIONS:
+        _invalid("v", f"version {version!r} unsupported", Reason.UNSUPPORTED_VERSION)
+    if kind not in V1_KINDS:
+        _invalid("k", f"{kind.value!r} is not a version 1 kind", Reason.UNKNOWN_KIND)
+
+
+def _needs_reason(body: Body, field_name: str = "body.reason") -> None:
+    if body.get("reason") not in _DISPUTE_REASONS:
+        _invalid(field_name, f"a dispute needs a reason, one of {_DISPUTE_LIST}")
+
+
+def _needs_outcome(body: Body) -> None:
+    if body.get("outcome") not in OUTCOME_NAMES:
+        _invalid("body.outcome", f"a close names the outcome, one of {_OUTCOME_LIST}")
+
+
+def _may_name_outcome(body: Body) -> None:
+    if "outcome" in body and body["outcome"] not in OUTCOME_NAMES:
+        _invalid("body.outcome", f"a confirmed outcome is one of {_OUTCOME_LIST}")
+
+
+def _needs_answer(body: Body) -> None:
+    answer = body.get("answer")
+    if answer not in CORRECTED_ANSWERS:
+        _invalid("body.answer", "a correction's answer is ack or dispute")
+    if answer == Kind.DISPUTE:
+        _needs_reason(body)
+
+
+def _needs_final_addressee(body: Body) -> None:
+    check_station_id(body.get("for"), "body.for")
+
+
+# Body fields the protocol itself reads, per kind (section 3.2 of the spec).
+_BODY_RULES: Final = {
+    Kind.DISPUTE: _needs_reason,
+    Kind.CLOSE: _needs_outcome,
+    Kind.CONFIRM: _may_name_outcome,
+    Kind.CORRECT: _needs_answer,
+    Kind.RELAY: _needs_final_addressee,
+}
 
 
 _E = TypeVar("_E", Channel, Kind, Precedence)
@@ -347,7 +400,7 @@ def decode_envelope(data: bytes) -> Envelope:
     """Decode and validate envelope bytes (already authenticated by their signature).
 
     Raises:
-        MalformedMessage: the bytes are not a v1 envelope; ``reason`` says how.
+        MalformedMessage: the bytes are not a v1 or v2 envelope; ``reason`` says how.
     """
     obj = unpack_strict(data, "envelope")
     if not isinstance(obj, dict):
@@ -359,7 +412,7 @@ def decode_envelope(data: bytes) -> Envelope:
     version = obj["v"]
     if type(version) is not int:
         raise MalformedMessage(Reason.INVALID_FIELD, "v: version must be an integer")
-    if version != PROTOCOL_VERSION:
+    if version not in SUPPORTED_VERSIONS:
         raise MalformedMessage(Reason.UNSUPPORTED_VERSION, f"v: version {version} unsupported")
     if obj.keys() != ENVELOPE_KEY_SET:
         missing = [key for key in ENVELOPE_KEYS if key not in obj]

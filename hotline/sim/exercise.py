@@ -59,6 +59,13 @@ class Tally:
     rejected: Counter[str] = field(default_factory=Counter)
     drops: Counter[str] = field(default_factory=Counter)
     injections: Counter[str] = field(default_factory=Counter)
+    flying: Counter[str] = field(default_factory=Counter)  # copies in flight, per incident
+    rejected_by: dict[str, Counter[str]] = field(default_factory=dict)  # incident -> reasons
+
+    def refused(self, incident: str, reason: str) -> None:
+        """Count a copy of one of ``incident``'s messages refused with ``reason``."""
+        self.rejected[reason] += 1
+        self.rejected_by.setdefault(incident, Counter())[reason] += 1
 
     def accounted(self) -> tuple[bool, str]:
         """Whether every copy is delivered, dropped or in flight, and the sum if not."""
@@ -280,6 +287,7 @@ class Exercise:
             latency = link.latency.sample(rng)
             if not self._faulty:
                 tally.in_flight += 1
+                tally.flying[envelope.incident] += 1
                 arrival = self._arrival(recipient, message, record, Delivery(message.data, 0.0))
                 self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
                 continue
@@ -295,6 +303,7 @@ class Exercise:
                     tally.injections[str(delivery.tag)] += 1
                     record = self._record(at, message, to, f" ({delivery.tag})")
                 tally.in_flight += 1
+                tally.flying[envelope.incident] += 1
                 arrival = self._arrival(to, message, record, delivery)
                 self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
         if link_down:
@@ -334,6 +343,7 @@ class Exercise:
         def arrive() -> None:
             tally = self.tally
             tally.in_flight -= 1
+            tally.flying[message.envelope.incident] -= 1
             if self._faulty and self._down(station):
                 tally.dropped += 1  # it reached a station that went down while it travelled
                 tally.drops[str(FaultKind.STATION_DOWN)] += 1
@@ -355,7 +365,7 @@ class Exercise:
                 record.fate = "delivered"
             for event in events:
                 if isinstance(event, Rejected):
-                    tally.rejected[event.reason.value] += 1
+                    tally.refused(message.envelope.incident, event.reason.value)
                     if record is not None:
                         record.fate = f"rejected: {event.reason}"
                 elif isinstance(event, Received):
@@ -397,7 +407,7 @@ def responder_views(endpoints: Mapping[str, StationEndpoint]) -> list[tuple[str,
 def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:
     """Do a scripted act at ``endpoint`` (simulated or live); returns a line for the log."""
     try:
-        if event.action == "notify":
+        if event.action in ("notify", "protest", "report", "relay"):
             starts = None if event.starts_in is None else now + event.starts_in
             ends = None if starts is None or event.lasts is None else starts + event.lasts
             endpoint.notify(
@@ -413,7 +423,23 @@ def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:
                 now=now,
                 parties=event.to,
                 incident_id=event.incident,
+                kind=event.kind,
+                relay_for=event.relay_for,
             )
+        elif event.action == "correct":
+            assert event.answer is not None  # the loader requires it
+            endpoint.correct(
+                event.incident,
+                event.answer,
+                now,
+                reason=event.dispute,
+                channel=event.channel,
+                text=event.text,
+            )
+        elif event.action in ("suspend", "resume"):
+            state = "suspended" if event.action == "suspend" else "working"
+            endpoint.declare(event.channel, state, now, text=event.text)
+            return f"declared the {event.channel} line {state}"
         elif event.action == "withdraw":
             endpoint.withdraw(event.incident, now, text=event.text)
         elif event.action == "escalate":

@@ -14,6 +14,15 @@ The exercise records, as it runs, what each station accepted (`Watch`); after th
 * incidents-end-within-bound      every incident (and responder view) closed within
                                   its doctrine bound, or is open because the run ended
                                   before that bound
+* views-agree-at-quiescence       every party holding a view of an incident holds the
+                                  originator's outcome, once none of the incident's
+                                  messages is in flight and none of its views waits on
+                                  a timer (an incident still settling is not judged),
+                                  unless the originator's record names that view's
+                                  station as told the outcome and never confirming it
+                                  (over a line that loses messages no number of sends
+                                  makes agreement certain; an unconfirmed closing
+                                  message is the disagreement on record, not hidden)
 
 A broken invariant names the incidents concerned, so a trace can be printed.
 """
@@ -92,6 +101,7 @@ INVARIANTS = (
     "every-accepted-message-was-sent",
     "messages-accounted",
     "incidents-end-within-bound",
+    "views-agree-at-quiescence",
 )
 
 
@@ -133,15 +143,60 @@ def bound_breaches(
     return found
 
 
+def disagreements(incidents: list[Incident], flying: Mapping[str, int]) -> list[Breach]:
+    """Incidents at rest whose views hold different outcomes.
+
+    An incident is at rest when no copy of its messages is in flight (``flying``, per
+    incident id, counted by the transport) and none of its views waits on a timer.
+    """
+    by_id: dict[str, list[Incident]] = {}
+    for incident in incidents:
+        by_id.setdefault(incident.id, []).append(incident)
+    found = []
+    for incident_id, views in by_id.items():
+        if flying.get(incident_id, 0) or any(v.deadline is not None for v in views):
+            continue  # still settling
+        origin = next((v for v in views if v.role is Role.ORIGINATOR), None)
+        if origin is None:
+            continue  # views of an incident originated outside the run
+        declared = set(origin.unconfirmed)
+        others = [
+            f"{v.station} ({v.channel}) holds {v.outcome}"
+            for v in views
+            if v.role is Role.RESPONDER
+            and v.outcome != origin.outcome
+            and (v.station, v.channel) not in declared
+        ]
+        if others:
+            detail = f"{origin.station} holds {origin.outcome}; " + ", ".join(others)
+            found.append(Breach("views-agree-at-quiescence", incident_id, detail))
+    return found
+
+
 def check_invariants(
     watch: Watch,
     incidents: list[Incident],
     ended_at: Mapping[str, float],
     accounted: tuple[bool, str],
+    *,
     slack: float = 0.0,
+    flying: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The verdict of every invariant, in the result document's shape."""
-    breaches = [*watch.breaches, *bound_breaches(incidents, ended_at, slack)]
+    """The verdict of every invariant, in the result document's shape.
+
+    Args:
+        watch: what the run observed.
+        incidents: every view of every incident (originators' and responders').
+        ended_at: where the run stopped, on each party's clock.
+        accounted: the message tally's verdict.
+        slack: how late a timer may fire (see `bound_breaches`).
+        flying: copies still in flight, per incident id.
+    """
+    breaches = [
+        *watch.breaches,
+        *bound_breaches(incidents, ended_at, slack),
+        *disagreements(incidents, flying or {}),
+    ]
     verdicts = []
     for name in INVARIANTS:
         if name == "messages-accounted":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from hotline.core.channels import Doctrine
-from hotline.core.names import Channel, DisputeReason, Precedence
+from hotline.core.names import Channel, DisputeReason, Kind, Precedence
 from hotline.faults import Fault
 from hotline.sim.distributions import Distribution, Fixed
 from hotline.sim.durations import format_duration
@@ -78,6 +78,10 @@ class ScriptEvent:
     text: str = ""
     actions: Mapping[str, str] = field(default_factory=dict)
     reason: str = "manual"
+    kind: Kind = Kind.NOTIFY  # what a notice event sends: notify, protest, report, relay
+    relay_for: str = ""  # a relay: the party it is meant for
+    answer: Kind | None = None  # a correction: the answer it now gives
+    dispute: DisputeReason | None = None  # a correction to a dispute: its reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +97,8 @@ class Expectation:
     channel: Channel | None = None
     late_notice: bool | None = None
     dispute_reason: DisputeReason | None = None
+    views: Mapping[str, str] = field(default_factory=dict)  # party -> outcome of its view
+    answers: Mapping[str, str] = field(default_factory=dict)  # party -> its answer, or none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,4 +149,8 @@ def describe(expectation: Expectation) -> str:
         parts.append("flagged late" if expectation.late_notice else "not flagged late")
     if expectation.dispute_reason:
         parts.append(f"disputed as {expectation.dispute_reason}")
+    for party, outcome in expectation.views.items():
+        parts.append(f"{party}'s record {outcome}")
+    for party, answer in expectation.answers.items():
+        parts.append(f"{party} answering {answer}")
     return f"{subject} {', '.join(parts)}"

@@ -9,12 +9,13 @@ and seed give the same bytes (`to_json`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 from hotline import __version__
 from hotline.core.errors import Reason
 from hotline.core.incident import Incident
+from hotline.core.names import Kind
 from hotline.sim.durations import format_duration
 from hotline.sim.exercise import Tally
 from hotline.sim.invariants import Watch, check_invariants
@@ -25,9 +26,34 @@ def _seconds(value: float | None, start: float) -> float | None:
     return None if value is None else round(value - start, 3)
 
 
-def incident_record(incident: Incident, start: float) -> dict[str, Any]:
-    """One incident as the result document shows it."""
+_ANSWER_WORDS: Final = {
+    Kind.ACK: "acknowledged",
+    Kind.DISPUTE: "disputed",
+    Kind.STANDBY: "standby",
+    Kind.RESOLVE: "resolved",
+}
+_REJECTION_NOTES: Final = {
+    "future": "a sender's clock runs ahead (clock skew)",
+    "stale": "sent too long ago, or a sender's clock runs behind (clock skew)",
+}
+
+
+def incident_record(
+    incident: Incident,
+    start: float,
+    views: Sequence[tuple[str, Incident]] = (),
+    rejected: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """One incident as the result document shows it.
+
+    Args:
+        incident: the originator's view.
+        start: the exercise's start (times are seconds from it).
+        views: every responder view of this incident, with its party.
+        rejected: copies of this incident's messages refused, by reason code.
+    """
     responders = list(incident.legs[0].recipients)
+    rejected = {k: v for k, v in sorted((rejected or {}).items()) if v}
     return {
         "id": incident.id,
         "originator": incident.originator,
@@ -44,7 +70,114 @@ def incident_record(incident: Incident, start: float) -> dict[str, Any]:
         "activity": incident.notice.activity,
         "late_notice": incident.late_notice,
         "escalation": incident.escalation or None,
+        "kind": incident.kind.value,
+        "lead": incident.lead or None,
+        "relay_for": incident.relay_for or None,
+        "note": incident_note(incident, rejected),
+        "views": view_records(incident, views, start),
+        "answers": answer_records(incident, start),
+        "rejected": rejected,
+        "unconfirmed": sorted(
+            f"{station} ({channel})" for station, channel in incident.unconfirmed
+        ),
     }
+
+
+def incident_note(incident: Incident, rejected: Mapping[str, int]) -> str:
+    """A short account of how the incident went, for the outcome table."""
+    notes = []
+    if incident.disputes:
+        station, why = incident.disputes[0]
+        notes.append(f"disputed by {station}: {why}")
+    if incident.fallbacks:
+        notes.append(f"escalated: {incident.escalation}")
+    elif incident.escalation:
+        notes.append(f"line failed: {incident.escalation}")
+    if incident.ending:
+        notes.append(incident.ending)
+    late = [a for a in incident.answers if a.effect != "taken" and a.kind is not Kind.CORRECT]
+    for answer in late:
+        word = _ANSWER_WORDS.get(answer.kind, str(answer.kind))
+        notes.append(f"late {word} from {answer.station} {answer.effect}")
+    for answer in incident.answers:
+        if answer.kind is Kind.CORRECT:
+            notes.append(f"{answer.station} corrected its answer to {answer.corrects_to}")
+    if incident.lead:
+        notes.append(
+            "late notice" if incident.lead == "short-notice" else "notice gives no start time"
+        )
+    for code, count in rejected.items():
+        because = _REJECTION_NOTES.get(code)
+        if because is not None:
+            notes.append(f"{count} refused as {code}: {because}")
+    if incident.relay_for:
+        notes.append(f"for {incident.relay_for}: delivery unconfirmed")
+    return "; ".join(notes)
+
+
+def view_records(
+    incident: Incident, views: Sequence[tuple[str, Incident]], start: float
+) -> dict[str, Any]:
+    """Each party's view of the incident: its outcome and when it reached it."""
+    found: dict[str, Any] = {
+        incident.party: {
+            "role": "originator",
+            "outcome": incident.outcome,
+            "at": _seconds(incident.outcome_at, start),
+        }
+    }
+    for party, view in sorted(views, key=lambda pv: (pv[0], pv[1].opened_at)):
+        entry = found.setdefault(party, {"role": "responder", "lines": {}})
+        entry["lines"][view.channel.value] = {
+            "station": view.station,
+            "outcome": view.outcome,
+            "at": _seconds(view.outcome_at, start),
+        }
+    for entry in found.values():
+        lines = entry.get("lines")
+        if lines is not None:
+            outcomes = {line["outcome"] for line in lines.values()}
+            entry["outcome"] = outcomes.pop() if len(outcomes) == 1 else "mixed"
+            times = [line["at"] for line in lines.values()]
+            entry["at"] = None if None in times else max(times)
+    return found
+
+
+def answer_records(incident: Incident, start: float) -> dict[str, Any]:
+    """Each addressed party's last answer as the originator heard it (None: no answer)."""
+    parties: dict[str, Any] = {}
+    for leg in incident.legs:
+        rules = incident.doctrine[leg.channel]
+        for station in leg.recipients:
+            party = rules.party_of(station) or station
+            parties.setdefault(party, None)
+    for answer in incident.answers:
+        party = incident.doctrine[answer.channel].party_of(answer.station) or answer.station
+        if answer.kind is Kind.CORRECT:
+            entry = parties.get(party)
+            if entry is not None:
+                entry["corrections"].append(
+                    {
+                        "at": _seconds(answer.at, start),
+                        "line": answer.channel.value,
+                        "to": _ANSWER_WORDS[Kind(answer.corrects_to)],
+                        "reason": answer.reason or None,
+                    }
+                )
+            continue
+        previous = parties.get(party)
+        if answer.kind is Kind.STANDBY and previous is not None:
+            continue  # a standby does not hide a final answer given on another line
+        parties[party] = {
+            "answer": _ANSWER_WORDS[answer.kind],
+            "line": answer.channel.value,
+            "station": answer.station,
+            "at": _seconds(answer.at, start),
+            "reason": answer.reason or None,
+            "effect": answer.effect,
+            "corrections": [] if previous is None else previous["corrections"],
+        }
+    return parties
 
 
 def check_expectation(
@@ -87,6 +220,16 @@ def _problems(expectation: Expectation, record: dict[str, Any]) -> Iterable[str]
         and record["dispute_reason"] != expectation.dispute_reason
     ):
         yield f"dispute reason {record['dispute_reason']}, expected {expectation.dispute_reason}"
+    for party, wanted in expectation.views.items():
+        view = record["views"].get(party)
+        held = "none" if view is None else view["outcome"]
+        if held != wanted:
+            yield f"{party}'s view {held}, expected {wanted}"
+    for party, wanted in expectation.answers.items():
+        answer = record["answers"].get(party)
+        given = "none" if answer is None else answer["answer"]
+        if given != wanted:
+            yield f"{party}'s answer {given}, expected {wanted}"
 
 
 class Run(Protocol):
@@ -111,16 +254,27 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
     """The result document of a finished run (``timer_slack``: see `bound_breaches`)."""
     scenario, tally = exercise.scenario, exercise.tally
     start = scenario.start
-    incidents = [incident_record(i, start) for i in exercise.incidents()]
+    views: dict[str, list[tuple[str, Incident]]] = {}
+    for party, view in exercise.views():
+        views.setdefault(view.id, []).append((party, view))
+    incidents = [
+        incident_record(i, start, views.get(i.id, ()), tally.rejected_by.get(i.id))
+        for i in exercise.incidents()
+    ]
     expectations = []
     for expectation in scenario.expectations:
         passed, detail = check_expectation(expectation, incidents)
         expectations.append(
             {"description": expectation.description, "passed": passed, "detail": detail}
         )
-    views = exercise.incidents() + [view for _, view in exercise.views()]
+    every = exercise.incidents() + [view for _, view in exercise.views()]
     invariants = check_invariants(
-        exercise.watch, views, exercise.local_ends(), tally.accounted(), timer_slack
+        exercise.watch,
+        every,
+        exercise.local_ends(),
+        tally.accounted(),
+        slack=timer_slack,
+        flying=tally.flying,
     )
     outcomes: dict[str, int] = {}
     for record in incidents:

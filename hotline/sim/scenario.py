@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-from hotline.core.body import check_body
 from hotline.core.channels import Doctrine, DoctrineError
 from hotline.core.incident import OUTCOMES
 from hotline.core.names import (
     Channel,
     DisputeReason,
+    Kind,
     Precedence,
     check_incident_id,
     check_station_id,
@@ -99,6 +99,9 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "repeat",
             "every",
             "reason",
+            "for",
+            "station",
+            "answer",
         }
     ),
     "faults": frozenset(
@@ -130,12 +133,32 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "channel",
             "late_notice",
             "dispute_reason",
+            "view",
+            "answer",
             "description",
         }
     ),
+    "area": frozenset({"lat", "lon", "radius_km", "route", "width_km", "note"}),
 }
 ACTIONS: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "silent", "resolve")
-EVENT_ACTIONS: Final = ("notify", "withdraw", "escalate", "resolve")
+#: Scripted acts that open an incident, and the message kind each sends.
+NOTICE_ACTIONS: Final[Mapping[str, Kind]] = {
+    "notify": Kind.NOTIFY,
+    "protest": Kind.PROTEST,
+    "report": Kind.REPORT,
+    "relay": Kind.RELAY,
+}
+EVENT_ACTIONS: Final = (
+    *NOTICE_ACTIONS,
+    "withdraw",
+    "escalate",
+    "resolve",
+    "correct",
+    "suspend",
+    "resume",
+)
+#: What an addressee's answer can be, as an expectation names it.
+ANSWER_WORDS: Final = ("acknowledged", "disputed", "standby", "resolved", "none")
 SIGNING: Final = ("ed25519", "none")
 
 
@@ -210,8 +233,8 @@ class _Reader(FieldReader):
         stations = {s: p for p, table in parties.items() for s in table.values()}
         responders = self.responders(data.get("responders", []), stations, doctrine)
         events = self.events(data.get("events", []), parties, stations, doctrine, duration)
-        incidents = {e.incident: e for e in events if e.action == "notify"}
-        expectations = self.expectations(data.get("expect", []), incidents)
+        incidents = {e.incident: e for e in events if e.action in NOTICE_ACTIONS}
+        expectations = self.expectations(data.get("expect", []), incidents, parties)
         faults = self.faults(data.get("faults", []), stations, signing)
         return Scenario(
             name=name,
@@ -403,7 +426,10 @@ class _Reader(FieldReader):
             if at >= duration:
                 raise self.fail(f"{where}.at", "after the end of the run (scenario.duration)")
             action = self.choice(entry, "action", where, EVENT_ACTIONS, "notify")
-            if action == "notify":
+            if action in ("suspend", "resume"):
+                events.append(self.declaration(entry, where, at, action, (parties, stations)))
+                continue
+            if action in NOTICE_ACTIONS:
                 made = self.notice_events(
                     entry,
                     where,
@@ -412,6 +438,7 @@ class _Reader(FieldReader):
                     stations=stations,
                     doctrine=doctrine,
                     counters=counters,
+                    kind=NOTICE_ACTIONS[action],
                 )
                 for event in made:
                     if event.incident in notified:
@@ -422,9 +449,12 @@ class _Reader(FieldReader):
             incident = self.text(entry, "incident", where)
             opened = notified.get(incident)
             if opened is None:
-                raise self.fail(f"{where}.incident", f"no earlier notify event opens {incident!r}")
+                raise self.fail(f"{where}.incident", f"no earlier event opens {incident!r}")
             if at < opened.at:
                 raise self.fail(f"{where}.at", f"before {incident!r} is notified")
+            if action == "correct":
+                events.append(self.correction(entry, where, at, opened, (parties, stations)))
+                continue
             actions = self.actions(entry, where, stations) if action == "resolve" else {}
             events.append(
                 ScriptEvent(
@@ -441,6 +471,119 @@ class _Reader(FieldReader):
             )
         return tuple(sorted(events, key=lambda e: e.at))
 
+    def correction(
+        self,
+        entry: Mapping[str, Any],
+        where: str,
+        at: float,
+        opened: ScriptEvent,
+        roster: tuple[Mapping[str, Mapping[Channel, str]], Mapping[str, str]],
+    ) -> ScriptEvent:
+        """A responder amends the answer it gave to a notice (``station``, ``answer``)."""
+        parties, stations = roster
+        station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
+        party = stations[station]
+        if party == opened.party:
+            raise self.fail(f"{where}.station", f"{station} is the originator's own station")
+        lines = [c for c, s in parties[party].items() if s == station]
+        channel = self.channel(entry["channel"], f"{where}.channel") if "channel" in entry else None
+        if channel is None:
+            channel = opened.channel if opened.channel in lines else (lines[0] if lines else None)
+        if channel is None or channel not in lines:
+            raise self.fail(f"{where}.channel", f"{station} is not on that line")
+        answer = self.choice(entry, "answer", where, ("ack", "dispute"))
+        reason = None
+        if answer == "dispute":
+            reason = self.convert(
+                f"{where}.reason", self.text(entry, "reason", where), DisputeReason
+            )
+        elif "reason" in entry:
+            raise self.fail(f"{where}.reason", "only a correction to a dispute takes a reason")
+        return ScriptEvent(
+            at=at,
+            action="correct",
+            party=party,
+            originator=opened.originator,
+            channel=channel,
+            incident=opened.incident,
+            text=self.text(entry, "text", where, ""),
+            answer=Kind(answer),
+            dispute=reason,
+        )
+
+    def declaration(
+        self,
+        entry: Mapping[str, Any],
+        where: str,
+        at: float,
+        action: str,
+        roster: tuple[Mapping[str, Mapping[Channel, str]], Mapping[str, str]],
+    ) -> ScriptEvent:
+        """A party declares a line suspended, or working again (``station``, ``channel``)."""
+        parties, stations = roster
+        station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
+        party = stations[station]
+        lines = [c for c, s in parties[party].items() if s == station]
+        if "channel" in entry:
+            channel = self.channel(entry["channel"], f"{where}.channel")
+            if channel not in lines:
+                raise self.fail(f"{where}.channel", f"{station} is not on the {channel} line")
+        elif len(lines) == 1:
+            channel = lines[0]
+        else:
+            raise self.fail(f"{where}.channel", f"{station} sits on several lines: name one")
+        return ScriptEvent(
+            at=at,
+            action=action,
+            party=party,
+            originator=station,
+            channel=channel,
+            incident="",
+            text=self.text(entry, "text", where, ""),
+        )
+
+    def area(self, value: object, where: str) -> dict[str, object]:
+        """A notice's ``area``: a point or circle ``{ lat, lon, radius_km, note }``, or a
+        route ``{ route = [[lat, lon], ...], width_km, note }`` (a patrol's road)."""
+        table = self.table(value, where, TABLE_KEYS["area"])
+        area: dict[str, object] = {}
+        if "route" in table:
+            if "lat" in table or "lon" in table:
+                raise self.fail(f"{where}.route", "an area is a point or a route, not both")
+            area["route"] = self.route(table["route"], f"{where}.route")
+            size = "width_km"
+        else:
+            for key, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
+                if key not in table:
+                    raise self.fail(f"{where}.{key}", "required (degrees, WGS 84), or a route")
+                area[key] = self.number(table, key, where, low, high)
+            size = "radius_km"
+        other = ({"radius_km", "width_km"} - {size}) & set(table)
+        if other:
+            kind = "a route" if size == "width_km" else "a point"
+            raise self.fail(f"{where}.{other.pop()}", f"{kind} takes {size}")
+        if size in table:
+            extent = self.number(table, size, where, 0.0, 20_000.0)
+            if not extent:
+                raise self.fail(f"{where}.{size}", "must be more than 0")
+            area[size] = extent
+        if "note" in table:
+            area["note"] = self.text(table, "note", where)
+        return area
+
+    def route(self, value: object, where: str) -> list[list[float]]:
+        """A route: two or more ``[lat, lon]`` points in degrees (WGS 84)."""
+        if not isinstance(value, list) or len(value) < 2:
+            raise self.fail(where, "must be a list of two or more [lat, lon] points")
+        points: list[list[float]] = []
+        for n, point in enumerate(value):
+            ok = isinstance(point, list) and len(point) == 2
+            ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in point)
+            if not ok or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+                raise self.fail(f"{where}[{n}]", f"must be [lat, lon] in degrees, not {point!r}")
+            points.append([float(point[0]), float(point[1])])
+        return points
+
     def notice_events(
         self,
         entry: Mapping[str, Any],
@@ -451,6 +594,7 @@ class _Reader(FieldReader):
         stations: Mapping[str, str],
         doctrine: Doctrine,
         counters: dict[str, int],
+        kind: Kind = Kind.NOTIFY,
     ) -> list[ScriptEvent]:
         originator = self.station(
             self.text(entry, "originator", where), f"{where}.originator", stations
@@ -490,9 +634,15 @@ class _Reader(FieldReader):
             self.text(entry, "precedence", where, "priority").lower(),
             Precedence,
         )
-        area = self.table(entry["area"], f"{where}.area") if "area" in entry else None
-        if area is not None:
-            self.convert(f"{where}.area", area, lambda value: check_body(value, "area"))
+        area = self.area(entry["area"], f"{where}.area") if "area" in entry else None
+        relay_for = ""
+        if kind is Kind.RELAY:
+            relay_for = self.text(entry, "for", where)
+            self.convert(f"{where}.for", relay_for, check_station_id)
+            if relay_for == party or relay_for in to:
+                raise self.fail(f"{where}.for", "a relay is for a party not addressed directly")
+        elif "for" in entry:
+            raise self.fail(f"{where}.for", "only a relay names the party it is for")
         repeat = self.count(entry, "repeat", where, MAX_REPEAT)
         every = self.duration_or(entry, "every", where, 0.0)
         if repeat is not None and repeat < 1:
@@ -525,6 +675,8 @@ class _Reader(FieldReader):
                     lasts=self.duration(entry, "lasts", where),
                     precedence=precedence,
                     text=self.text(entry, "text", where, ""),
+                    kind=kind,
+                    relay_for=relay_for,
                 )
             )
         return made
@@ -594,8 +746,33 @@ class _Reader(FieldReader):
         fixed = self.convert(f"{where}.delay", value, parse_duration)
         return (fixed, fixed)
 
+    def party_table(
+        self,
+        entry: Mapping[str, Any],
+        key: str,
+        where: str,
+        parties: Mapping[str, object],
+        words: tuple[str, ...],
+    ) -> dict[str, str]:
+        """``view = { RU = "disputed" }``: party -> one of ``words``."""
+        if key not in entry:
+            return {}
+        table = self.table(entry[key], f"{where}.{key}")
+        found = {}
+        for party in table:
+            spot = f"{where}.{key}.{party}"
+            if party not in parties:
+                raise self.fail(spot, f"not a party ({', '.join(parties)})")
+            found[party] = self.choice(table, party, f"{where}.{key}", words)
+        if not found:
+            raise self.fail(f"{where}.{key}", "name at least one party")
+        return found
+
     def expectations(
-        self, value: object, incidents: Mapping[str, ScriptEvent]
+        self,
+        value: object,
+        incidents: Mapping[str, ScriptEvent],
+        parties: Mapping[str, object],
     ) -> tuple[Expectation, ...]:
         if not isinstance(value, list):
             raise self.fail("expect", "must be an array of tables ([[expect]])")
@@ -606,7 +783,7 @@ class _Reader(FieldReader):
             entry = self.table(raw, where, TABLE_KEYS["expect"])
             incident = self.text(entry, "incident", where)
             if incident != "*" and incident not in incidents:
-                raise self.fail(f"{where}.incident", f"no notify event opens {incident!r}")
+                raise self.fail(f"{where}.incident", f"no event opens {incident!r}")
             checks = TABLE_KEYS["expect"] - {"incident", "description"}
             if not checks & set(entry):
                 raise self.fail(where, f"expects nothing: give one of {', '.join(sorted(checks))}")
@@ -614,6 +791,8 @@ class _Reader(FieldReader):
             if late is not None and not isinstance(late, bool):
                 raise self.fail(f"{where}.late_notice", "must be true or false")
             reason = entry.get("dispute_reason")
+            views = self.party_table(entry, "view", where, parties, (*outcomes, "none", "mixed"))
+            answers = self.party_table(entry, "answer", where, parties, ANSWER_WORDS)
             expectation = Expectation(
                 incident=incident,
                 description="",
@@ -630,6 +809,8 @@ class _Reader(FieldReader):
                 dispute_reason=None
                 if reason is None
                 else self.convert(f"{where}.dispute_reason", reason, DisputeReason),
+                views=views,
+                answers=answers,
             )
             text = self.text(entry, "description", where, "") or describe(expectation)
             result.append(replace(expectation, description=text))

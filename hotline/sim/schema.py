@@ -13,7 +13,7 @@ from typing import Any
 from hotline.core.incident import OUTCOMES
 from hotline.core.names import Channel, DisputeReason, Precedence
 from hotline.faults import FaultKind, ForgeKey
-from hotline.sim.scenario import ACTIONS, EVENT_ACTIONS, SIGNING
+from hotline.sim.scenario import ACTIONS, ANSWER_WORDS, EVENT_ACTIONS, SIGNING
 
 DURATION: dict[str, Any] = {
     "description": 'seconds, or a string of number+unit parts: 90, "90s", "10m", "1h30m"',
@@ -59,6 +59,41 @@ ACTIONS_TABLE = {
     "additionalProperties": {"type": "string"},
     "description": "party -> what it does (agreed mutual actions)",
 }
+POINT = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 2,
+    "description": "[lat, lon] in degrees (WGS 84)",
+}
+AREA: dict[str, Any] = {
+    "description": "where: a point or circle { lat, lon, radius_km, note }, or a route "
+    "{ route = [[lat, lon], ...], width_km, note }",
+    "oneOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["lat", "lon"],
+            "properties": {
+                "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                "radius_km": {"type": "number", "exclusiveMinimum": 0, "maximum": 20000},
+                "note": {"type": "string"},
+            },
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["route"],
+            "properties": {
+                "route": {"type": "array", "items": POINT, "minItems": 2},
+                "width_km": {"type": "number", "exclusiveMinimum": 0, "maximum": 20000},
+                "note": {"type": "string"},
+            },
+        },
+    ],
+}
+_VIEWS = [*OUTCOMES.values(), "open", "none", "mixed"]
 
 
 def _d(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -119,7 +154,10 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
     "events": {
         "at": _d(DURATION, "exercise time of the event"),
         "action": _d(
-            {"enum": list(EVENT_ACTIONS)}, "notify (default), withdraw, escalate or resolve"
+            {"enum": list(EVENT_ACTIONS)},
+            "notify (default); protest (stop what is under way), report (after the fact), "
+            "relay (for a party through another's line); withdraw, escalate, resolve or "
+            "correct an incident; suspend or resume a line (a declaration)",
         ),
         "originator": _d(STATION, "the notifying station"),
         "channel": _d(CHANNEL, "the line (default: the originator's only line)"),
@@ -128,10 +166,11 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
             "parties to notify (default: all others)",
         ),
         "incident": _d(
-            INCIDENT, "incident id (default ORIGINATOR:N); withdraw/escalate/resolve name it"
+            INCIDENT,
+            "incident id (default ORIGINATOR:N); withdraw/escalate/resolve/correct name it",
         ),
         "activity": _d({"type": "string"}, "strike, flight, patrol, movement, exercise..."),
-        "area": _d({"type": "object"}, "where: a point, an area or a route"),
+        "area": AREA,
         "starts_in": _d(DURATION, "the activity starts this long after the notice"),
         "lasts": _d(DURATION, "how long the activity lasts"),
         "precedence": _d({"enum": [p.value for p in Precedence]}, "default priority"),
@@ -139,7 +178,13 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         "actions": _d(ACTIONS_TABLE, "resolve: the agreed mutual actions"),
         "repeat": _d({"type": "integer", "minimum": 1}, "copies of this notice, `every` apart"),
         "every": _d(DURATION, "interval between repeated notices"),
-        "reason": _d({"type": "string"}, "escalate: why (default manual)"),
+        "reason": _d(
+            {"type": "string"},
+            "escalate: why (default manual); correct to a dispute: its dispute reason",
+        ),
+        "for": _d({"type": "string"}, "relay: the party the notice is finally meant for"),
+        "station": _d(STATION, "correct, suspend, resume: the station that acts"),
+        "answer": _d({"enum": ["ack", "dispute"]}, "correct: the answer it now gives"),
     },
     "faults": {
         "kind": _d({"enum": [k.value for k in FaultKind]}, "what goes wrong"),
@@ -183,6 +228,16 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         "late_notice": _d({"type": "boolean"}, "flagged (or not) for short lead time"),
         "dispute_reason": _d(
             {"enum": [r.value for r in DisputeReason]}, "the first dispute's reason"
+        ),
+        "view": _d(
+            {"type": "object", "additionalProperties": {"enum": _VIEWS}},
+            "party -> the outcome its own record holds (none: it holds no view; mixed: "
+            'its lines disagree), e.g. { RU = "disputed" }',
+        ),
+        "answer": _d(
+            {"type": "object", "additionalProperties": {"enum": list(ANSWER_WORDS)}},
+            "addressed party -> its last answer on record (none: it never answered), "
+            'e.g. { TR = "acknowledged" }',
         ),
         "description": _d({"type": "string"}, "how the result names this expectation"),
     },
@@ -275,6 +330,8 @@ _TABLE_INTRO = {
 
 
 def _kind(schema: dict[str, Any]) -> str:
+    if schema is AREA:
+        return "table"
     if schema is DURATION or schema.get("oneOf") == DURATION["oneOf"]:
         return "duration"
     if schema is DISTRIBUTION or schema.get("oneOf") == DISTRIBUTION["oneOf"]:

@@ -1,7 +1,7 @@
 """The MQTT transport: one connection per post, over aiomqtt.
 
 Theory of operation. A post subscribes to its stations' inboxes
-(``hotline/v1/<channel>/<station>``) with QoS 1 over a persistent session — MQTT 3.1.1
+(``hotline/v2/<channel>/<station>``) with QoS 1 over a persistent session — MQTT 3.1.1
 ``clean_session = False`` and a stable client id — so the broker keeps what arrives
 while the post is away. aiomqtt 2 does not reconnect by itself: `MqttLink.run` does,
 with exponential backoff and jitter, subscribing again each time. Every message to
