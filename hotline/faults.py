@@ -238,20 +238,21 @@ class FaultPlan:
         if kind in (FaultKind.DELAY, FaultKind.REORDER):
             return [delivery._replace(delay=delivery.delay + fault.draw_delay(rng))]
         if kind is FaultKind.DUPLICATE:
+            # an extra copy goes where this one goes (a forged answer's copy, back to
+            # the notice's sender), so every copy keeps its destination
             extra = [
-                Delivery(
-                    delivery.data, delivery.delay + fault.draw_delay(rng), Tag.DUPLICATE, False
+                delivery._replace(
+                    delay=delivery.delay + fault.draw_delay(rng), tag=Tag.DUPLICATE, genuine=False
                 )
                 for _ in range(fault.copies)
             ]
             return [delivery, *extra]
         if kind is FaultKind.CORRUPT:
-            return [
-                Delivery(flip_bits(delivery.data, fault.bits, rng), delivery.delay, Tag.CORRUPTED)
-            ]
+            flipped = flip_bits(delivery.data, fault.bits, rng)
+            return [delivery._replace(data=flipped, tag=Tag.CORRUPTED)]
         if kind is FaultKind.REPLAY:
-            later = Delivery(
-                delivery.data, delivery.delay + fault.draw_delay(rng), Tag.REPLAYED, False
+            later = delivery._replace(
+                delay=delivery.delay + fault.draw_delay(rng), tag=Tag.REPLAYED, genuine=False
             )
             return [delivery, later]
         forged = self.forge(copy, fault.forge_key)

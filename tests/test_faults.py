@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from hotline.core.names import Channel
-from hotline.faults import Copy, Fault, FaultKind, FaultPlan, Tag, flip_bits
+from hotline.core.names import Channel, Kind, Precedence
+from hotline.core.wire import Envelope
+from hotline.faults import Copy, Fault, FaultKind, FaultPlan, ForgeKey, Tag, flip_bits
 from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import parse_scenario
+from tests.harness import station_key
 
 BASE = """
 [scenario]
@@ -270,6 +272,41 @@ def test_plan_composes_faults_in_order() -> None:
     dropped = plan.apply(copy._replace(channel=Channel.GROUND), random.Random(1))
     assert dropped.deliveries == []
     assert dropped.dropped_by is FaultKind.DROP
+
+
+def test_copies_of_a_forged_answer_go_where_the_forgery_goes() -> None:
+    notice = station_key("US-CAOC").sign(
+        Envelope(
+            id=bytes(16),
+            channel=Channel.AIR,
+            kind=Kind.NOTIFY,
+            sender="US-CAOC",
+            recipients=("RU-HMEIMIM",),
+            incident="I-1",
+            seq=1,
+            sent_at_ms=1_000,
+            precedence=Precedence.FLASH,
+            body={"activity": "strike"},
+        )
+    )
+    plan = FaultPlan(
+        [
+            Fault(kind=FaultKind.FORGE, forge_key=ForgeKey.ATTACKER),
+            Fault(kind=FaultKind.DUPLICATE, copies=2),
+            Fault(kind=FaultKind.REPLAY, delay=(60.0, 60.0)),
+            Fault(kind=FaultKind.CORRUPT),
+        ],
+        attacker=station_key("attacker"),
+    )
+    copy = Copy(Channel.AIR, "US-CAOC", "RU-HMEIMIM", notice, 0.0)
+    deliveries = plan.apply(copy, random.Random(2)).deliveries
+    # the notice and its copies reach the responder; the forged ack and every copy made
+    # of it come back to the notice's sender
+    assert len(deliveries) == 12  # (notice + forgery) x 3 copies x 2 with the replay
+    for delivery in deliveries:
+        forged = delivery.to is not None
+        assert delivery.to == ("US-CAOC" if forged else None)
+    assert sum(d.to is not None for d in deliveries) == 6
 
 
 def test_flip_bits_changes_exactly_that_many_bits() -> None:

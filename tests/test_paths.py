@@ -118,6 +118,9 @@ def test_silence_retries_then_falls_back_then_unresolved() -> None:
         (Kind.NOTIFY, Channel.AIR),  # one retry
         (Kind.ESCALATE, Channel.GENERAL_OFFICER),
         (Kind.ESCALATE, Channel.GENERAL_OFFICER),
+        # silence may be an answer lost on the way: each station is told how it ended
+        (Kind.CLOSE, Channel.AIR),
+        (Kind.CLOSE, Channel.GENERAL_OFFICER),
     ]
     assert mine.closed_at == T0 + 4 * 600
     assert [s.input for s in mine.history] == [
@@ -128,7 +131,10 @@ def test_silence_retries_then_falls_back_then_unresolved() -> None:
         "retry",
         "fallback",
         "give-up",
+        "confirm",  # both stations confirm the outcome
+        "confirm",
     ]
+    assert mine.settled
     assert mine.closed_at <= T0 + mine.doctrine.bound(Channel.AIR, FLASH)
     closed = net.events("US", Closed)
     assert [(c.incident, c.outcome) for c in closed] == [(inc, "unresolved")]
@@ -232,8 +238,10 @@ def test_three_party_retry_and_fallback_address_only_the_silent() -> None:
         (Kind.NOTIFY, Channel.GROUND, ("RU-GROUND",)),
         (Kind.ESCALATE, Channel.GENERAL_OFFICER, ("RU-GENSTAFF",)),
         (Kind.ESCALATE, Channel.GENERAL_OFFICER, ("RU-GENSTAFF",)),
-        # the party that acknowledged is told the incident as a whole is unresolved
-        (Kind.CLOSE, Channel.GROUND, ("US-GROUND",)),
+        # the party that acknowledged is told the incident as a whole is unresolved,
+        # and so is each silent station (its answer may have been lost)
+        (Kind.CLOSE, Channel.GROUND, ("US-GROUND", "RU-GROUND")),
+        (Kind.CLOSE, Channel.GENERAL_OFFICER, ("RU-GENSTAFF",)),
     ]
     assert mine.state is State.UNRESOLVED
 

@@ -126,6 +126,33 @@ CATALOGUE = [
         "lognormal",
     ),
     (
+        "a duration in unknown units keeps both its quotes",
+        ("[[responders]]", '[network.general-officer]\nlatency = "5 parsecs"\n\n[[responders]]'),
+        "network.general-officer.latency",
+        '\'5 parsecs\' is not a duration like 90, "90s", "10m" or "1h30m"',
+    ),
+    (
+        "an area of the wrong shape",
+        ('activity = "strike"', 'activity = "strike"\narea = { lat = 35.0 }'),
+        "events[0].area.lon",
+        "required",
+    ),
+    (
+        "an area both point and route",
+        (
+            'activity = "strike"',
+            'activity = "strike"\narea = { lat = 35.0, lon = 40.0, route = [[35, 40], [35.1, 40]] }',
+        ),
+        "events[0].area.route",
+        "not both",
+    ),
+    (
+        "a route of one point",
+        ('activity = "strike"', 'activity = "strike"\narea = { route = [[35, 40]] }'),
+        "events[0].area.route",
+        "two or more",
+    ),
+    (
         "network sigma",
         (
             "[[responders]]",

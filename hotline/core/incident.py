@@ -22,8 +22,9 @@ Agreement. Messages cross: an acknowledgement and an escalation, a withdrawal an
 acknowledgement, a resolution and a dispute. So when the originator's view ends, it
 works out, for every station it addressed on every line, the outcome that station's
 view holds from what the station itself said (an ack: acknowledged; a dispute:
-disputed; silence or standby: unresolved, once the view lapses) and sends a closing
-message to each station whose view would disagree: ``close`` with the outcome,
+disputed; a resolution: resolved) and sends a closing message to each station whose
+view would disagree, and to each station it heard no final answer from (silence may be
+an answer lost on the way, so what that view holds is not known): ``close`` with the outcome,
 ``withdraw`` for a withdrawal, ``resolve`` for a resolution. The responder's view takes
 the originator's word from whatever state it is in (inputs ``close-*``) and answers
 ``confirm``; unconfirmed closing messages are sent again at the line's deadline, as
@@ -755,13 +756,15 @@ class Incident:
             raise RefusedMessage(
                 Reason.NOT_AN_ADDRESSEE, f"{heard.sender} was sent no closing message"
             )
-        owed = [c for c in self.closing if (c.station, c.channel) == (heard.sender, heard.channel)]
-        if not owed:
+        where = (heard.sender, heard.channel)
+        owed = [c for c in self.closing if (c.station, c.channel) == where]
+        if not owed and where not in self.unconfirmed:
             return Verdict([])  # confirmed before: a closing message sent again crossed it
-        self.closing.remove(owed[0])
+        if owed:
+            self.closing.remove(owed[0])
+        else:  # a confirmation that came after the originator stopped waiting still counts
+            self.unconfirmed.remove(where)
         leg.told[heard.sender] = self.outcome
-        if (heard.sender, heard.channel) in self.unconfirmed:
-            self.unconfirmed.remove((heard.sender, heard.channel))
         self._apply(Input.CONFIRM, now, heard.sender, heard.channel)
         self._schedule_closing()
         return Verdict([])
@@ -771,12 +774,15 @@ class Incident:
 
     # -- originator: the end, and telling everyone ---------------------------------------
 
-    def _expected(self, leg: Leg, station: str) -> str:
-        """The outcome ``station``'s view of ``leg`` holds, from what it said and was told."""
+    def _expected(self, leg: Leg, station: str) -> str | None:
+        """The outcome ``station``'s view of ``leg`` holds, from what it said and was told;
+        None when it is not known: no final answer was heard, and the station may have
+        given one that was lost (so it is always told the outcome)."""
         told = leg.told.get(station)
         if told is not None:
             return told
-        return _EXPECTED.get(leg.answers.get(station, Kind.STANDBY), "unresolved")
+        answered = leg.answers.get(station)
+        return None if answered is None else _EXPECTED.get(answered)
 
     def _settle(self, now: float) -> list[Send]:
         """The incident ended: owe a closing message to every view that would disagree."""

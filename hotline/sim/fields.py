@@ -54,7 +54,10 @@ class FieldReader:
         try:
             return how(value)
         except (ValueError, TypeError, KeyError) as exc:
-            detail = str(getattr(exc, "detail", exc)).strip("'\"")
+            # a KeyError's text is the repr of its key: take the key itself, not a
+            # strip of quotes, which would also eat a quote the message ends with
+            detail = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else ""
+            detail = detail or str(getattr(exc, "detail", exc))
             head, _, tail = detail.partition(": ")
             if tail and " " not in head and head.replace("_", "").isalpha():
                 raise self.fail(f"{where}.{head}", tail) from None
