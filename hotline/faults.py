@@ -185,6 +185,19 @@ class FaultPlan:
             for f in self.faults
         )
 
+    def back_up(self, station: str, at: float) -> float:
+        """When ``station``, down at exercise time ``at``, is up again (``at`` if up;
+        infinity if it never comes back)."""
+        while self.station_down(station, at):
+            at = max(
+                f.until
+                for f in self.faults
+                if f.kind is FaultKind.STATION_DOWN
+                and f.station == station
+                and f.start <= at < f.until
+            )
+        return at
+
     def clock_offset(self, stations: Iterable[str]) -> float:
         """Seconds the clock of the post hosting ``stations`` runs ahead (sum of skews)."""
         names = set(stations)

@@ -33,9 +33,17 @@ from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident
 from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.sim.exercise import Tally, originated, perform, responder_views, station_seed
+from hotline.sim.exercise import (
+    Tally,
+    declarations,
+    originated,
+    perform,
+    responder_views,
+    station_seed,
+)
 from hotline.sim.fields import ScenarioError
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Priority
@@ -179,7 +187,7 @@ class LiveExercise:
                 endpoints=endpoints,
                 after=decided,
                 clock=lambda party: clock.now,
-                down=lambda station: False,
+                back_at=lambda station: None,
             )
             for event in scenario.events:
 
@@ -291,6 +299,10 @@ class LiveExercise:
     def views(self) -> list[tuple[str, Incident]]:
         """Every responder view, with its party."""
         return responder_views(self._endpoints())
+
+    def declared(self) -> dict[str, dict[Channel, str]]:
+        """What each party last declared of each line it declared (suspended, working)."""
+        return declarations(self._endpoints())
 
     def _endpoints(self) -> dict[str, StationEndpoint]:
         return {party: post.endpoint for party, post in self.posts.items()}

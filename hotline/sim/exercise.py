@@ -37,6 +37,7 @@ from hotline.core.errors import HotlineError
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident, Notice, Role
 from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
@@ -177,7 +178,7 @@ class Exercise:
             endpoints=self.endpoints,
             after=self._decided,
             clock=self._local,
-            down=self._down,
+            back_at=self._back_at,
         )
         for event in scenario.events:
             self.kernel.schedule(scenario.start + event.at, Priority.SCRIPT, self._script(event))
@@ -221,6 +222,10 @@ class Exercise:
         """Every responder view, with its party."""
         return responder_views(self.endpoints)
 
+    def declared(self) -> dict[str, dict[Channel, str]]:
+        """What each party last declared of each line it declared (suspended, working)."""
+        return declarations(self.endpoints)
+
     # -- clocks and stations ----------------------------------------------------------
 
     def _local(self, party: str) -> float:
@@ -229,6 +234,13 @@ class Exercise:
 
     def _down(self, station: str) -> bool:
         return self.plan.station_down(station, self.kernel.now - self.scenario.start)
+
+    def _back_at(self, station: str) -> float | None:
+        """When ``station``, down now, is back up (true time); None when it is up."""
+        start = self.scenario.start
+        if not self._down(station):
+            return None
+        return start + self.plan.back_up(station, self.kernel.now - start)
 
     # -- the pumps --------------------------------------------------------------------
 
@@ -267,7 +279,7 @@ class Exercise:
         self._pump(party)
 
     def _transmit(self, party: str, message: Outgoing) -> None:
-        scenario, rng, tally, now = self.scenario, self.rng, self.tally, self.kernel.now
+        scenario, tally, now = self.scenario, self.tally, self.kernel.now
         link = scenario.network[message.channel]
         at = now - scenario.start
         envelope = message.envelope
@@ -276,38 +288,69 @@ class Exercise:
         for recipient in message.recipients:
             tally.sent += 1
             record = self._record(at, message, recipient)
-            fate = None
-            if not link.up(at):
-                fate, link_down = "line down", link.detect_outages
-            elif link.loss > 0.0 and rng.random() < link.loss:
-                fate = "lost"
-            if fate is not None:
-                self._dropped(fate, record)
-                continue
-            latency = link.latency.sample(rng)
-            if not self._faulty:
-                tally.in_flight += 1
-                tally.flying[envelope.incident] += 1
-                arrival = self._arrival(recipient, message, record, Delivery(message.data, 0.0))
-                self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
-                continue
-            outcome = self.plan.apply(
-                Copy(message.channel, envelope.sender, recipient, message.data, at), rng
-            )
-            if outcome.dropped_by is not None:
-                self._dropped(str(outcome.dropped_by), record)
-            for delivery in outcome.deliveries:
-                to = delivery.to or recipient
-                if not delivery.genuine:
-                    tally.injected += 1
-                    tally.injections[str(delivery.tag)] += 1
-                    record = self._record(at, message, to, f" ({delivery.tag})")
-                tally.in_flight += 1
-                tally.flying[envelope.incident] += 1
-                arrival = self._arrival(to, message, record, delivery)
-                self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
+            if link.up(at):
+                self._send_copy(message, recipient, record)
+            elif link.detect_outages:  # the sender finds the line down and falls back
+                self._dropped("line down", record)
+                link_down = True
+            else:  # held at the sender's desk, sent when the line returns if still current
+                self._hold(message, recipient, record, link.resumes(at) - at)
         if link_down:
             self.kernel.schedule(now, Priority.DELIVERY, lambda: self._line_down(party, message))
+
+    def _hold(
+        self, message: Outgoing, recipient: str, record: MessageRecord | None, wait: float
+    ) -> None:
+        """A copy sent while its line is down waits for the line to come back; one that
+        would wait longer than its precedence's answer deadline on that line is dropped
+        as expired (by then a retry, or the next line, has taken over)."""
+        envelope, tally = message.envelope, self.tally
+        if wait > self.scenario.doctrine[message.channel].deadline(envelope.precedence):
+            self._dropped("expired in outage", record)
+            return
+        tally.in_flight += 1
+        tally.flying[envelope.incident] += 1
+        if record is not None:
+            record.fate = "held in outage"
+
+        def resend() -> None:
+            tally.in_flight -= 1
+            tally.flying[envelope.incident] -= 1
+            self._send_copy(message, recipient, record)
+
+        self.kernel.schedule(self.kernel.now + wait, Priority.DELIVERY, resend)
+
+    def _send_copy(self, message: Outgoing, recipient: str, record: MessageRecord | None) -> None:
+        """One copy onto a working line: random loss, faults, latency."""
+        scenario, rng, tally, now = self.scenario, self.rng, self.tally, self.kernel.now
+        link = scenario.network[message.channel]
+        at = now - scenario.start
+        envelope = message.envelope
+        if link.loss > 0.0 and rng.random() < link.loss:
+            self._dropped("lost", record)
+            return
+        latency = link.latency.sample(rng)
+        if not self._faulty:
+            tally.in_flight += 1
+            tally.flying[envelope.incident] += 1
+            arrival = self._arrival(recipient, message, record, Delivery(message.data, 0.0))
+            self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
+            return
+        outcome = self.plan.apply(
+            Copy(message.channel, envelope.sender, recipient, message.data, at), rng
+        )
+        if outcome.dropped_by is not None:
+            self._dropped(str(outcome.dropped_by), record)
+        for delivery in outcome.deliveries:
+            to = delivery.to or recipient
+            if not delivery.genuine:
+                tally.injected += 1
+                tally.injections[str(delivery.tag)] += 1
+                record = self._record(at, message, to, f" ({delivery.tag})")
+            tally.in_flight += 1
+            tally.flying[envelope.incident] += 1
+            arrival = self._arrival(to, message, record, delivery)
+            self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
 
     def _record(
         self, at: float, message: Outgoing, recipient: str, suffix: str = ""
@@ -402,6 +445,14 @@ def responder_views(endpoints: Mapping[str, StationEndpoint]) -> list[tuple[str,
         for i in ep.incidents()
         if i.role is Role.RESPONDER
     ]
+
+
+def declarations(endpoints: Mapping[str, StationEndpoint]) -> dict[str, dict[Channel, str]]:
+    """What each party last declared of its lines (its own declarations only)."""
+    return {
+        party: {line: state for (who, line), state in ep.declared.items() if who == party}
+        for party, ep in endpoints.items()
+    }
 
 
 def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:

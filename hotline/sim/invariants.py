@@ -29,6 +29,7 @@ A broken invariant names the incidents concerned, so a trace can be printed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class Watch:
     sent: set[bytes] = field(default_factory=set)  # ids of messages stations sent
     accepted: dict[str, set[bytes]] = field(default_factory=dict)  # party -> ids taken
     notices: dict[str, set[bytes]] = field(default_factory=dict)  # party -> notice digests taken
+    carried: Counter[str] = field(default_factory=Counter)  # line -> messages taken on it
     breaches: list[Breach] = field(default_factory=list)
 
     def observe(
@@ -81,6 +83,7 @@ class Watch:
             detail = f"{party} took {envelope.id.hex()} again"
             breaches.append(Breach("no-message-accepted-twice", incident, detail))
         accepted.add(envelope.id)
+        self.carried[envelope.channel.value] += 1
         if envelope.id not in self.sent:
             detail = f"{party} took an unsent message"
             breaches.append(Breach("every-accepted-message-was-sent", incident, detail))

@@ -35,6 +35,12 @@ class Link:
         """Whether the bearer carries traffic at exercise time ``at``."""
         return not self.outages or not any(start <= at < end for start, end in self.outages)
 
+    def resumes(self, at: float) -> float:
+        """When the bearer, down at ``at``, carries traffic again (``at`` if it is up)."""
+        while not self.up(at):
+            at = max(end for start, end in self.outages if start <= at < end)
+        return at
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponderRule:

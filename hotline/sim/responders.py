@@ -11,15 +11,18 @@ hands it on after ``misroute_delay``), and what the right officer answers after
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import random
 from collections.abc import Callable, Mapping
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.errors import IllegalTransition, UnknownIncident
 from hotline.core.events import Event, Received
 from hotline.core.incident import Incident, State
-from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason
+from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason, Precedence
 from hotline.sim.kernel import Priority
 from hotline.sim.model import ResponderRule, Scenario
 
@@ -41,8 +44,9 @@ class Agenda(Protocol):
 Decided = Callable[[str, Incident, str], None]
 #: The time on a party's post clock (clock skew included).
 Clock = Callable[[str], float]
-#: Whether a station is down now.
-Down = Callable[[str], bool]
+#: When a station that is down now is back (infinity: never); None when it is up.
+BackAt = Callable[[str], float | None]
+_RANK: Final = {precedence: rank for rank, precedence in enumerate(Precedence)}
 
 
 class _Call(NamedTuple):
@@ -54,6 +58,12 @@ class _Call(NamedTuple):
 class Responders:
     """Every responding station's operator.
 
+    A station works as many calls at once as its line's doctrine gives it desks
+    (``desks``); a call that rings while every desk is busy waits, most urgent
+    precedence first, then in the order it rang, and its answer delay starts when a
+    desk takes it. A call whose answer falls due while the station is down is answered
+    once the station is back.
+
     Args:
         scenario: the rules.
         rng: the run's random generator.
@@ -61,7 +71,7 @@ class Responders:
         endpoints: each party's endpoint.
         after: told about each decision, to pump the endpoint's outbox and log it.
         clock: each post's own time, for the calls it makes.
-        down: whether a station is down (it then answers nothing).
+        back_at: when a station that is down now is back (None when it is up).
     """
 
     def __init__(
@@ -73,7 +83,7 @@ class Responders:
         endpoints: Mapping[str, StationEndpoint],
         after: Decided,
         clock: Clock,
-        down: Down,
+        back_at: BackAt,
     ) -> None:
         self._rules: dict[str, list[ResponderRule]] = {}
         for rule in scenario.responders:
@@ -84,8 +94,11 @@ class Responders:
         self._endpoints = endpoints
         self._after = after
         self._clock = clock
-        self._down = down
+        self._back_at = back_at
         self._pending: set[tuple[str, str, Channel]] = set()
+        self._busy: dict[str, int] = {}  # station -> calls being worked
+        self._waiting: dict[str, list[tuple[int, float, int, _Call]]] = {}  # station -> heap
+        self._order = itertools.count()
 
     def heard(self, party: str, event: Event) -> None:
         """Ring for a notice that reached ``party`` (``event`` is anything its endpoint
@@ -97,24 +110,48 @@ class Responders:
 
     def ring(self, party: str, view: Incident) -> None:
         """A notice rang at ``view``'s station: first call, or a repeat of an unanswered one."""
-        key = (party, view.id, view.channel)
-        if key in self._pending or view.state not in (State.NOTIFIED, State.STANDBY):
+        key = _key(party, view)
+        if key in self._pending or not _unanswered(view):
             return
-        if view.station in view.leg.answers or self._down(view.station):
-            return  # already answered (the endpoint repeats it), or nobody is there
+        if self._back_at(view.station) is not None:
+            return  # nobody is there
         now = self._kernel.now
         rule = self._rule(view.station, now - self._start, view.notice.activity)
         if rule is None or rule.action == "silent":
             return
-        rng = self._rng
-        if rule.probability < 1.0 and rng.random() >= rule.probability:
+        if rule.probability < 1.0 and self._rng.random() >= rule.probability:
             return  # nobody picked up this time
+        self._pending.add(key)
+        call = _Call(party, view, rule)
+        station = view.station
+        if self._busy.get(station, 0) < view.rules.desks:
+            self._take(call)
+            return
+        queue = self._waiting.setdefault(station, [])
+        heapq.heappush(queue, (_RANK[view.precedence], now, next(self._order), call))
+        self._after(party, view, f"waits for a desk ({len(queue)} waiting at {station})")
+
+    def _take(self, call: _Call) -> None:
+        """A desk takes the call: the answer comes after the rule's delay."""
+        rng, rule, station = self._rng, call.rule, call.view.station
+        self._busy[station] = self._busy.get(station, 0) + 1
         delay = rule.delay.sample(rng)
         if rule.misroute > 0.0 and rng.random() < rule.misroute:
             delay += rule.misroute_delay.sample(rng)
-        self._pending.add(key)
-        call = _Call(party, view, rule)
-        self._kernel.schedule(now + delay, Priority.DECISION, lambda: self._decide(call, key))
+        self._kernel.schedule(
+            self._kernel.now + delay, Priority.DECISION, lambda: self._decide(call)
+        )
+
+    def _free(self, station: str) -> None:
+        """A desk at ``station`` is free: it takes the most urgent call still waiting."""
+        self._busy[station] -= 1
+        queue = self._waiting.get(station, [])
+        while queue:
+            call = heapq.heappop(queue)[3]
+            if _unanswered(call.view):
+                self._take(call)
+                return
+            self._pending.discard(_key(call.party, call.view))  # it ended while waiting
 
     def _rule(self, station: str, at: float, activity: str) -> ResponderRule | None:
         for rule in self._rules.get(station, ()):
@@ -122,36 +159,60 @@ class Responders:
                 return rule
         return None
 
-    def _decide(self, call: _Call, key: tuple[str, str, Channel]) -> None:
+    def _decide(self, call: _Call) -> None:
+        view, action = call.view, call.rule.action
+        back = self._back_at(view.station)
+        if back is not None and back != math.inf:  # answered once the station is back
+            self._after(call.party, view, f"{action} waits: {view.station} is down")
+            self._kernel.schedule(back, Priority.DECISION, lambda: self._decide(call))
+            return
+        later = None
+        if back is not None:
+            self._after(call.party, view, f"{action} not made: {view.station} is down")
+        else:
+            later = self._answer(call)
+        if later is not None:  # standby given; the same desk acknowledges later
+            ack = _Call(call.party, view, _ACK)
+            self._kernel.schedule(later, Priority.DECISION, lambda: self._decide(ack))
+            return
+        self._pending.discard(_key(call.party, view))
+        self._free(view.station)
+
+    def _answer(self, call: _Call) -> float | None:
+        """Give the rule's answer; for standby-then-ack, the time the ack is due."""
         endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
         now, channel, action = self._clock(call.party), view.channel, rule.action
-        self._pending.discard(key)
-        if self._down(view.station):
-            self._after(call.party, view, f"{action} not made: {view.station} is down")
-            return
+        later = None
         try:
             if action == "ack":
                 endpoint.acknowledge(view.id, now, channel=channel, text=rule.text)
             elif action in ("standby", "standby-then-ack"):
                 endpoint.standby(view.id, now, channel=channel, text=rule.text)
                 if action == "standby-then-ack":
-                    self._pending.add(key)
-                    later = _Call(call.party, view, _ACK)
-                    delay = rule.final_delay.sample(self._rng)
-                    at = self._kernel.now + delay  # true time; `now` is the post's clock
-                    self._kernel.schedule(at, Priority.DECISION, lambda: self._decide(later, key))
+                    # true time; `now` is the post's clock
+                    later = self._kernel.now + rule.final_delay.sample(self._rng)
             elif action in ("dispute", "disavow"):
                 reason = rule.reason or DisputeReason.OTHER
                 endpoint.dispute(view.id, reason, now, channel=channel, text=rule.text)
             elif action == "resolve":
                 if not view.rules.resolves:
                     self._after(call.party, view, "no answer (resolves only on a resolving line)")
-                    return
+                    return None
                 endpoint.resolve(view.id, rule.actions, now, channel=channel, text=rule.text)
         except (IllegalTransition, UnknownIncident) as exc:
             self._after(call.party, view, f"{action} moot: {exc}")
-            return
+            return None
         self._after(call.party, view, action)
+        return later
+
+
+def _key(party: str, view: Incident) -> tuple[str, str, Channel]:
+    return (party, view.id, view.channel)
+
+
+def _unanswered(view: Incident) -> bool:
+    """Still ringing: open on this line, and this station has given no final answer."""
+    return view.state in (State.NOTIFIED, State.STANDBY) and view.station not in view.leg.answers
 
 
 _ACK = ResponderRule(station="-", action="ack")

@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol
 from hotline import __version__
 from hotline.core.errors import Reason
 from hotline.core.incident import Incident
-from hotline.core.names import Kind
+from hotline.core.names import Channel, Kind
 from hotline.sim.durations import format_duration
 from hotline.sim.exercise import Tally
 from hotline.sim.invariants import Watch, check_invariants
@@ -249,6 +249,8 @@ class Run(Protocol):
 
     def local_ends(self) -> dict[str, float]: ...
 
+    def declared(self) -> dict[str, dict[Channel, str]]: ...
+
 
 def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
     """The result document of a finished run (``timer_slack``: see `bound_breaches`)."""
@@ -298,9 +300,27 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
             "injections": dict(sorted(tally.injections.items())),
             "rejected": {reason.value: tally.rejected.get(reason.value, 0) for reason in Reason},
         },
+        "lines": line_records(exercise),
         "expectations": expectations,
         "invariants": invariants,
     }
+
+
+def line_records(exercise: Run) -> dict[str, dict[str, Any]]:
+    """Each line as the parties declared it and as it worked: a line can be declared
+    suspended and still carry traffic (2017), or be declared working and be down."""
+    declared = exercise.declared()
+    lines = {}
+    for channel in Channel:
+        link = exercise.scenario.network[channel]
+        lines[channel.value] = {
+            "declared_suspended_by": sorted(
+                party for party, states in declared.items() if states.get(channel) == "suspended"
+            ),
+            "carried": exercise.watch.carried.get(channel.value, 0),
+            "outages": [[start, end] for start, end in link.outages],
+        }
+    return lines
 
 
 def passed(result: dict[str, Any]) -> bool:
