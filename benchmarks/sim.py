@@ -60,6 +60,11 @@ general-officer = "RU-CGS"
 [network.air]
 latency = "{LATENCY}s"
 
+# six calls are being answered at any moment (one every 10 s, each for 60 s): enough
+# desks that none waits, as in the SimPy model, which has no desks
+[doctrine.channels.air]
+desks = 8
+
 [[responders]]
 station = "RU-HMEIMIM"
 action = "ack"

@@ -86,6 +86,7 @@ class Delivery(NamedTuple):
     tag: Tag | None = None  # what a fault made of it; None: untouched
     genuine: bool = True  # the sent copy itself (possibly corrupted), not an extra one
     to: str | None = None  # where it arrives, if not the copy's recipient (forged answers)
+    claims: tuple[str, str] | None = None  # a forgery: the (kind, sender) it claims to be
 
 
 class Outcome(NamedTuple):
@@ -271,12 +272,12 @@ class FaultPlan:
         forged = self.forge(copy, fault.forge_key)
         if forged is None:
             return [delivery]
-        data, to = forged
         arrives = delivery.delay + fault.draw_delay(rng)
-        return [delivery, Delivery(data, arrives, Tag.FORGED, False, to)]
+        return [delivery, forged._replace(delay=arrives)]
 
-    def forge(self, copy: Copy, key: ForgeKey) -> tuple[bytes, str] | None:
-        """A forgery made from the intercepted copy, and the station it is sent to.
+    def forge(self, copy: Copy, key: ForgeKey) -> Delivery | None:
+        """A forgery made from the intercepted copy, addressed to the station it is sent to
+        and naming the kind and sender it claims.
 
         A notice gets a forged acknowledgement "from" its recipient, sent back to the
         notice's sender; anything else is re-signed as it stands and sent on. The
@@ -310,7 +311,9 @@ class FaultPlan:
         if signer is None:
             return None
         to = sender if original.kind in NOTICE_KINDS else recipient
-        return signer.sign_bytes(encode_envelope(envelope)), to
+        data = signer.sign_bytes(encode_envelope(envelope))
+        claims = (envelope.kind.value, envelope.sender)
+        return Delivery(data, 0.0, Tag.FORGED, genuine=False, to=to, claims=claims)
 
     def _forging_key(self, victim: str, channel: Channel, key: ForgeKey) -> StationKey | None:
         """Attacker: unknown key. Other station: a real key of another station on this

@@ -142,6 +142,34 @@ def test_a_repeated_notice_crossing_the_answer_gets_the_same_answer_again() -> N
     agree(net, incident)
 
 
+def test_a_resolution_after_the_dispute_that_closed_it_is_told_the_outcome() -> None:
+    # the general officers' dispute is final; their resolution, sent after it, arrives
+    # when the incident has ended: recorded late, and their view is told "disputed"
+    net = Wire.of(["US", "RU"], delays=[1.0])
+    incident = (
+        net.endpoints["US"]
+        .notify(
+            channel=Channel.GENERAL_OFFICER,
+            precedence=Precedence.FLASH,
+            notice=NOTICE,
+            now=net.now,
+        )
+        .id
+    )
+    net.run(until=T0 + 2)
+    ru = net.endpoints["RU"]
+    ru.dispute(incident, DisputeReason.LOCATION_CONFLICT, net.now)
+    ru.resolve(incident, {"RU": "hold"}, net.now)
+    net.run()
+    mine = net.endpoints["US"].originated(incident)
+    assert mine.outcome == "disputed"
+    assert [(a.kind, a.effect) for a in mine.answers] == [
+        (Kind.DISPUTE, "taken"),
+        (Kind.RESOLVE, "recorded"),
+    ]
+    agree(net, incident)
+
+
 def test_views_disagreeing_at_rest_break_the_invariant() -> None:
     net = Wire.of(["US", "RU"], delays=[5.0])
     incident = opened(net)

@@ -307,6 +307,8 @@ def test_copies_of_a_forged_answer_go_where_the_forgery_goes() -> None:
         forged = delivery.to is not None
         assert delivery.to == ("US-CAOC" if forged else None)
     assert sum(d.to is not None for d in deliveries) == 6
+    # and each says what it claims to be, for the timeline: an ack from the responder
+    assert {d.claims for d in deliveries if d.to is not None} == {("ack", "RU-HMEIMIM")}
 
 
 def test_flip_bits_changes_exactly_that_many_bits() -> None:

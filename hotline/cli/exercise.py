@@ -16,6 +16,7 @@ from hotline.live import LiveExercise
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
+from hotline.sim.model import NOTICE_ACTIONS
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import load_scenario
 from hotline.sim.timeline import Timeline
@@ -130,7 +131,7 @@ def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> 
 def check_command(args: argparse.Namespace) -> int:
     """Validate only."""
     scenario = load_scenario(args.scenario)
-    notices = sum(event.action == "notify" for event in scenario.events)
+    notices = sum(event.action in NOTICE_ACTIONS for event in scenario.events)
     print(
         f"{args.scenario}: valid: {len(scenario.parties)} parties, "
         f"{len(scenario.stations())} stations, {notices} notices, "

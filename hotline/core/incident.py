@@ -635,7 +635,9 @@ class Incident:
         previous = leg.answers.get(sender)
         if previous is kind:
             return Verdict([])  # the same final answer again: a retry crossed it in flight
-        if previous is not None:
+        # a resolution may follow a dispute (it is how the dispute is settled); any other
+        # change of a final answer is a correction
+        if previous is not None and (previous, kind) != (Kind.DISPUTE, Kind.RESOLVE):
             raise RefusedMessage(Reason.ILLEGAL_TRANSITION, f"{sender} already answered {previous}")
         reason = ""
         if kind is Kind.DISPUTE:

@@ -52,15 +52,6 @@ def outcome_table(result: dict[str, Any], limit: int = 200) -> Table:
             if record["closed_at"] is None
             else format_duration(record["closed_at"] - record["opened_at"])
         )
-        notes = []
-        if record["dispute_reason"]:
-            notes.append(f"disputed: {record['dispute_reason']}")
-        if record["escalation"] and record["fallbacks"]:
-            notes.append(f"escalated: {record['escalation']}")
-        elif record["escalation"]:
-            notes.append(f"line failed: {record['escalation']}")
-        if record["late_notice"]:
-            notes.append("late notice")
         table.add_row(
             record["id"],
             record["originator"],
@@ -70,7 +61,7 @@ def outcome_table(result: dict[str, Any], limit: int = 200) -> Table:
             took,
             str(record["attempts"]),
             str(record["fallbacks"]),
-            "; ".join(notes),
+            record["note"],
         )
     return table
 

@@ -43,7 +43,7 @@ from hotline.core.verifier import VerifierPolicy
 from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
-from hotline.sim.model import Scenario, ScriptEvent
+from hotline.sim.model import NOTICE_ACTIONS, Scenario, ScriptEvent
 from hotline.sim.responders import Responders
 from hotline.sim.timeline import MessageRecord, Note
 
@@ -346,25 +346,27 @@ class Exercise:
             if not delivery.genuine:
                 tally.injected += 1
                 tally.injections[str(delivery.tag)] += 1
-                record = self._record(at, message, to, f" ({delivery.tag})")
+                record = self._record(at, message, to, f" ({delivery.tag})", delivery.claims)
             tally.in_flight += 1
             tally.flying[envelope.incident] += 1
             arrival = self._arrival(to, message, record, delivery)
             self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
 
     def _record(
-        self, at: float, message: Outgoing, recipient: str, suffix: str = ""
+        self,
+        at: float,
+        message: Outgoing,
+        recipient: str,
+        suffix: str = "",
+        claims: tuple[str, str] | None = None,
     ) -> MessageRecord | None:
+        """A timeline line for one copy; a forgery shows the kind and sender it claims."""
         if self.records is None:
             return None
         envelope = message.envelope
+        kind, sender = claims or (envelope.kind.value, envelope.sender)
         record = MessageRecord(
-            at,
-            message.channel.value,
-            envelope.kind.value + suffix,
-            envelope.incident,
-            envelope.sender,
-            recipient,
+            at, message.channel.value, kind + suffix, envelope.incident, sender, recipient
         )
         self.records.append(record)
         return record
@@ -458,7 +460,7 @@ def declarations(endpoints: Mapping[str, StationEndpoint]) -> dict[str, dict[Cha
 def perform(endpoint: StationEndpoint, event: ScriptEvent, now: float) -> str:
     """Do a scripted act at ``endpoint`` (simulated or live); returns a line for the log."""
     try:
-        if event.action in ("notify", "protest", "report", "relay"):
+        if event.action in NOTICE_ACTIONS:
             starts = None if event.starts_in is None else now + event.starts_in
             ends = None if starts is None or event.lasts is None else starts + event.lasts
             endpoint.notify(

@@ -22,6 +22,15 @@ _TEN_MINUTES: Final = Fixed(600.0)
 _NO_DELAY: Final = Fixed(0.0)
 
 
+#: Scripted acts that open an incident, and the message kind each sends.
+NOTICE_ACTIONS: Final[Mapping[str, Kind]] = {
+    "notify": Kind.NOTIFY,
+    "protest": Kind.PROTEST,
+    "report": Kind.REPORT,
+    "relay": Kind.RELAY,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """One line's network: delay per message, random loss, and outages."""

@@ -112,6 +112,8 @@ def incident_note(incident: Incident, rejected: Mapping[str, int]) -> str:
             notes.append(f"{count} refused as {code}: {because}")
     if incident.relay_for:
         notes.append(f"for {incident.relay_for}: delivery unconfirmed")
+    for station, channel in incident.unconfirmed:
+        notes.append(f"{station} ({channel}) never confirmed the outcome")
     return "; ".join(notes)
 
 

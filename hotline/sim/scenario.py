@@ -34,6 +34,7 @@ from hotline.sim.distributions import parse_distribution
 from hotline.sim.durations import parse_duration, parse_signed_duration
 from hotline.sim.fields import FieldReader, ScenarioError
 from hotline.sim.model import (
+    NOTICE_ACTIONS,
     Expectation,
     Link,
     ResponderRule,
@@ -141,13 +142,6 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "area": frozenset({"lat", "lon", "radius_km", "route", "width_km", "note"}),
 }
 ACTIONS: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "silent", "resolve")
-#: Scripted acts that open an incident, and the message kind each sends.
-NOTICE_ACTIONS: Final[Mapping[str, Kind]] = {
-    "notify": Kind.NOTIFY,
-    "protest": Kind.PROTEST,
-    "report": Kind.REPORT,
-    "relay": Kind.RELAY,
-}
 EVENT_ACTIONS: Final = (
     *NOTICE_ACTIONS,
     "withdraw",
@@ -663,7 +657,7 @@ class _Reader(FieldReader):
             made.append(
                 ScriptEvent(
                     at=at + copy * every,
-                    action="notify",
+                    action=kind.value,
                     party=party,
                     originator=originator,
                     channel=channel,
