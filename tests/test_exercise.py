@@ -322,3 +322,28 @@ def test_cli_exit_codes_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().out.startswith("FAIL")
     assert main(["schema", "scenario"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "hotline scenario"
+
+
+def test_expectations_on_a_partys_view_and_an_addressees_answer_pass_or_say_why() -> None:
+    path = REPO / "examples" / "three-party-2017.toml"
+    text = path.read_text()
+    held = build_result(run_exercise(load_scenario(path)))
+    (incident,) = held["incidents"]
+    assert {p: v["outcome"] for p, v in incident["views"].items()} == dict.fromkeys(
+        ("TR", "US", "RU"), "disputed"
+    )
+    assert {p: a["answer"] for p, a in incident["answers"].items()} == {
+        "RU": "acknowledged",
+        "US": "disputed",
+    }
+    wrong = text.replace(
+        'answer = { RU = "acknowledged", US = "disputed" }', 'answer = { RU = "disputed" }'
+    )
+    wrong = wrong.replace(
+        'view = { TR = "disputed", RU = "disputed", US = "disputed" }',
+        'view = { RU = "acknowledged" }',
+    )
+    result = build_result(run_exercise(parse_scenario(wrong, "wrong.toml")))
+    (failed,) = [e for e in result["expectations"] if not e["passed"]]
+    assert "RU's view disputed, expected acknowledged" in failed["detail"]
+    assert "RU's answer acknowledged, expected disputed" in failed["detail"]

@@ -153,6 +153,84 @@ CATALOGUE = [
         "two or more",
     ),
     (
+        "view of no party",
+        ('outcome = "acknowledged"', 'view = { XX = "disputed" }'),
+        "expect[0].view.XX",
+        "not a party",
+    ),
+    (
+        "view of an unknown outcome",
+        ('outcome = "acknowledged"', 'view = { RU = "happy" }'),
+        "expect[0].view.RU",
+        "is not one of",
+    ),
+    (
+        "answer of an unknown word",
+        ('outcome = "acknowledged"', 'answer = { RU = "yes" }'),
+        "expect[0].answer.RU",
+        "is not one of",
+    ),
+    (
+        "view not a table",
+        ('outcome = "acknowledged"', 'view = "disputed"'),
+        "expect[0].view",
+        "must be a table",
+    ),
+    (
+        "empty view",
+        ('outcome = "acknowledged"', "view = {}"),
+        "expect[0].view",
+        "at least one party",
+    ),
+    (
+        "relay for nobody",
+        ('incident = "inc-1"\nactivity', 'incident = "inc-1"\naction = "relay"\nactivity'),
+        "events[0].for",
+        "required",
+    ),
+    (
+        "for on a notice",
+        ('incident = "inc-1"\nactivity', 'incident = "inc-1"\nfor = "RU"\nactivity'),
+        "events[0].for",
+        "only a relay",
+    ),
+    (
+        "correction to a dispute without a reason",
+        (
+            "[[expect]]",
+            '[[events]]\nat = "2m"\naction = "correct"\nincident = "inc-1"\nanswer = "dispute"\nstation = "RU-HMEIMIM"\n\n[[expect]]',
+        ),
+        "events[1].reason",
+        "required",
+    ),
+    (
+        "correction by the originator",
+        (
+            "[[expect]]",
+            '[[events]]\nat = "2m"\naction = "correct"\nincident = "inc-1"\nanswer = "ack"\nstation = "US-CAOC"\n\n[[expect]]',
+        ),
+        "events[1].station",
+        "originator's own station",
+    ),
+    (
+        "correction to no answer",
+        (
+            "[[expect]]",
+            '[[events]]\nat = "2m"\naction = "correct"\nincident = "inc-1"\nanswer = "maybe"\nstation = "RU-HMEIMIM"\n\n[[expect]]',
+        ),
+        "events[1].answer",
+        "is not one of ack, dispute",
+    ),
+    (
+        "suspension of a line the station is not on",
+        (
+            "[[expect]]",
+            '[[events]]\nat = "2m"\naction = "suspend"\nstation = "RU-HMEIMIM"\nchannel = "ground"\n\n[[expect]]',
+        ),
+        "events[1].channel",
+        "not on the ground line",
+    ),
+    (
         "network sigma",
         (
             "[[responders]]",
