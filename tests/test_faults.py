@@ -217,6 +217,8 @@ def test_clock_skew_beyond_tolerance_makes_a_station_unheard() -> None:
     result = run('[[faults]]\nkind = "clock-skew"\nstation = "RU-GROUND"\nskew = "10m"')
     assert result["messages"]["rejected"]["future"] > 0
     assert all(len(c) == 2 for c in lines(result))
+    # and each incident's note says why its answers were refused
+    assert all("clock skew" in i["note"] for i in result["incidents"])
     within = run('[[faults]]\nkind = "clock-skew"\nstation = "RU-GROUND"\nskew = "-90s"')
     assert lines(within) == [["ground"]] * 20
     invariants_hold(within)

@@ -150,6 +150,7 @@ channel = "air"
     (incident,) = result["incidents"]
     assert (incident["outcome"], incident["channels"]) == ("acknowledged", ["air"])
     line = result["lines"]["air"]
+    assert line["declarations"] == [{"at": 0.0, "party": "RU", "state": "suspended"}]
     assert line["declared_suspended_by"] == ["RU"]
     assert line["carried"] > 0  # declared suspended, and working
 

@@ -126,7 +126,8 @@ def timeline_lines(exercise: Timeline, incident: str | None = None) -> list[str]
             (
                 note.at,
                 offset + index,
-                f"{clock(note.at):>10}  {'':<15} {note.party}: {note.text} ({note.incident})",
+                f"{clock(note.at):>10}  {'':<15} {note.party}: {note.text}"
+                + (f" ({note.incident})" if note.incident else ""),
             )
         )
     rows.sort(key=lambda row: (row[0], row[1]))

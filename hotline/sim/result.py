@@ -312,10 +312,20 @@ def line_records(exercise: Run) -> dict[str, dict[str, Any]]:
     """Each line as the parties declared it and as it worked: a line can be declared
     suspended and still carry traffic (2017), or be declared working and be down."""
     declared = exercise.declared()
+    scenario = exercise.scenario
     lines = {}
     for channel in Channel:
-        link = exercise.scenario.network[channel]
+        link = scenario.network[channel]
         lines[channel.value] = {
+            "declarations": [
+                {
+                    "at": event.at,
+                    "party": event.party,
+                    "state": "suspended" if event.action == "suspend" else "working",
+                }
+                for event in scenario.events
+                if event.action in ("suspend", "resume") and event.channel == channel
+            ],
             "declared_suspended_by": sorted(
                 party for party, states in declared.items() if states.get(channel) == "suspended"
             ),
