@@ -53,12 +53,9 @@ class Wire(Net):
                     )
 
 
-def opened(net: Net) -> str:
-    return (
-        net.endpoints["US"]
-        .notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE, now=net.now)
-        .id
-    )
+def opened(net: Net, channel: Channel = Channel.AIR) -> str:
+    us = net.endpoints["US"]
+    return us.notify(channel=channel, precedence=Precedence.FLASH, notice=NOTICE, now=net.now).id
 
 
 def views(net: Net, incident: str) -> list[Incident]:
@@ -96,16 +93,7 @@ def test_a_withdrawal_crossing_an_acknowledgement_ends_withdrawn_on_both_sides()
 
 def test_a_resolution_crossing_a_dispute_ends_resolved_on_both_sides() -> None:
     net = Wire.of(["US", "RU"], US_ONLY, delays=[5.0])
-    incident = (
-        net.endpoints["US"]
-        .notify(
-            channel=Channel.GENERAL_OFFICER,
-            precedence=Precedence.FLASH,
-            notice=NOTICE,
-            now=net.now,
-        )
-        .id
-    )
+    incident = opened(net, Channel.GENERAL_OFFICER)
     net.run(until=T0 + 6)
     net.endpoints["RU"].dispute(incident, DisputeReason.LOCATION_CONFLICT, net.now)
     net.endpoints["US"].resolve(incident, {"US": "hold north of 35.4"}, net.now)
@@ -146,16 +134,7 @@ def test_a_resolution_after_the_dispute_that_closed_it_is_told_the_outcome() -> 
     # the general officers' dispute is final; their resolution, sent after it, arrives
     # when the incident has ended: recorded late, and their view is told "disputed"
     net = Wire.of(["US", "RU"], delays=[1.0])
-    incident = (
-        net.endpoints["US"]
-        .notify(
-            channel=Channel.GENERAL_OFFICER,
-            precedence=Precedence.FLASH,
-            notice=NOTICE,
-            now=net.now,
-        )
-        .id
-    )
+    incident = opened(net, Channel.GENERAL_OFFICER)
     net.run(until=T0 + 2)
     ru = net.endpoints["RU"]
     ru.dispute(incident, DisputeReason.LOCATION_CONFLICT, net.now)

@@ -465,6 +465,32 @@ class _Reader(FieldReader):
             )
         return tuple(sorted(events, key=lambda e: e.at))
 
+    def acting_station(
+        self,
+        entry: Mapping[str, Any],
+        where: str,
+        roster: tuple[Mapping[str, Mapping[Channel, str]], Mapping[str, str]],
+        default: Channel | None = None,
+    ) -> tuple[str, str, Channel]:
+        """The station that acts (``station``), its party, and the line it acts on:
+        ``channel`` if given (one of the station's lines), else ``default`` when the
+        station is on it, else the station's only line."""
+        parties, stations = roster
+        station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
+        party = stations[station]
+        lines = [c for c, s in parties[party].items() if s == station]
+        if "channel" in entry:
+            channel = self.channel(entry["channel"], f"{where}.channel")
+            if channel not in lines:
+                raise self.fail(f"{where}.channel", f"{station} is not on the {channel} line")
+        elif default in lines:
+            channel = default
+        elif len(lines) == 1:
+            channel = lines[0]
+        else:
+            raise self.fail(f"{where}.channel", f"{station} sits on several lines: name one")
+        return station, party, channel
+
     def correction(
         self,
         entry: Mapping[str, Any],
@@ -474,17 +500,9 @@ class _Reader(FieldReader):
         roster: tuple[Mapping[str, Mapping[Channel, str]], Mapping[str, str]],
     ) -> ScriptEvent:
         """A responder amends the answer it gave to a notice (``station``, ``answer``)."""
-        parties, stations = roster
-        station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
-        party = stations[station]
+        station, party, channel = self.acting_station(entry, where, roster, opened.channel)
         if party == opened.party:
             raise self.fail(f"{where}.station", f"{station} is the originator's own station")
-        lines = [c for c, s in parties[party].items() if s == station]
-        channel = self.channel(entry["channel"], f"{where}.channel") if "channel" in entry else None
-        if channel is None:
-            channel = opened.channel if opened.channel in lines else (lines[0] if lines else None)
-        if channel is None or channel not in lines:
-            raise self.fail(f"{where}.channel", f"{station} is not on that line")
         answer = self.choice(entry, "answer", where, ("ack", "dispute"))
         reason = None
         if answer == "dispute":
@@ -514,18 +532,7 @@ class _Reader(FieldReader):
         roster: tuple[Mapping[str, Mapping[Channel, str]], Mapping[str, str]],
     ) -> ScriptEvent:
         """A party declares a line suspended, or working again (``station``, ``channel``)."""
-        parties, stations = roster
-        station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
-        party = stations[station]
-        lines = [c for c, s in parties[party].items() if s == station]
-        if "channel" in entry:
-            channel = self.channel(entry["channel"], f"{where}.channel")
-            if channel not in lines:
-                raise self.fail(f"{where}.channel", f"{station} is not on the {channel} line")
-        elif len(lines) == 1:
-            channel = lines[0]
-        else:
-            raise self.fail(f"{where}.channel", f"{station} sits on several lines: name one")
+        station, party, channel = self.acting_station(entry, where, roster)
         return ScriptEvent(
             at=at,
             action=action,
