@@ -23,7 +23,7 @@ from hotline.core.errors import HotlineError, KeyringError, RejectedMessage
 from hotline.core.jsonform import envelope_to_json
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, DisputeReason, Kind, Precedence
-from hotline.core.signing import StationKey
+from hotline.core.signing import ED25519_ORDER, StationKey, key_id_of
 from hotline.core.verifier import Verifier, VerifierPolicy
 from hotline.core.wire import ENVELOPE_KEYS, Envelope, digest, encode_envelope
 from hotline.keyfiles import keyring_from_document, keyring_to_document
@@ -88,9 +88,11 @@ NOTICE = Envelope(
     precedence=Precedence.FLASH,
     body={
         "activity": "strike",
+        "starts_at": NOW_MS + 600_000,
+        "ends_at": NOW_MS + 3_600_000,
         "area": {"lat": 35.243, "lon": 40.187, "radius_km": 5.0},
-        "window": [NOW_MS + 600_000, NOW_MS + 3_600_000],
         "text": "Strikes east of the river within the window; keep clear.",
+        "attempt": 1,
     },
 )
 NOTICE_BYTES = encode_envelope(NOTICE)
@@ -120,8 +122,9 @@ class Case:
     description: str
     message: bytes
     reason: str | None = None  # None: the message is valid
-    channel: Channel | None = None
+    channel: str | None = None  # a channel name, or (to pin that rule) another name
     prior: tuple[bytes, ...] = ()
+    keyring: Keyring | None = None  # None: the shared KEYRING
 
 
 def _raw(envelope: Envelope, **changes: object) -> bytes:
@@ -140,8 +143,11 @@ def _raw(envelope: Envelope, **changes: object) -> bytes:
 def _cases() -> Iterator[Case]:
     notice = CAOC.sign(NOTICE)
     yield from _valid_cases(notice)
+    yield from _version_2_cases()
     yield from _trust_and_time_cases(notice)
     yield from _structure_cases(notice)
+    yield from _pinned_cases(notice)
+    yield from _signature_cases(notice)
 
 
 def _valid_cases(notice: bytes) -> Iterator[Case]:
@@ -171,6 +177,31 @@ def _valid_cases(notice: bytes) -> Iterator[Case]:
         body={"reason": "no answer on air"},
     )
     yield Case("valid-escalate", "Escalation to the general-officer line.", CAOC.sign(escalation))
+    withdrawal = replace(
+        NOTICE, id=_message_id("withdraw"), kind=Kind.WITHDRAW, seq=49, body={"text": "Called off."}
+    )
+    yield Case("valid-withdraw", "The originator withdraws its notice.", CAOC.sign(withdrawal))
+    heartbeat = replace(
+        NOTICE,
+        id=_message_id("heartbeat"),
+        kind=Kind.HEARTBEAT,
+        incident="US-CAOC:line-test",
+        precedence=Precedence.ROUTINE,
+        seq=40,
+        body={"text": "Line check on the air channel at 2000Z; answer not required."},
+    )
+    yield Case("valid-heartbeat", "Line test traffic.", CAOC.sign(heartbeat))
+    resolution = replace(
+        NOTICE,
+        id=_message_id("resolve"),
+        channel=Channel.GENERAL_OFFICER,
+        kind=Kind.RESOLVE,
+        seq=54,
+        body={"actions": {"US": "holds the strike", "RU": "moves the convoy west"}},
+    )
+    yield Case(
+        "valid-resolve", "Agreed mutual actions on the general-officer line.", CAOC.sign(resolution)
+    )
     three_party = Envelope(
         id=_message_id("three-party"),
         channel=Channel.GROUND,
@@ -186,20 +217,29 @@ def _valid_cases(notice: bytes) -> Iterator[Case]:
     yield Case(
         "valid-three-party", "A notice addressed to two other parties.", TR_GROUND.sign(three_party)
     )
-    typed_body = replace(
-        NOTICE,
-        id=_message_id("typed-body"),
-        seq=43,
-        body={
-            "route": [[35.1, 40.1], [35.2, 40.3]],
-            "escort": None,
-            "armed": True,
-            "count": -3,
-            "token": b"\x00\xff",
-            "nested": {"a": {"b": {"c": 1}}},
-        },
+    yield Case(
+        "valid-body-types",
+        "Body using every allowed msgpack type, and float32, uint64, str8, str16, bin16 and"
+        " int64 headers (the body bytes are written by hand).",
+        CAOC.sign_bytes(_typed_body_envelope()),
     )
-    yield Case("valid-body-types", "Body using every allowed msgpack type.", CAOC.sign(typed_body))
+    yield Case(
+        "valid-body-at-depth-limit",
+        "Body nested exactly 8 levels (7 maps, then an array at level 8 holding scalars):"
+        " scalars have no level.",
+        CAOC.sign(replace(NOTICE, id=_message_id("depth-8"), seq=46, body=_nested(7, ["x", 1]))),
+    )
+    yield Case(
+        "valid-utf8-at-limits",
+        "A body key of 64 UTF-8 bytes (32 characters) and a string of 4,096 bytes (2,048"
+        " characters): limits count bytes.",
+        CAOC.sign(replace(NOTICE, id=_message_id("utf8"), seq=47, body={"é" * 32: "é" * 2048})),
+    )
+    yield Case(
+        "valid-v1-notify",
+        "A version 1 notice: version 2 receivers read version 1.",
+        CAOC.sign(replace(NOTICE, id=_message_id("v1 notice"), seq=48, version=1)),
+    )
     oldest = replace(NOTICE, id=_message_id("oldest"), seq=44, sent_at_ms=NOW_MS - 3_720_000)
     yield Case(
         "valid-at-age-limit", "Sent exactly max_age + max_skew ago: still fresh.", CAOC.sign(oldest)
@@ -208,6 +248,156 @@ def _valid_cases(notice: bytes) -> Iterator[Case]:
     yield Case("valid-skew-ahead", "Sender clock ahead by exactly max_skew.", CAOC.sign(ahead))
     yield Case(
         "valid-on-topic-channel", "Arrival channel known and matching.", notice, channel=Channel.AIR
+    )
+
+
+def _nested(maps: int, leaf: object) -> dict[str, object]:
+    """``maps`` nested maps (the body is the outermost) whose innermost holds ``leaf``."""
+    body: dict[str, object] = {"leaf": leaf}
+    for _ in range(maps - 1):
+        body = {"n": body}
+    return body
+
+
+def _typed_body_envelope() -> bytes:
+    # msgpack-python writes every float as float64, so the body map is assembled entry by
+    # entry to put a float32 (0xca) in it; the other headers are the ones it picks.
+    entries: list[tuple[str, object]] = [
+        ("route", [[35.1, 40.1], [35.2, 40.3]]),
+        ("escort", None),
+        ("armed", True),
+        ("count", -3),
+        ("token", b"\x00\xff"),
+        ("nested", {"a": {"b": {"c": 1}}}),
+        ("heading", "float32"),
+        ("serial", 2**64 - 1),
+        ("offset", -(2**63)),
+        ("callsign", "VIPER-21 flight of four, tasked east of the river"),
+        ("remarks", "r" * 300),
+        ("image", bytes(range(256)) * 2),
+    ]
+    body = bytes([0x80 | len(entries)])
+    for key, value in entries:
+        body += msgpack.packb(key)
+        if value == "float32":
+            body += msgpack.packb(271.5, use_single_float=True)
+        else:
+            body += msgpack.packb(value, use_bin_type=True)
+    headers = (b"\xca", b"\xcf", b"\xd3", b"\xd9", b"\xda", b"\xc5")
+    assert all(header in body for header in headers)
+    shell = _raw(replace(NOTICE, id=_message_id("typed-body"), seq=43), body={})
+    assert shell.endswith(b"\xa4body\x80")
+    return shell[:-1] + body
+
+
+def _version_2_cases() -> Iterator[Case]:
+    closing = replace(
+        NOTICE,
+        id=_message_id("close"),
+        kind=Kind.CLOSE,
+        seq=50,
+        ref=digest(NOTICE_BYTES),
+        body={"outcome": "acknowledged"},
+    )
+    closing_bytes = encode_envelope(closing)
+    protest = replace(
+        NOTICE,
+        id=_message_id("protest"),
+        kind=Kind.PROTEST,
+        seq=51,
+        body={"activity": "flight", "text": "Your flight is over our positions; turn away."},
+    )
+    report = replace(
+        NOTICE,
+        id=_message_id("report"),
+        kind=Kind.REPORT,
+        seq=52,
+        body={"activity": "strike", "text": "Struck the depot at 1930Z; no further action."},
+    )
+    relay = replace(
+        NOTICE,
+        id=_message_id("relay"),
+        kind=Kind.RELAY,
+        seq=53,
+        body={"activity": "strike", "for": "TR-GROUND", "attempt": 1},
+    )
+    correction = _answer(Kind.CORRECT, "correct", answer="ack", text="Our forces after all.")
+    confirmation = replace(
+        _answer(Kind.CONFIRM, "confirm", outcome="acknowledged"), ref=digest(closing_bytes)
+    )
+    yield Case("valid-protest", "A protest: stop the activity under way.", CAOC.sign(protest))
+    yield Case("valid-report", "A report of an activity after the fact.", CAOC.sign(report))
+    yield Case("valid-relay", "A relay naming the station it is for.", CAOC.sign(relay))
+    yield Case("valid-correct", "A correction: the answer is now an ack.", HMEIMIM.sign(correction))
+    correct_dispute = _answer(Kind.CORRECT, "correct-dispute", answer="dispute", reason="other")
+    yield Case(
+        "valid-correct-to-dispute",
+        "A correction to a dispute, with its reason.",
+        HMEIMIM.sign(correct_dispute),
+    )
+    yield Case("valid-close", "A close naming the outcome.", CAOC.sign(closing))
+    yield Case(
+        "valid-confirm", "A confirm of the close, naming the outcome.", HMEIMIM.sign(confirmation)
+    )
+    bare_confirm = replace(confirmation, id=_message_id("confirm-bare"), body={})
+    yield Case(
+        "valid-confirm-without-outcome",
+        "A confirm with no body: the outcome is optional.",
+        HMEIMIM.sign(bare_confirm),
+    )
+    yield Case(
+        "v1-protest",
+        "A version 1 envelope carrying protest, a kind version 1 lacks.",
+        CAOC.sign_bytes(_raw(protest, v=1)),
+        "unknown-kind",
+    )
+    yield Case(
+        "v1-report",
+        "A version 1 envelope carrying report, a kind version 1 lacks.",
+        CAOC.sign_bytes(_raw(report, v=1)),
+        "unknown-kind",
+    )
+    yield Case(
+        "relay-without-for",
+        "A relay that does not say whom it is for.",
+        CAOC.sign_bytes(_raw(relay, body={"activity": "strike", "attempt": 1})),
+        "invalid-field",
+    )
+    yield Case(
+        "correct-answer-maybe",
+        "A correction whose answer is neither ack nor dispute.",
+        HMEIMIM.sign_bytes(_raw(correction, body={"answer": "maybe"})),
+        "invalid-field",
+    )
+    yield Case(
+        "correct-dispute-without-reason",
+        "A correction to a dispute that gives no reason.",
+        HMEIMIM.sign_bytes(_raw(correct_dispute, body={"answer": "dispute"})),
+        "invalid-field",
+    )
+    yield Case(
+        "close-without-outcome",
+        "A close that names no outcome.",
+        CAOC.sign_bytes(_raw(closing, body={})),
+        "invalid-field",
+    )
+    yield Case(
+        "close-unknown-outcome",
+        "A close whose outcome is not an outcome.",
+        CAOC.sign_bytes(_raw(closing, body={"outcome": "won"})),
+        "invalid-field",
+    )
+    yield Case(
+        "confirm-without-ref",
+        "A confirm whose ref is nil.",
+        HMEIMIM.sign_bytes(_raw(confirmation, ref=None)),
+        "invalid-field",
+    )
+    yield Case(
+        "confirm-unknown-outcome",
+        "A confirm whose optional outcome is not an outcome.",
+        HMEIMIM.sign_bytes(_raw(confirmation, body={"outcome": "maybe"})),
+        "invalid-field",
     )
 
 
@@ -306,13 +496,10 @@ def _structure_cases(notice: bytes) -> Iterator[Case]:
         CAOC.sign_bytes(_raw(NOTICE, body={"text": "x" * 4097})),
         "field-too-large",
     )
-    nested: object = 1
-    for _ in range(9):
-        nested = {"n": nested}
     yield Case(
         "too-deep",
         "Body nested nine maps deep (limit 8).",
-        CAOC.sign_bytes(_raw(NOTICE, body=nested)),
+        CAOC.sign_bytes(_raw(NOTICE, body=_nested(9, 1))),
         "too-deep",
     )
     bomb = b"\x91" * 5000 + b"\xc0"
@@ -337,7 +524,7 @@ def _structure_cases(notice: bytes) -> Iterator[Case]:
     )
     yield Case(
         "unknown-channel",
-        "Channel 'sea' is not a v1 channel.",
+        "Channel 'sea' is not a channel.",
         CAOC.sign_bytes(_raw(NOTICE, ch="sea")),
         "unknown-channel",
     )
@@ -402,9 +589,235 @@ def _structure_cases(notice: bytes) -> Iterator[Case]:
     )
 
 
+def _signed_with(envelope_bytes: bytes, key_id: bytes, signature: bytes) -> bytes:
+    """A signed message put together by hand (the shape `StationKey.sign_bytes` writes)."""
+    length = len(envelope_bytes)
+    header = b"\xc4" + bytes([length]) if length < 0x100 else b"\xc5" + length.to_bytes(2, "big")
+    return b"".join((b"\x93", header, envelope_bytes, b"\xc4\x10", key_id, b"\xc4\x40", signature))
+
+
+def _pinned_cases(notice: bytes) -> Iterator[Case]:
+    """Cases that pin which reason code a defect gets where a rule could be read two ways."""
+    yield Case(
+        "outer-decoded-first",
+        "Input 93 c0: the outer value is decoded before its shape is checked, so an array"
+        " of three that ends after one item is truncated, not malformed.",
+        bytes.fromhex("93c0"),
+        "truncated",
+    )
+    ext = b"\xd4\x01\x00"
+    parts = notice[1 + 3 + len(NOTICE_BYTES) :]
+    yield Case(
+        "outer-extension",
+        "An extension in place of the envelope bin, in an outer value that otherwise"
+        " decodes: forbidden-type at step 2.",
+        b"\x93" + ext + parts,
+        "forbidden-type",
+    )
+    yield Case(
+        "outer-extension-then-truncated",
+        "An extension in the outer value, which then ends early: the decoding defect wins.",
+        b"\x93" + ext + parts[:-1],
+        "truncated",
+    )
+    yield Case(
+        "channel-wrong-type",
+        "ch is the integer 1: a wrong type is invalid-field, not unknown-channel.",
+        CAOC.sign_bytes(_raw(NOTICE, ch=1)),
+        "invalid-field",
+    )
+    yield Case(
+        "kind-wrong-type",
+        "k is the bin b'notify': a wrong type is invalid-field, not unknown-kind.",
+        CAOC.sign_bytes(_raw(NOTICE, k=b"notify")),
+        "invalid-field",
+    )
+    yield Case(
+        "seq-wrong-type",
+        "seq is the float 41.0: a float is never an integer.",
+        CAOC.sign_bytes(_raw(NOTICE, seq=41.0)),
+        "invalid-field",
+    )
+    yield Case(
+        "too-many-recipients",
+        "17 addressees (limit 16).",
+        CAOC.sign_bytes(_raw(NOTICE, to=[f"RU-{n}" for n in range(17)])),
+        "field-too-large",
+    )
+    yield Case(
+        "station-id-too-long",
+        "A recipient id of 65 characters (limit 64).",
+        CAOC.sign_bytes(_raw(NOTICE, to=["R" * 65])),
+        "field-too-large",
+    )
+    yield Case(
+        "incident-id-over-64-bytes",
+        "An incident id of 33 characters but 66 UTF-8 bytes: the byte limit is checked"
+        " before the characters.",
+        CAOC.sign_bytes(_raw(NOTICE, inc="é" * 33)),
+        "field-too-large",
+    )
+    yield Case(
+        "body-key-over-64-bytes",
+        "A body key of 33 characters but 66 UTF-8 bytes.",
+        CAOC.sign_bytes(_raw(NOTICE, body={"é" * 33: 1})),
+        "field-too-large",
+    )
+    yield Case(
+        "body-string-over-4096-bytes",
+        "A body string of 2,049 characters, 4,098 UTF-8 bytes.",
+        CAOC.sign_bytes(_raw(NOTICE, body={"text": "é" * 2049})),
+        "field-too-large",
+    )
+    stamp = msgpack.Timestamp(int(NOW) - 5)
+    yield Case(
+        "timestamp-in-ts",
+        "ts carries a msgpack timestamp extension: forbidden-type, like any extension.",
+        CAOC.sign_bytes(_raw(NOTICE, ts=stamp)),
+        "forbidden-type",
+    )
+    with_ext = _raw(NOTICE, body={"t": msgpack.ExtType(1, b"\x00"), "u": "late"})[:-1]
+    assert b"\xd4\x01\x00" in with_ext
+    yield Case(
+        "extension-then-truncated",
+        "An extension in the body, and the envelope then ends early: truncated wins.",
+        CAOC.sign_bytes(with_ext),
+        "truncated",
+    )
+    yield Case(
+        "empty-map-at-level-9",
+        "An empty map at body level 9: containers have levels even when empty.",
+        CAOC.sign_bytes(_raw(NOTICE, body=_nested(8, {}))),
+        "too-deep",
+    )
+    yield Case(
+        "missing-and-unknown-field",
+        "seq absent and an unknown key 'sequence' present: missing-field wins.",
+        CAOC.sign_bytes(_raw(NOTICE, seq=..., sequence=41)),
+        "missing-field",
+    )
+    yield Case(
+        "nan-in-body",
+        "A NaN float in the body.",
+        CAOC.sign_bytes(_raw(NOTICE, body={"lat": float("nan")})),
+        "invalid-field",
+    )
+    yield Case(
+        "arrival-channel-unknown",
+        "The message arrives on a topic whose channel level, 'sea', is no channel: no key"
+        " is allowed on it.",
+        notice,
+        "key-not-for-channel",
+        channel="sea",
+    )
+
+
+#: A public key that is the identity point, of small order: libsodium refuses it, OpenSSL
+#: (and so `cryptography`) alone would verify a made-up signature under it.
+IDENTITY_KEY = bytes([1]) + bytes(31)
+_BASE_POINT = bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666")
+
+
+def _signature_cases(notice: bytes) -> Iterator[Case]:
+    """The Ed25519 rule of PROTOCOL.md 2.1: cofactorless, with libsodium's checks."""
+    envelope_bytes = NOTICE_BYTES
+    signature = notice[-64:]
+    s_plus_l = int.from_bytes(signature[32:], "little") + ED25519_ORDER
+    yield Case(
+        "signature-s-not-reduced",
+        "A valid signature with S + L in place of S: the same point, refused as S >= L.",
+        _signed_with(envelope_bytes, CAOC.key_id, signature[:32] + s_plus_l.to_bytes(32, "little")),
+        "bad-signature",
+    )
+    forged = _answer(Kind.ACK, "small-order key")
+    weak_keyring = KEYRING.with_key(
+        TrustedKey(public_key=IDENTITY_KEY, party="RU", station="RU-HMEIMIM", channels=AIR_GO)
+    )
+    yield Case(
+        "small-order-public-key",
+        "A keyring key that is the identity point; R = the base point and S = 1 satisfy"
+        " the cofactorless equation for any message, yet the key's small order refuses it.",
+        _signed_with(
+            encode_envelope(forged),
+            key_id_of(IDENTITY_KEY),
+            _BASE_POINT + (1).to_bytes(32, "little"),
+        ),
+        "bad-signature",
+        keyring=weak_keyring,
+    )
+    yield Case(
+        "mixed-order-r",
+        "R = [r]B + a point of order 8, S = r + k*a: a cofactored verifier accepts this,"
+        " the cofactorless rule refuses it.",
+        _signed_with(envelope_bytes, CAOC.key_id, mixed_order_signature(CAOC, envelope_bytes)),
+        "bad-signature",
+    )
+
+
+# Just enough Edwards-curve arithmetic (affine coordinates, slow and plain) to build a
+# signature whose R has a small-order component, which no signing library will write.
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+_Point = tuple[int, int]
+
+
+def _add(one: _Point, two: _Point) -> _Point:
+    (x1, y1), (x2, y2) = one, two
+    t = _D * x1 * x2 * y1 * y2 % _P
+    x3 = (x1 * y2 + x2 * y1) * pow(1 + t, -1, _P)
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, -1, _P)
+    return x3 % _P, y3 % _P
+
+
+def _times(scalar: int, point: _Point) -> _Point:
+    result: _Point = (0, 1)
+    while scalar:
+        if scalar & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        scalar >>= 1
+    return result
+
+
+def _decode_point(data: bytes) -> _Point:
+    y = int.from_bytes(data, "little") & ((1 << 255) - 1)
+    xx = (y * y - 1) * pow(_D * y * y + 1, -1, _P) % _P
+    x = pow(xx, (_P + 3) // 8, _P)
+    if (x * x - xx) % _P:
+        x = x * pow(2, (_P - 1) // 4, _P) % _P
+    if (x & 1) != data[31] >> 7:
+        x = _P - x
+    return x, y
+
+
+def _encode_point(point: _Point) -> bytes:
+    x, y = point
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+_ORDER_8 = _decode_point(
+    bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+)
+
+
+def mixed_order_signature(key: StationKey, message: bytes) -> bytes:
+    """A signature of ``message`` by ``key`` whose R is [r]B plus a point of order 8."""
+    expanded = hashlib.sha512(key.seed()).digest()
+    secret = int.from_bytes(expanded[:32], "little")
+    secret &= (1 << 254) - 8
+    secret |= 1 << 254
+    base = _decode_point(_BASE_POINT)
+    nonce = int.from_bytes(hashlib.sha512(b"hotline mixed-order R" + message).digest(), "little")
+    nonce %= ED25519_ORDER
+    r = _encode_point(_add(_times(nonce, base), _ORDER_8))
+    k = int.from_bytes(hashlib.sha512(r + key.public_key + message).digest(), "little")
+    s = (nonce + k % ED25519_ORDER * secret) % ED25519_ORDER
+    return r + s.to_bytes(32, "little")
+
+
 def build_vectors() -> list[tuple[str, dict[str, Any]]]:
     """All vectors as ``(file name, document)`` pairs, in a stable order."""
-    keyring = keyring_to_document(KEYRING)
+    shared_keyring = keyring_to_document(KEYRING)
     policy = {
         "max_age": POLICY.max_age,
         "max_skew": POLICY.max_skew,
@@ -413,8 +826,9 @@ def build_vectors() -> list[tuple[str, dict[str, Any]]]:
     vectors = []
     for number, case in enumerate(_cases(), start=1):
         expected: dict[str, Any]
+        keyring = KEYRING if case.keyring is None else case.keyring
         if case.reason is None:
-            verified = Verifier(KEYRING, POLICY).verify(case.message, NOW, channel=case.channel)
+            verified = Verifier(keyring, POLICY).verify(case.message, NOW, channel=case.channel)
             expected = {
                 "valid": True,
                 "envelope": envelope_to_json(verified.envelope),
@@ -426,9 +840,9 @@ def build_vectors() -> list[tuple[str, dict[str, Any]]]:
             "hotline_vector": VECTOR_FORMAT,
             "description": case.description,
             "verifier": policy,
-            "keyring": keyring,
+            "keyring": shared_keyring if case.keyring is None else keyring_to_document(keyring),
             "now": NOW,
-            "channel": None if case.channel is None else case.channel.value,
+            "channel": None if case.channel is None else str(case.channel),
             "prior": [message.hex() for message in case.prior],
             "message": case.message.hex(),
             "expected": expected,
@@ -484,7 +898,9 @@ def run_vector(name: str, document: Mapping[str, Any]) -> VectorOutcome:
             replay_window=int(settings["replay_window"]),
         )
         now = float(document["now"])
-        channel = None if document["channel"] is None else Channel(document["channel"])
+        channel = document["channel"]
+        if channel is not None and not isinstance(channel, str):
+            raise TypeError("channel must be a string or null")
         prior = [bytes.fromhex(text) for text in document["prior"]]
         message = bytes.fromhex(document["message"])
         expected = document["expected"]

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from hotline.core.errors import INCIDENT_REASONS, Reason, RejectedMessage
-from hotline.core.names import Channel
 from hotline.core.verifier import Verifier
 from hotline.vectors import KEYRING, NOW, POLICY, build_vectors, run_vector, vector_text
 from tests.conftest import VECTORS
@@ -49,9 +48,7 @@ VALID = [p for p in FILES if load(p)["expected"]["valid"]]
 
 
 def _verify_fresh(data: bytes, channel: str | None) -> None:
-    Verifier(KEYRING, POLICY).verify(
-        data, NOW, channel=None if channel is None else Channel(channel)
-    )
+    Verifier(KEYRING, POLICY).verify(data, NOW, channel=channel)
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
@@ -81,3 +78,11 @@ def test_every_single_bit_flip_is_rejected(path: Path) -> None:
                 message[position] ^= 1 << bit
     # Most flips land in the signed envelope or the signature itself.
     assert reasons[Reason.BAD_SIGNATURE] > 0.9 * sum(reasons.values())
+
+
+def test_every_kind_has_a_valid_vector_and_v1_reads_as_v2() -> None:
+    from hotline.core.names import Kind
+
+    valid = [load(p)["expected"]["envelope"] for p in VALID]
+    assert {envelope["k"] for envelope in valid} == {kind.value for kind in Kind}
+    assert {envelope["v"] for envelope in valid} == {1, 2}

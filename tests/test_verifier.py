@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from hotline.core.errors import (
 )
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, Kind, Precedence
-from hotline.core.signing import StationKey, split_signed
+from hotline.core.signing import StationKey, check_signature, split_signed
 from hotline.core.verifier import Verifier, VerifierPolicy
 from hotline.core.wire import Envelope, encode_envelope
 
@@ -258,3 +259,56 @@ def test_untimely_and_trust_errors_share_the_rejection_root() -> None:
     data = SENDER.sign(replace(message(), sent_at_ms=0))
     with pytest.raises(UntimelyMessage):
         verifier.verify(data, NOW)
+
+
+IDENTITY = bytes([1]) + bytes(31)
+BASE_POINT = bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666")
+
+
+def hand_signed(envelope_bytes: bytes, key_id: bytes, signature: bytes) -> bytes:
+    header = b"\x93\xc4" + bytes([len(envelope_bytes)])
+    return header + envelope_bytes + b"\xc4\x10" + key_id + b"\xc4\x40" + signature
+
+
+def test_a_small_order_key_cannot_verify_a_made_up_signature() -> None:
+    """With the identity as public key, R = B and S = 1 meet the cofactorless equation
+    for any message; the key's small order is what refuses it (PROTOCOL.md 2.1)."""
+    weak = TrustedKey(
+        public_key=IDENTITY, party="US", station="US-CAOC", channels=frozenset({Channel.AIR})
+    )
+    data = hand_signed(
+        encode_envelope(message()), weak.key_id, BASE_POINT + (1).to_bytes(32, "little")
+    )
+    with pytest.raises(BadSignature):
+        Verifier(Keyring([weak])).verify(data, NOW)
+
+
+def test_every_signature_check_refuses_the_small_order_forgery() -> None:
+    # the journal and evidence checks call the same function as the verifier
+    data = hand_signed(
+        encode_envelope(message()), bytes(16), BASE_POINT + (1).to_bytes(32, "little")
+    )
+    public = Ed25519PublicKey.from_public_bytes(IDENTITY)
+    with pytest.raises(BadSignature, match="small order"):
+        check_signature(public, split_signed(data), IDENTITY)
+
+
+def test_s_must_be_reduced_and_r_must_not_be_of_small_order() -> None:
+    data = SENDER.sign(message())
+    parts = split_signed(data)
+    order = 2**252 + 27742317777372353535851937790883648493
+    unreduced = int.from_bytes(parts.signature[32:], "little") + order
+    for signature in (
+        parts.signature[:32] + unreduced.to_bytes(32, "little"),
+        IDENTITY + parts.signature[32:],
+    ):
+        forged = hand_signed(parts.envelope_bytes, parts.key_id, signature)
+        assert reason_of(Verifier(KEYRING), forged) is Reason.BAD_SIGNATURE
+
+
+def test_an_arrival_channel_that_is_no_channel_is_allowed_for_no_key() -> None:
+    data = SENDER.sign(message())
+    with pytest.raises(UntrustedKey) as caught:
+        Verifier(KEYRING).verify(data, NOW, channel="sea")
+    assert caught.value.reason is Reason.KEY_NOT_FOR_CHANNEL
+    assert Verifier(KEYRING).verify(data, NOW, channel="air").envelope == message()

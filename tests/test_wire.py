@@ -105,8 +105,9 @@ def test_pure_python_names_the_field_of_the_wrong_type() -> None:
     ("changes", "reason", "field"),
     [
         ({"ch": "sea"}, Reason.UNKNOWN_CHANNEL, "ch"),
-        ({"ch": 1}, Reason.UNKNOWN_CHANNEL, "ch"),
+        ({"ch": 1}, Reason.INVALID_FIELD, "ch"),
         ({"k": "warn"}, Reason.UNKNOWN_KIND, "k"),
+        ({"k": b"notify"}, Reason.INVALID_FIELD, "k"),
         ({"pr": "urgent"}, Reason.INVALID_FIELD, "pr"),
         ({"id": "0" * 16}, Reason.INVALID_FIELD, "id"),
         ({"from": 7}, Reason.INVALID_FIELD, "from"),
@@ -170,9 +171,24 @@ def _fields() -> dict[str, Any]:
         (lambda f: f.update(v="1"), Reason.INVALID_FIELD),
         (lambda f: f.update(to="RU"), Reason.INVALID_FIELD),
         (lambda f: f.update(k="warn"), Reason.UNKNOWN_KIND),
-        (lambda f: f.update(ch=1), Reason.UNKNOWN_CHANNEL),
+        (lambda f: f.update(ch=1), Reason.INVALID_FIELD),
+        (lambda f: f.update(ch="sea"), Reason.UNKNOWN_CHANNEL),
         (lambda f: f.update(body={"t": msgpack.ExtType(3, b"")}), Reason.FORBIDDEN_TYPE),
         (lambda f: f.update(body={"t": msgpack.Timestamp(1)}), Reason.FORBIDDEN_TYPE),
+        # an extension is refused before any field check, wherever it sits
+        (lambda f: f.update(ts=msgpack.Timestamp(1)), Reason.FORBIDDEN_TYPE),
+        (lambda f: f.update(to=[msgpack.ExtType(3, b"")]), Reason.FORBIDDEN_TYPE),
+        (lambda f: f.update(v=msgpack.Timestamp(1)), Reason.FORBIDDEN_TYPE),
+        (lambda f: f.update(to=[f"S{i}" for i in range(17)]), Reason.FIELD_TOO_LARGE),
+        (lambda f: f.update(to=[]), Reason.INVALID_FIELD),
+        (lambda f: f.update(to=["X" * 65]), Reason.FIELD_TOO_LARGE),
+        # identifier limits count UTF-8 bytes, before the characters are judged
+        (lambda f: f.update(inc="é" * 33), Reason.FIELD_TOO_LARGE),
+        (lambda f: f.update(inc="é" * 32), Reason.INVALID_FIELD),
+        (lambda f: f.update(body={"é" * 33: 1}), Reason.FIELD_TOO_LARGE),
+        (lambda f: f.update(body={"x": float("nan")}), Reason.INVALID_FIELD),
+        # a key both missing and unknown: missing wins
+        (lambda f: f.update(extra=f.pop("seq")), Reason.MISSING_FIELD),
     ],
 )
 def test_decoder_reports_schema_defects(mutate: Any, reason: Reason) -> None:
@@ -181,12 +197,66 @@ def test_decoder_reports_schema_defects(mutate: Any, reason: Reason) -> None:
     assert _decode_reason(msgpack.packb(fields, use_bin_type=True, datetime=False)) is reason
 
 
+def test_body_keys_count_utf8_bytes() -> None:
+    notice(body={"é" * 32: 1})
+    with pytest.raises(InvalidEnvelope) as caught:
+        notice(body={"é" * 32 + "x": 1})
+    assert caught.value.reason is Reason.FIELD_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (Kind.DISPUTE, {"reason": [1]}),
+        (Kind.CORRECT, {"answer": {"a": 1}}),
+        (Kind.CORRECT, {"answer": "dispute", "reason": [1]}),
+        (Kind.CLOSE, {"outcome": [1]}),
+        (Kind.CONFIRM, {"outcome": {}}),
+        (Kind.RELAY, {"for": [1]}),
+    ],
+)
+def test_body_rules_refuse_unhashable_values_with_a_reason(
+    kind: Kind, body: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidEnvelope) as caught:
+        notice(kind=kind, ref=bytes(32), body=body)
+    assert caught.value.reason is Reason.INVALID_FIELD
+
+
+def test_a_relay_for_a_station_over_64_bytes_is_too_large() -> None:
+    with pytest.raises(InvalidEnvelope) as caught:
+        notice(kind=Kind.RELAY, body={"for": "é" * 33})
+    assert caught.value.reason is Reason.FIELD_TOO_LARGE
+
+
+def test_decoding_defects_win_over_an_extension() -> None:
+    ext = b"\xd4\x01\x00"
+    timestamp = b"\xd6\xff\x00\x00\x00\x01"
+    for value in (ext, timestamp):
+        assert _decode_reason(value) is Reason.FORBIDDEN_TYPE
+        assert _decode_reason(b"\x92" + value + b"\xc1") is Reason.MALFORMED
+        assert _decode_reason(b"\x92" + value) is Reason.TRUNCATED
+        assert _decode_reason(b"\x91" + value + b"\xc0") is Reason.TRAILING_BYTES
+        assert _decode_reason(b"\x83\xa1a" + value + b"\xa1a\x01\xa1b") is Reason.TRUNCATED
+        assert _decode_reason(b"\x82\xa1a" + value + b"\xa1a\x01") is Reason.DUPLICATE_KEY
+        # as a map key an extension is a key that is not a string: malformed
+        assert _decode_reason(b"\x81" + value + b"\x01") is Reason.MALFORMED
+    # a timestamp whose data is no timestamp is not valid msgpack
+    assert _decode_reason(b"\xd5\xff\x00\x00") is Reason.MALFORMED
+
+
 def test_decoder_refuses_structural_tricks() -> None:
     good = encode_envelope(notice())
     assert _decode_reason(good[:-1]) is Reason.TRUNCATED
     assert _decode_reason(good + b"\xc0") is Reason.TRAILING_BYTES
     assert _decode_reason(b"\xc1") is Reason.MALFORMED
     assert _decode_reason(b"\x91" * 3000 + b"\xc0") is Reason.TOO_DEEP
+    # at most 1,024 nested containers; a scalar inside the last one is no level
+    assert _decode_reason(b"\x91" * 1024 + b"\xc1") is Reason.MALFORMED
+    assert _decode_reason(b"\x91" * 1025 + b"\xc0") is Reason.TOO_DEEP
+    # a header that asks for more items than the input has bytes: truncated at once
+    assert _decode_reason(b"\x93\xc1") is Reason.TRUNCATED
+    assert _decode_reason(b"\xdc\x00\x04\xc1") is Reason.MALFORMED
     assert _decode_reason(b"\xdd\xff\xff\xff\xff") is Reason.TRUNCATED
     assert _decode_reason(b"\xa2\xff\xfe") is Reason.MALFORMED
     assert _decode_reason(b"\x81\x01\x01") is Reason.MALFORMED

@@ -86,7 +86,7 @@ def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
     """
     parts = split_signed(data, MAX_MESSAGE_BYTES)
     key, public = keyring.lookup(parts.key_id)
-    check_signature(public, parts)
+    check_signature(public, parts, key.public_key)
     envelope = decode_envelope(parts.envelope_bytes)
     if envelope.sender != key.station:
         raise JournalError(f"signed by {key.station}'s key but claims to be from {envelope.sender}")

@@ -2,9 +2,10 @@
 
 A body is a map with string keys whose values are nil, booleans, 64-bit integers,
 finite floats, strings, bytes, arrays and maps, nested at most `MAX_BODY_DEPTH` levels
-(the body map itself is level 1), with per-value size limits. The limits make a
-hostile body cheap to refuse and keep every value representable in JSON-like models
-of other languages.
+(the body map itself is level 1; only maps and arrays have levels, so a scalar inside a
+level-8 map is allowed), with per-value size limits. Limits on strings, keys included,
+count UTF-8 bytes, as the msgpack header does. The limits make a hostile body cheap to
+refuse and keep every value representable in JSON-like models of other languages.
 
 The check runs on every envelope built or received, so it is written for the common
 case: no string formatting until a defect is found, and the path of the offending
@@ -27,6 +28,7 @@ _MIN_INT: Final = -(2**63)
 _MAX_UINT: Final = 2**64 - 1
 # A str of at most this many characters cannot exceed the byte limit in UTF-8.
 _SAFE_TEXT_LENGTH: Final = MAX_BODY_TEXT_BYTES // 4
+_SAFE_KEY_LENGTH: Final = MAX_BODY_KEY_LENGTH // 4
 
 
 class _Defect(Exception):
@@ -54,8 +56,8 @@ def _check_map(value: Mapping[Any, object], depth: int) -> None:
     for key, item in value.items():
         if type(key) is not str:
             raise _Defect(Reason.INVALID_FIELD, f"map key {key!r} is not a string")
-        if len(key) > MAX_BODY_KEY_LENGTH:
-            raise _Defect(Reason.FIELD_TOO_LARGE, f"map key over {MAX_BODY_KEY_LENGTH} characters")
+        if len(key) > _SAFE_KEY_LENGTH and _utf8_length(key) > MAX_BODY_KEY_LENGTH:
+            raise _Defect(Reason.FIELD_TOO_LARGE, f"map key over {MAX_BODY_KEY_LENGTH} bytes")
         kind = type(item)
         # Inline fast paths for the common scalars; everything else goes the long way.
         if (
@@ -85,7 +87,7 @@ def _check_value(value: object, depth: int) -> None:
             raise _Defect(Reason.INVALID_FIELD, "floats must be finite")
     elif kind is str:
         text: str = value  # type: ignore[assignment]
-        if len(text) > _SAFE_TEXT_LENGTH and len(text.encode()) > MAX_BODY_TEXT_BYTES:
+        if len(text) > _SAFE_TEXT_LENGTH and _utf8_length(text) > MAX_BODY_TEXT_BYTES:
             raise _Defect(Reason.FIELD_TOO_LARGE, f"string over {MAX_BODY_TEXT_BYTES} bytes")
     elif kind is bytes:
         if len(value) > MAX_BODY_TEXT_BYTES:  # type: ignore[arg-type]
@@ -96,6 +98,12 @@ def _check_value(value: object, depth: int) -> None:
         _check_map(value, depth + 1)  # type: ignore[arg-type]
     else:
         raise _Defect(Reason.FORBIDDEN_TYPE, f"type {kind.__name__} cannot be carried")
+
+
+def _utf8_length(text: str) -> int:
+    # surrogatepass: a locally built body may hold lone surrogates; they cannot be
+    # encoded for sending, but measuring them must not raise.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _check_array(items: Sequence[object], depth: int) -> None:

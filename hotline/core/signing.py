@@ -135,12 +135,54 @@ def split_signed(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> SignedParts
     return SignedParts(envelope_bytes, key_id, signature)
 
 
-def check_signature(public_key: Ed25519PublicKey, parts: SignedParts) -> None:
-    """Verify the Ed25519 signature over the envelope bytes.
+#: The order of the Ed25519 base point: a signature's S must be below it.
+ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+_FIELD_PRIME = 2**255 - 19
+_SIGN_BIT = 1 << 255
+# The encodings of the eight points of small order that libsodium refuses: 0 and 1 (the
+# identity), p - 1, p and p + 1 (the last two non-canonical), and the two of order 8 with
+# x positive; each with the sign bit clear and set.
+_SMALL_ORDER_Y = (
+    0,
+    1,
+    0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
+    0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,
+    _FIELD_PRIME - 1,
+    _FIELD_PRIME,
+    _FIELD_PRIME + 1,
+)
+SMALL_ORDER_ENCODINGS = frozenset(
+    (y | sign).to_bytes(32, "little") for y in _SMALL_ORDER_Y for sign in (0, _SIGN_BIT)
+)
+
+
+def _check_points(public_key: bytes, parts: SignedParts) -> None:
+    """The checks of PROTOCOL.md 2.1 that come before the Ed25519 equation.
+
+    Raises:
+        BadSignature: the key is not canonical or of small order, R is of small order,
+            or S is not below the group order.
+    """
+    signature = parts.signature
+    if public_key in SMALL_ORDER_ENCODINGS:
+        raise BadSignature(Reason.BAD_SIGNATURE, "the public key is a point of small order")
+    if int.from_bytes(public_key, "little") & (_SIGN_BIT - 1) >= _FIELD_PRIME:
+        raise BadSignature(Reason.BAD_SIGNATURE, "the public key is not a canonical encoding")
+    if signature[:32] in SMALL_ORDER_ENCODINGS:
+        raise BadSignature(Reason.BAD_SIGNATURE, "the signature's R is a point of small order")
+    if int.from_bytes(signature[32:], "little") >= ED25519_ORDER:
+        raise BadSignature(Reason.BAD_SIGNATURE, "the signature's S is not below the group order")
+
+
+def check_signature(public_key: Ed25519PublicKey, parts: SignedParts, raw_key: bytes) -> None:
+    """Verify the Ed25519 signature over the envelope bytes, by PROTOCOL.md 2.1: the
+    cofactorless equation, S below the group order, and neither the key (``raw_key``,
+    the 32 bytes of ``public_key``) nor R a point of small order.
 
     Raises:
         BadSignature: the signature does not verify.
     """
+    _check_points(raw_key, parts)
     try:
         public_key.verify(parts.signature, parts.envelope_bytes)
     except InvalidSignature:

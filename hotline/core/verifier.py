@@ -8,7 +8,8 @@ carrying the reason code of the first step that fails:
  2. outer structure                     truncated, trailing-bytes, malformed
  3. key id known, usable now            unknown-key, key-revoked, key-expired, key-not-yet-valid
     and allowed on the arrival channel  key-not-for-channel (when the caller knows it)
- 4. Ed25519 signature                   bad-signature
+ 4. Ed25519 signature (cofactorless;   bad-signature
+    small-order and non-canonical key or R refused, S < L)
  5. hardened envelope decoding, schema  malformed, too-deep, ..., unsupported-version
  6. binding of envelope to key          key-not-for-channel, sender-mismatch, channel-mismatch
  7. freshness                           stale, future
@@ -31,6 +32,12 @@ Replay memory, and what it costs. Two mechanisms, each bounded:
   (the sequence window still rejects the replay, as ``sequence-regression``).
 
 The guarantee assumes ``now`` does not run backwards between calls.
+
+The signature rule is libsodium's (PROTOCOL.md 2.1): the cofactorless equation, with S
+below the group order and neither the public key nor R one of the small-order points.
+OpenSSL, which `cryptography` uses, checks S and the equation but not the points, so
+`hotline.core.signing.check_signature` makes those checks before it runs: without them
+a small-order key left in a keyring would accept a forged signature over any message.
 """
 
 from __future__ import annotations
@@ -122,7 +129,9 @@ class Verifier:
         self.policy = policy or VerifierPolicy()
         self._memory = _ReplayMemory()
 
-    def verify(self, data: bytes, now: float, *, channel: Channel | None = None) -> VerifiedMessage:
+    def verify(
+        self, data: bytes, now: float, *, channel: Channel | str | None = None
+    ) -> VerifiedMessage:
         """Verify ``data`` at time ``now`` (Unix seconds) and remember it.
 
         Args:
@@ -130,6 +139,7 @@ class Verifier:
             now: the receiver's current time.
             channel: the channel the message arrived on, if the transport knows it
                 (the MQTT topic does); the envelope must then name the same channel.
+                A name that is no channel is allowed for no key: key-not-for-channel.
 
         Returns:
             The verified message.
@@ -145,7 +155,7 @@ class Verifier:
             raise UntrustedKey(
                 R.KEY_NOT_FOR_CHANNEL, f"key of {key.station} not allowed on {channel}"
             )
-        check_signature(public_key, parts)
+        check_signature(public_key, parts, key.public_key)
         envelope = decode_envelope(parts.envelope_bytes)
         if envelope.channel not in key.channels:
             raise UntrustedKey(

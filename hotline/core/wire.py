@@ -8,7 +8,9 @@ receiving side's hardened decoder: it runs only on bytes whose signature already
 verified, yet still treats them as hostile (a valid key can be stolen), so it bounds
 sizes and nesting, refuses extension types and duplicate map keys, and accepts exactly
 the envelope key set (the same in v1 and v2). Every failure is a `MalformedMessage`
-with a reason code.
+with a reason code, and which code a message with several defects gets is fixed by
+protocol/PROTOCOL.md (sections 4 and 6.1): the whole value is decoded before any
+extension inside it is reported, and the fields are checked in a set order.
 
 Nothing here reads a clock: sender time is a field the caller fills in.
 """
@@ -26,6 +28,7 @@ from hotline.core.body import check_body
 from hotline.core.errors import InvalidEnvelope, MalformedMessage, Reason
 from hotline.core.names import (
     CORRECTED_ANSWERS,
+    MAX_IDENTIFIER_LENGTH,
     OUTCOME_NAMES,
     REF_KINDS,
     V1_KINDS,
@@ -124,12 +127,15 @@ class Envelope:
             _check_version(self.version, self.kind)
         if len(self.id) != MESSAGE_ID_BYTES:
             _invalid("id", "message id must be exactly 16 bytes")
-        sender = check_station_id(self.sender, "from")
-        if len(recipients) != 1 or recipients[0] == sender:
-            _check_recipients(recipients, sender)
-        else:
-            check_station_id(recipients[0], "to[0]")
-        check_incident_id(self.incident, "inc")
+        try:
+            sender = check_station_id(self.sender, "from")
+            if len(recipients) != 1 or recipients[0] == sender:
+                _check_recipients(recipients, sender)
+            else:
+                check_station_id(recipients[0], "to[0]")
+            check_incident_id(self.incident, "inc")
+        except InvalidEnvelope as exc:
+            _identifier_defect(exc, self)
         if not 1 <= self.seq <= MAX_SAFE_INTEGER:
             _invalid("seq", f"{self.seq} outside 1 .. 2**53-1")
         if not 0 <= self.sent_at_ms <= MAX_SAFE_INTEGER:
@@ -164,31 +170,70 @@ def _check_version(version: int, kind: Kind) -> None:
         _invalid("k", f"{kind.value!r} is not a version 1 kind", Reason.UNKNOWN_KIND)
 
 
+# Body values can be any decoded type, lists and maps included, so each rule tests the
+# type before a set lookup (which would raise TypeError on an unhashable value).
+
+
 def _needs_reason(body: Body, field_name: str = "body.reason") -> None:
-    if body.get("reason") not in _DISPUTE_REASONS:
+    reason = body.get("reason")
+    if type(reason) is not str or reason not in _DISPUTE_REASONS:
         _invalid(field_name, f"a dispute needs a reason, one of {_DISPUTE_LIST}")
 
 
 def _needs_outcome(body: Body) -> None:
-    if body.get("outcome") not in OUTCOME_NAMES:
+    outcome = body.get("outcome")
+    if type(outcome) is not str or outcome not in OUTCOME_NAMES:
         _invalid("body.outcome", f"a close names the outcome, one of {_OUTCOME_LIST}")
 
 
 def _may_name_outcome(body: Body) -> None:
-    if "outcome" in body and body["outcome"] not in OUTCOME_NAMES:
-        _invalid("body.outcome", f"a confirmed outcome is one of {_OUTCOME_LIST}")
+    if "outcome" in body:
+        outcome = body["outcome"]
+        if type(outcome) is not str or outcome not in OUTCOME_NAMES:
+            _invalid("body.outcome", f"a confirmed outcome is one of {_OUTCOME_LIST}")
 
 
 def _needs_answer(body: Body) -> None:
     answer = body.get("answer")
-    if answer not in CORRECTED_ANSWERS:
+    if type(answer) is not str or answer not in CORRECTED_ANSWERS:
         _invalid("body.answer", "a correction's answer is ack or dispute")
     if answer == Kind.DISPUTE:
         _needs_reason(body)
 
 
 def _needs_final_addressee(body: Body) -> None:
-    check_station_id(body.get("for"), "body.for")
+    value = body.get("for")
+    try:
+        check_station_id(value, "body.for")
+    except InvalidEnvelope as exc:
+        _too_long_or(exc, value)
+
+
+def _too_long_or(exc: InvalidEnvelope, value: object) -> NoReturn:
+    # Identifier limits count UTF-8 bytes and are checked before the characters
+    # (PROTOCOL.md 3.1). `check_station_id` counts characters, which differs only for a
+    # non-ASCII value of at most 64 characters: refused either way, this picks the code.
+    if (
+        exc.reason is Reason.INVALID_FIELD
+        and type(value) is str
+        and len(value.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_LENGTH
+    ):
+        raise InvalidEnvelope(
+            Reason.FIELD_TOO_LARGE, exc.field, f"identifier over {MAX_IDENTIFIER_LENGTH} bytes"
+        ) from None
+    raise exc
+
+
+def _identifier_defect(exc: InvalidEnvelope, envelope: Envelope) -> NoReturn:
+    where = exc.field
+    value: object = None
+    if where == "from":
+        value = envelope.sender
+    elif where == "inc":
+        value = envelope.incident
+    elif where.startswith("to["):
+        value = envelope.recipients[int(where[3:-1])]
+    _too_long_or(exc, value)
 
 
 # Body fields the protocol itself reads, per kind (section 3.2 of the spec).
@@ -209,7 +254,12 @@ def _coerce(enum: type[_E], value: object, field_name: str) -> _E:
     # three times for every message received.
     member = _MEMBERS[enum].get(value) if type(value) is str else None
     if member is None:
-        reason = _UNKNOWN_REASON.get(enum, Reason.INVALID_FIELD)
+        # A string that names no member is unknown; a value of another type is invalid.
+        reason = (
+            _UNKNOWN_REASON.get(enum, Reason.INVALID_FIELD)
+            if type(value) is str
+            else Reason.INVALID_FIELD
+        )
         names = ", ".join(m.value for m in enum)
         _invalid(field_name, f"{value!r} is not one of {names}", reason)
     return member  # type: ignore[return-value]
@@ -343,39 +393,56 @@ class _DuplicateKey(Exception):
     pass
 
 
-class _ExtensionType(Exception):
-    pass
+# An extension is reported only once the whole value has decoded (PROTOCOL.md 4), so a
+# decoding defect after it still wins. Each extension decodes to this placeholder, and a
+# container holding one decodes to it too, so it rises to the top. msgpack decodes the
+# timestamp extension (-1) itself, without the ext hook, as a `Timestamp`: the
+# placeholder is a `Timestamp` as well, and the containers look for that type.
+_EXTENSION: Final = msgpack.Timestamp(0)
+_EXTENSION_TYPE: Final = msgpack.Timestamp
 
 
-def _pairs_to_dict(pairs: list[tuple[object, object]]) -> dict[object, object]:
+def _pairs_to_dict(pairs: list[tuple[object, object]]) -> object:
     result = dict(pairs)
     if len(result) != len(pairs):
         raise _DuplicateKey
+    if _EXTENSION_TYPE in map(type, result.values()):
+        return _EXTENSION
     return result
 
 
-def _refuse_ext(code: int, data: bytes) -> NoReturn:
-    raise _ExtensionType(code)
+def _list_of(items: list[object]) -> object:
+    if _EXTENSION_TYPE in map(type, items):
+        return _EXTENSION
+    return items
+
+
+def _placeholder(code: int, data: bytes) -> object:
+    return _EXTENSION
 
 
 def unpack_strict(data: bytes, what: str) -> object:
     """Decode one msgpack object from ``data`` with hotline's hardening rules.
 
-    Declared lengths are bounded by the input's size, extension types and duplicate map
-    keys are refused, map keys must be strings or bytes, strings must be valid UTF-8,
-    and nesting beyond the decoder's stack is refused.
+    Declared lengths are bounded by the input's size (a string, bin or extension longer
+    than the input, an array with more items than the input has bytes, a map with more
+    entries than half of them: truncated), duplicate map keys are refused, map keys
+    must be strings or bytes, strings must be valid UTF-8, more than 1,024 nested
+    containers are refused, and an extension anywhere in a value that otherwise decodes
+    is forbidden-type.
 
     Raises:
         MalformedMessage: with reason truncated, trailing-bytes, too-deep,
             forbidden-type, duplicate-key or malformed.
     """
     try:
-        return msgpack.unpackb(
+        value = msgpack.unpackb(
             data,
             raw=False,
             strict_map_key=True,
             object_pairs_hook=_pairs_to_dict,
-            ext_hook=_refuse_ext,
+            list_hook=_list_of,
+            ext_hook=_placeholder,
         )
     except msgpack.ExtraData:
         raise MalformedMessage(Reason.TRAILING_BYTES, f"bytes after the {what}") from None
@@ -383,8 +450,6 @@ def unpack_strict(data: bytes, what: str) -> object:
         raise MalformedMessage(Reason.TOO_DEEP, f"{what} nested too deeply") from None
     except _DuplicateKey:
         raise MalformedMessage(Reason.DUPLICATE_KEY, f"a map in the {what} repeats a key") from None
-    except _ExtensionType:
-        raise MalformedMessage(Reason.FORBIDDEN_TYPE, f"extension type in the {what}") from None
     except UnicodeDecodeError:
         raise MalformedMessage(Reason.MALFORMED, f"invalid UTF-8 string in the {what}") from None
     except ValueError as exc:
@@ -394,6 +459,9 @@ def unpack_strict(data: bytes, what: str) -> object:
         raise MalformedMessage(Reason.MALFORMED, f"{what} is not valid msgpack ({text})") from None
     except Exception as exc:  # msgpack raises a few bare types (e.g. FormatError, TypeError)
         raise MalformedMessage(Reason.MALFORMED, f"{what} is not valid msgpack ({exc})") from None
+    if type(value) is _EXTENSION_TYPE:
+        raise MalformedMessage(Reason.FORBIDDEN_TYPE, f"extension type in the {what}")
+    return value
 
 
 def decode_envelope(data: bytes) -> Envelope:
