@@ -162,6 +162,21 @@ def test_views_disagreeing_at_rest_break_the_invariant() -> None:
     assert "RU-HMEIMIM (air) holds unresolved" in breach.detail
 
 
+def test_views_still_settling_are_not_judged() -> None:
+    net = Wire.of(["US", "RU"], delays=[5.0])
+    incident = opened(net)
+    net.run(until=T0 + 6)
+    net.endpoints["RU"].acknowledge(incident, net.now)
+    net.run()
+    held = views(net, incident)
+    held[1].state = held[1].state.__class__("unresolved")  # a view the protocol never made
+    assert disagreements(held, {incident: 1}) == []  # a copy of its messages in flight
+    held[1].deadline = net.now + 60.0  # a view waiting on a timer
+    assert disagreements(held, {}) == []
+    held[1].deadline = None
+    assert [b.incident for b in disagreements(held, {"another": 1})] == [incident]
+
+
 # Every act either side can take on an incident of the default air -> general-officer
 # ladder; an act not allowed at that moment is simply not taken.
 Act = Callable[[Net, str], None]

@@ -200,6 +200,42 @@ def test_a_run_cut_short_reports_open_incidents_and_messages_in_flight() -> None
     assert result_of(extra)["ended_at"] > 1800.0  # with a day to run, it ends on its own
 
 
+def test_scripted_acts_run_in_time_order_and_at_one_instant_in_the_scenarios() -> None:
+    extra = """
+[[responders]]
+station = "RU-HMEIMIM"
+action = "ack"
+delay = "1m"
+
+[[events]]
+at = "1h"
+originator = "US-CAOC"
+incident = "later"
+activity = "flight"
+precedence = "flash"
+
+[[events]]
+at = "10s"
+originator = "US-CAOC"
+incident = "first"
+activity = "flight"
+precedence = "flash"
+
+[[events]]
+at = "10s"
+originator = "US-CAOC"
+action = "withdraw"
+incident = "first"
+"""
+    records = {i["id"]: i for i in result_of(extra)["incidents"]}
+    # listed after its notice and due at the same instant, the withdrawal comes after it
+    assert records["first"]["outcome"] == "withdrawn"
+    assert records["first"]["closed_at"] == 10.0
+    # listed first and due last, the other notice goes out last
+    assert records["later"]["opened_at"] == 3600.0
+    assert records["later"]["outcome"] == "acknowledged"
+
+
 def test_pick_up_probability_gives_later_calls_a_chance() -> None:
     extra = """
 [[events]]

@@ -407,8 +407,12 @@ class StationEndpoint:
         )
         self._originated[incident_id] = incident
         self._after(incident, sends, now)
-        declared = [p for p in wanted if self.declared.get((p, channel)) == "suspended"]
-        if declared and rules.when_suspended is WhenSuspended.FALL_BACK and rules.fallback:
+        if (
+            self.declared  # no party has declared anything: the common case
+            and rules.when_suspended is WhenSuspended.FALL_BACK
+            and rules.fallback
+            and any(self.declared.get((p, channel)) == "suspended" for p in wanted)
+        ):
             self._after(incident, incident.escalate(now, "declared-suspended"), now)
         return incident
 

@@ -57,7 +57,7 @@ More than two parties. A notice may address several parties on one line. Then:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
@@ -280,27 +280,87 @@ class Notice:
         )
 
 
-@dataclass(frozen=True, slots=True)
+#: The notice of a responder view no notice has opened yet (a notice is immutable).
+_NO_NOTICE: Final = Notice(activity="")
+
+
 class Send:
-    """An action: the station must send this message (the endpoint signs and queues it)."""
+    """An action: the station must send this message (the endpoint signs and queues it).
 
-    kind: Kind
-    channel: Channel
-    recipients: tuple[str, ...]
-    ref: bytes | None
-    body: Mapping[str, Any]
+    Read-only, compared by value. Its attributes are ``Final`` (enforced by mypy, and at
+    run time when compiled): a plain class, not a frozen dataclass, is several times
+    cheaper to make, and one is made for nearly every message sent.
+    """
+
+    __slots__ = ("body", "channel", "kind", "recipients", "ref")
+
+    def __init__(
+        self,
+        kind: Kind,
+        channel: Channel,
+        recipients: tuple[str, ...],
+        ref: bytes | None,
+        body: Mapping[str, Any],
+    ) -> None:
+        self.kind: Final = kind
+        self.channel: Final = channel
+        self.recipients: Final = recipients
+        self.ref: Final = ref
+        self.body: Final = body
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Send):
+            return NotImplemented
+        return (self.kind, self.channel, self.recipients, self.ref, self.body) == (
+            other.kind,
+            other.channel,
+            other.recipients,
+            other.ref,
+            other.body,
+        )
+
+    def __hash__(self) -> int:  # as a frozen dataclass's: unhashable with a dict body
+        return hash((self.kind, self.channel, self.recipients, self.ref, self.body))
+
+    def __repr__(self) -> str:
+        return (
+            f"Send(kind={self.kind!r}, channel={self.channel!r}, recipients={self.recipients!r},"
+            f" ref={self.ref!r}, body={self.body!r})"
+        )
 
 
-class Heard(NamedTuple):
-    """A verified message, as the incident it concerns sees it."""
+class Heard:
+    """A verified message, as the incident it concerns sees it.
 
-    kind: Kind
-    sender: str
-    channel: Channel
-    ref: bytes | None
-    digest: bytes
-    body: Mapping[str, Any]
-    sent_at: float  # the sender's signed time, Unix seconds
+    Read-only, as `Send` (a plain class, not a named tuple, for the same reason: one is
+    made for every message taken).
+    """
+
+    __slots__ = ("body", "channel", "digest", "kind", "ref", "sender", "sent_at")
+
+    def __init__(  # noqa: PLR0917 (positional, as in the named tuple it once was)
+        self,
+        kind: Kind,
+        sender: str,
+        channel: Channel,
+        ref: bytes | None,
+        digest: bytes,
+        body: Mapping[str, Any],
+        sent_at: float,  # the sender's signed time, Unix seconds
+    ) -> None:
+        self.kind: Final = kind
+        self.sender: Final = sender
+        self.channel: Final = channel
+        self.ref: Final = ref
+        self.digest: Final = digest
+        self.body: Final = body
+        self.sent_at: Final = sent_at
+
+    def __repr__(self) -> str:
+        return (
+            f"Heard({self.kind!r}, {self.sender!r}, {self.channel!r}, {self.ref!r}, "
+            f"{self.digest!r}, {self.body!r}, {self.sent_at!r})"
+        )
 
 
 class Step(NamedTuple):
@@ -326,9 +386,13 @@ class Answer(NamedTuple):
     corrects_to: str = ""  # a correction: the answer it now gives (ack or dispute)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Leg:
-    """The incident's stretch on one line."""
+    """The incident's stretch on one line.
+
+    The ``__init__`` is written out (a compiled one is several times cheaper than the
+    generated one), and what each station confirmed is kept only once one has.
+    """
 
     channel: Channel
     recipients: tuple[str, ...]
@@ -336,7 +400,42 @@ class Leg:
     calls: int = 0  # notices sent (originator) or received (responder) on this line
     standbys: int = 0
     answers: dict[str, Kind] = field(default_factory=dict)  # final answers by station
-    told: dict[str, str] = field(default_factory=dict)  # outcome each station confirmed
+    _told: dict[str, str] | None = None  # outcome each station confirmed (`told`)
+
+    def __init__(
+        self,
+        channel: Channel,
+        recipients: tuple[str, ...],
+        opened_at: float,
+        *,
+        calls: int = 0,
+        standbys: int = 0,
+        answers: dict[str, Kind] | None = None,
+        told: Mapping[str, str] | None = None,
+    ) -> None:
+        self.channel = channel
+        self.recipients = recipients
+        self.opened_at = opened_at
+        self.calls = calls
+        self.standbys = standbys
+        self.answers = {} if answers is None else answers
+        self._told = dict(told) if told else None
+
+    @property
+    def told(self) -> Mapping[str, str]:
+        """The outcome each station confirmed (read-only; `tell` records one)."""
+        return {} if self._told is None else self._told
+
+    @told.setter
+    def told(self, value: Mapping[str, str]) -> None:
+        self._told = dict(value) if value else None
+
+    def tell(self, station: str, outcome: str) -> None:
+        """Record that ``station`` confirmed ``outcome``."""
+        if self._told is None:
+            self._told = {station: outcome}
+        else:
+            self._told[station] = outcome
 
 
 @dataclass(slots=True)
@@ -350,16 +449,31 @@ class Closing:
     due: float  # when it is (next) sent; after the last send, when to stop waiting
 
 
-class Verdict(NamedTuple):
-    """What taking a message did: messages to send, and whether the message was refused."""
+class Verdict:
+    """What taking a message did: messages to send, and whether the message was refused
+    (read-only, as `Send`)."""
 
-    sends: list[Send]
-    refused: RefusedMessage | None = None
+    __slots__ = ("refused", "sends")
+
+    def __init__(self, sends: list[Send], refused: RefusedMessage | None = None) -> None:
+        self.sends: Final = sends
+        self.refused: Final = refused
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.sends!r}, {self.refused!r})"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Incident:
-    """One incident as one station sees it. Build with `originate` or `responder_view`."""
+    """One incident as one station sees it. Build with `originate` or `responder_view`.
+
+    The ``__init__`` is written out: a compiled one is several times cheaper than the
+    generated one, and two incidents (the originator's and a responder's view) are made
+    for every notice. What most incidents never fill (`disputes`, `answers`, `closing`,
+    `closings`, `unconfirmed`) is made on first use, and read through read-only
+    properties: an incident acknowledged at the first call would otherwise carry
+    several empty containers per view.
+    """
 
     id: str
     role: Role
@@ -384,17 +498,121 @@ class Incident:
     ending: str = ""  # why it ended where it did, when that is not plain from the outcome
     late_notice: bool = False
     lead: str = ""  # short-notice, no-start-time, or "" (enough lead, or none needed)
-    disputes: list[tuple[str, DisputeReason]] = field(default_factory=list)
     resolution: Mapping[str, object] | None = None
     withdrawal: str = ""  # the text of a withdrawal
     history: list[Step] = field(default_factory=list)
     notices: dict[bytes, int] = field(default_factory=dict)  # digest -> leg index
     last_notice: bytes | None = None  # responder: digest of the latest notice received
-    answers: list[Answer] = field(default_factory=list)  # originator: every answer heard
-    closing: list[Closing] = field(default_factory=list)  # originator: owed, unconfirmed
-    closings: dict[bytes, Channel] = field(default_factory=dict)  # closing digests sent
-    unconfirmed: list[tuple[str, Channel]] = field(default_factory=list)
     closed_by: Kind | None = None  # responder: the closing message it took, if any
+    # made on first use (None: empty); read them through the properties of their names
+    _disputes: list[tuple[str, DisputeReason]] | None = None  # (station, reason), in order
+    _answers: list[Answer] | None = None  # originator: every answer heard
+    _closing: list[Closing] | None = None  # originator: owed, unconfirmed
+    _closings: dict[bytes, Channel] | None = None  # closing digests sent
+    _unconfirmed: list[tuple[str, Channel]] | None = None  # told, never confirmed
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        role: Role,
+        party: str,
+        station: str,
+        originator: str,
+        precedence: Precedence,
+        notice: Notice,
+        doctrine: Doctrine,
+        opened_at: float,
+        kind: Kind = Kind.NOTIFY,
+        relay_for: str = "",
+    ) -> None:
+        self.id = id
+        self.role = role
+        self.party = party
+        self.station = station
+        self.originator = originator
+        self.precedence = precedence
+        self.notice = notice
+        self.doctrine = doctrine
+        self.opened_at = opened_at
+        self.kind = kind
+        self.relay_for = relay_for
+        self.state = State.NEW
+        self.legs = []
+        self.channel = Channel.AIR
+        self.deadline = None
+        self.closed_at = None
+        self.outcome_at = None
+        self.fallbacks = 0
+        self.escalation = ""
+        self.ending = ""
+        self.late_notice = False
+        self.lead = ""
+        self.resolution = None
+        self.withdrawal = ""
+        self.history = []
+        self.notices = {}
+        self.last_notice = None
+        self.closed_by = None
+        self._disputes = None
+        self._answers = None
+        self._closing = None
+        self._closings = None
+        self._unconfirmed = None
+
+    # -- what is made on first use ------------------------------------------------------
+
+    @property
+    def disputes(self) -> Sequence[tuple[str, DisputeReason]]:
+        """Every dispute given, in order: (station, reason)."""
+        return [] if self._disputes is None else self._disputes
+
+    @disputes.setter
+    def disputes(self, value: Sequence[tuple[str, DisputeReason]]) -> None:
+        self._disputes = list(value) if value else None
+
+    def _dispute(self, station: str, reason: DisputeReason) -> None:
+        if self._disputes is None:
+            self._disputes = [(station, reason)]
+        else:
+            self._disputes.append((station, reason))
+
+    @property
+    def answers(self) -> Sequence[Answer]:
+        """Originator: every answer heard, counted or not, in order."""
+        return [] if self._answers is None else self._answers
+
+    @answers.setter
+    def answers(self, value: Sequence[Answer]) -> None:
+        self._answers = list(value) if value else None
+
+    @property
+    def closing(self) -> Sequence[Closing]:
+        """Originator: the closing messages owed, not yet confirmed."""
+        return [] if self._closing is None else self._closing
+
+    @closing.setter
+    def closing(self, value: Sequence[Closing]) -> None:
+        self._closing = list(value) if value else None
+
+    @property
+    def closings(self) -> Mapping[bytes, Channel]:
+        """Originator: the digest of every closing message sent, and its line."""
+        return {} if self._closings is None else self._closings
+
+    @closings.setter
+    def closings(self, value: Mapping[bytes, Channel]) -> None:
+        self._closings = dict(value) if value else None
+
+    @property
+    def unconfirmed(self) -> Sequence[tuple[str, Channel]]:
+        """Originator: (station, line) told the outcome every time allowed, never
+        confirming it."""
+        return [] if self._unconfirmed is None else self._unconfirmed
+
+    @unconfirmed.setter
+    def unconfirmed(self, value: Sequence[tuple[str, Channel]]) -> None:
+        self._unconfirmed = list(value) if value else None
 
     # -- construction ---------------------------------------------------------------
 
@@ -423,7 +641,7 @@ class Incident:
             raise ValueError(f"{kind} does not open an incident ({', '.join(OPENING_KINDS)})")
         if (kind is Kind.RELAY) != bool(relay_for):
             raise ValueError("a relay, and only a relay, names the party it is for")
-        incident = cls(
+        incident = Incident(  # (not cls: a call of the class itself compiles to a native one)
             id=incident_id,
             role=Role.ORIGINATOR,
             party=party,
@@ -457,14 +675,14 @@ class Incident:
     ) -> Incident:
         """An empty responder view (state ``new``) for the first message of an incident
         on a line: a notice opens it, a closing message closes it at once."""
-        incident = cls(
+        incident = Incident(  # (not cls: see `originate`)
             id=incident_id,
             role=Role.RESPONDER,
             party=party,
             station=station,
             originator=originator,
             precedence=precedence,
-            notice=Notice(activity=""),
+            notice=_NO_NOTICE,  # until a notice opens it
             doctrine=doctrine,
             opened_at=now,
         )
@@ -501,7 +719,7 @@ class Incident:
     @property
     def settled(self) -> bool:
         """Ended, and no closing message is still owed to anyone."""
-        return self.state in TERMINAL and not self.closing
+        return self.state in TERMINAL and not self._closing
 
     def next_deadline(self) -> float | None:
         """When `on_timer` must next be called for this incident, or None."""
@@ -532,7 +750,9 @@ class Incident:
         after = TRANSITIONS.get((before, event))
         if after is None:
             raise IllegalTransition(before, event, f"not allowed for incident {self.id}")
-        self.history.append(Step(now, before, event, after, channel or self.channel, by))
+        # (tuple.__new__ is what Step(...) calls, without the call in between)
+        step = (now, before, event, after, channel or self.channel, by)
+        self.history.append(tuple.__new__(Step, step))
         self.state = after
         if after in TERMINAL:
             if self.closed_at is None:
@@ -605,7 +825,9 @@ class Incident:
         if send.kind in NOTICE_KINDS:
             self.notices[digest] = len(self.legs) - 1
         elif send.kind in CLOSING_KINDS:
-            self.closings[digest] = send.channel
+            if self._closings is None:
+                self._closings = {}
+            self._closings[digest] = send.channel
 
     # -- originator: answers ------------------------------------------------------------
 
@@ -679,7 +901,7 @@ class Incident:
         self._allowed(Input.DISPUTE)
         leg.answers[sender] = kind
         self._log(heard, now, reason)
-        self.disputes.append((sender, DisputeReason(reason)))
+        self._dispute(sender, DisputeReason(reason))
         first = self.state is not State.DISPUTED
         self._apply(Input.DISPUTE, now, sender)
         if not first:
@@ -715,7 +937,7 @@ class Incident:
             return Verdict(self._settle(now))
         self._log(heard, now, reason, "recorded")
         if kind is Kind.DISPUTE:
-            self.disputes.append((sender, DisputeReason(reason)))
+            self._dispute(sender, DisputeReason(reason))
         self._apply(Input.LATE_ANSWER, now, sender, leg.channel)
         return Verdict(self._owe_closing(leg, sender, now) if not self.is_open else [])
 
@@ -729,7 +951,7 @@ class Incident:
         to = str(heard.body.get("answer", ""))
         reason = str(heard.body.get("reason", "")) if to == Kind.DISPUTE else ""
         late = not self.is_open or leg is not self.leg
-        self.answers.append(
+        self._record(
             Answer(
                 now,
                 heard.sender,
@@ -749,7 +971,8 @@ class Incident:
             raise RefusedMessage(
                 Reason.ILLEGAL_TRANSITION, f"confirm sent to a responder of {self.id}"
             )
-        if heard.ref is None or self.closings.get(heard.ref) != heard.channel:
+        closings = self._closings
+        if heard.ref is None or closings is None or closings.get(heard.ref) != heard.channel:
             raise RefusedMessage(
                 Reason.UNKNOWN_REFERENCE, f"confirm refers to no closing message of {self.id}"
             )
@@ -759,20 +982,30 @@ class Incident:
                 Reason.NOT_AN_ADDRESSEE, f"{heard.sender} was sent no closing message"
             )
         where = (heard.sender, heard.channel)
-        owed = [c for c in self.closing if (c.station, c.channel) == where]
-        if not owed and where not in self.unconfirmed:
+        owed = self._owed_to(heard.sender, heard.channel)
+        unconfirmed = self._unconfirmed
+        if owed is not None:
+            self._drop_closing(owed)
+        elif unconfirmed is not None and where in unconfirmed:
+            # a confirmation that came after the originator stopped waiting still counts
+            unconfirmed.remove(where)
+            if not unconfirmed:
+                self._unconfirmed = None
+        else:
             return Verdict([])  # confirmed before: a closing message sent again crossed it
-        if owed:
-            self.closing.remove(owed[0])
-        else:  # a confirmation that came after the originator stopped waiting still counts
-            self.unconfirmed.remove(where)
-        leg.told[heard.sender] = self.outcome
+        leg.tell(heard.sender, self.outcome)
         self._apply(Input.CONFIRM, now, heard.sender, heard.channel)
         self._schedule_closing()
         return Verdict([])
 
     def _log(self, heard: Heard, now: float, reason: str, effect: str = "taken") -> None:
-        self.answers.append(Answer(now, heard.sender, heard.channel, heard.kind, reason, effect))
+        self._record(Answer(now, heard.sender, heard.channel, heard.kind, reason, effect))
+
+    def _record(self, answer: Answer) -> None:
+        if self._answers is None:
+            self._answers = [answer]
+        else:
+            self._answers.append(answer)
 
     # -- originator: the end, and telling everyone ---------------------------------------
 
@@ -780,49 +1013,89 @@ class Incident:
         """The outcome ``station``'s view of ``leg`` holds, from what it said and was told;
         None when it is not known: no final answer was heard, and the station may have
         given one that was lost (so it is always told the outcome)."""
-        told = leg.told.get(station)
+        told = None if leg._told is None else leg._told.get(station)
         if told is not None:
             return told
         answered = leg.answers.get(station)
         return None if answered is None else _EXPECTED.get(answered)
 
     def _settle(self, now: float) -> list[Send]:
-        """The incident ended: owe a closing message to every view that would disagree."""
-        owed: list[Closing] = []
+        """The incident ended: owe a closing message to every view that would disagree
+        (none, in the common case: the answer that settled it was every answer)."""
+        outcome = self.outcome
+        owed: list[Closing] | None = None
         for leg in self.legs:
             for station in leg.recipients:
-                if self._expected(leg, station) != self.outcome:
-                    owed.extend(self._owed(leg, station, now))
-        self.closing.extend(owed)
+                if self._expected(leg, station) != outcome:
+                    closing = self._owed(leg, station, now)
+                    if closing is None:
+                        continue
+                    if owed is None:
+                        owed = [closing]
+                    else:
+                        owed.append(closing)
+        if owed is None and self._closing is None:
+            self.deadline = None  # nothing owed, nothing to wait for: the common case
+            return []
+        if owed is not None:
+            self._owe(owed)
         return self._closing_due(now)
 
     def _owe_closing(self, leg: Leg, station: str, now: float) -> list[Send]:
         """After the end: tell ``station`` the outcome again if its view would disagree."""
         if self.is_open or self._expected(leg, station) == self.outcome:
             return []
-        self.closing.extend(self._owed(leg, station, now))
+        closing = self._owed(leg, station, now)
+        if closing is not None:
+            self._owe([closing])
         return self._closing_due(now)
 
-    def _owed(self, leg: Leg, station: str, now: float) -> list[Closing]:
-        if any((c.station, c.channel) == (station, leg.channel) for c in self.closing):
-            return []
+    def _owed(self, leg: Leg, station: str, now: float) -> Closing | None:
+        """A closing message to ``station`` on ``leg``, unless one is owed already."""
+        if self._owed_to(station, leg.channel) is not None:
+            return None
         kind = Kind.CLOSE
         if self.state is State.WITHDRAWN:
             kind = Kind.WITHDRAW
         elif self.state is State.RESOLVED and leg is self.leg and self.resolution is not None:
             kind = Kind.RESOLVE
         retries = self.doctrine[leg.channel].retries
-        return [Closing(station, leg.channel, kind, retries + 1, now)]
+        return Closing(station, leg.channel, kind, retries + 1, now)
+
+    def _owed_to(self, station: str, channel: Channel) -> Closing | None:
+        """The closing message owed to ``station`` on ``channel``, if any."""
+        for closing in self._closing or ():
+            if closing.station == station and closing.channel == channel:
+                return closing
+        return None
+
+    def _owe(self, owed: list[Closing]) -> None:
+        if self._closing is None:
+            self._closing = owed
+        else:
+            self._closing.extend(owed)
+
+    def _drop_closing(self, owed: Closing) -> None:
+        closing = self._closing
+        if closing is not None:
+            closing.remove(owed)
+            if not closing:
+                self._closing = None
 
     def _closing_due(self, now: float) -> list[Send]:
         """Send every closing message that is due, grouped per line and kind."""
+        if self._closing is None:  # nothing owed: the common case
+            self._schedule_closing()
+            return []
         groups: dict[tuple[Channel, Kind], list[str]] = {}
-        for owed in list(self.closing):
+        for owed in list(self._closing):
             if owed.due > now:
                 continue
             if owed.left == 0:  # sent every time allowed, never confirmed
-                self.closing.remove(owed)
-                self.unconfirmed.append((owed.station, owed.channel))
+                self._drop_closing(owed)
+                if self._unconfirmed is None:
+                    self._unconfirmed = []
+                self._unconfirmed.append((owed.station, owed.channel))
                 continue
             owed.left -= 1
             owed.due = now + self.doctrine[owed.channel].deadline(self.precedence)
@@ -832,8 +1105,8 @@ class Incident:
             body: dict[str, object] = {}
             if kind is Kind.CLOSE:
                 body["outcome"] = self.outcome
-                if self.state is State.CLOSED_DISPUTED and self.disputes:
-                    body["reason"] = self.disputes[-1][1].value
+                if self.state is State.CLOSED_DISPUTED and self._disputes:
+                    body["reason"] = self._disputes[-1][1].value
             elif kind is Kind.RESOLVE and self.resolution is not None:
                 body = dict(self.resolution)
             elif kind is Kind.WITHDRAW and self.withdrawal:
@@ -846,7 +1119,8 @@ class Incident:
 
     def _schedule_closing(self) -> None:
         if self.state in TERMINAL:
-            self.deadline = min((c.due for c in self.closing), default=None)
+            closing = self._closing
+            self.deadline = None if closing is None else min(c.due for c in closing)
 
     # -- originator: time and decisions -------------------------------------------------
 
@@ -920,7 +1194,7 @@ class Incident:
 
     def _standing_dispute(self) -> tuple[str, Channel, str] | None:
         """The last final answer given, if it is a dispute: (station, line, reason)."""
-        for answer in reversed(self.answers):
+        for answer in reversed(self._answers or ()):
             if answer.kind is Kind.ACK:
                 return None
             if answer.kind is Kind.DISPUTE and answer.effect != "refused":
@@ -1028,8 +1302,8 @@ class Incident:
             self.withdrawal = str(heard.body["text"])
         reason = heard.body.get("reason")
         known = isinstance(reason, str) and reason in DisputeReason.__members__.values()
-        if target is State.CLOSED_DISPUTED and known and not self.disputes:
-            self.disputes.append((heard.sender, DisputeReason(str(reason))))
+        if target is State.CLOSED_DISPUTED and known and not self._disputes:
+            self._dispute(heard.sender, DisputeReason(str(reason)))
         self._apply(_CLOSE_INPUT[target], now, heard.sender)
         self.closed_by = heard.kind
         confirm = Send(
@@ -1062,7 +1336,7 @@ class Incident:
             if reason is None:
                 raise ValueError("a dispute needs a reason")
             body["reason"] = DisputeReason(reason).value
-            self.disputes.append((self.station, DisputeReason(reason)))
+            self._dispute(self.station, DisputeReason(reason))
         if kind in _FINAL_ANSWERS:
             self.leg.answers[self.station] = kind
         self._apply(event, now, self.station)

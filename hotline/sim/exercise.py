@@ -40,7 +40,7 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.faults import Copy, Delivery, FaultKind, FaultPlan
+from hotline.faults import Copy, FaultKind, FaultPlan, Tag
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.model import NOTICE_ACTIONS, Scenario, ScriptEvent
@@ -62,6 +62,23 @@ class Tally:
     injections: Counter[str] = field(default_factory=Counter)
     flying: Counter[str] = field(default_factory=Counter)  # copies in flight, per incident
     rejected_by: dict[str, Counter[str]] = field(default_factory=dict)  # incident -> reasons
+
+    def fly(self, incident: str) -> None:
+        """A copy of one of ``incident``'s messages is on its way."""
+        self.in_flight += 1
+        flying = self.flying
+        flying[incident] = flying.get(incident, 0) + 1
+
+    def landed(self, incident: str) -> None:
+        """A copy of one of ``incident``'s messages is no longer on its way (an incident
+        with none in flight has no entry: a run of 100k incidents keeps no 100k zeros)."""
+        self.in_flight -= 1
+        flying = self.flying
+        left = flying[incident] - 1
+        if left:
+            flying[incident] = left
+        else:
+            flying.pop(incident)  # (dict's own; Counter's del is written in Python)
 
     def refused(self, incident: str, reason: str) -> None:
         """Count a copy of one of ``incident``'s messages refused with ``reason``."""
@@ -146,6 +163,10 @@ class Exercise:
             attacker=StationKey(station_seed(self.seed, "ATTACKER"), "ATTACKER"),
         )
         self._faulty = not self.plan.empty
+        # the stations a station-down fault names: any other is always up
+        self._fallible = frozenset(
+            f.station for f in self.plan.faults if f.kind is FaultKind.STATION_DOWN
+        )
         # a post's clock runs ahead by the skew of its stations (clock-skew faults)
         self._offset = {
             party: self.plan.clock_offset(table.values())
@@ -180,8 +201,13 @@ class Exercise:
             clock=self._local,
             back_at=self._back_at,
         )
-        for event in scenario.events:
-            self.kernel.schedule(scenario.start + event.at, Priority.SCRIPT, self._script(event))
+        # the script is scheduled one act at a time, each when the one before it runs: the
+        # agenda stays short (a heap of 100k scripted acts made every step of a long run
+        # dearer), and acts at one instant still run in the scenario's order, before
+        # anything else due then (no other entry has their priority)
+        self._acts = sorted(scenario.events, key=_at)
+        self._acted = 0
+        self._schedule_act()
 
     # -- running ----------------------------------------------------------------------
 
@@ -237,20 +263,25 @@ class Exercise:
 
     def _back_at(self, station: str) -> float | None:
         """When ``station``, down now, is back up (true time); None when it is up."""
-        start = self.scenario.start
-        if not self._down(station):
+        if station not in self._fallible or not self._down(station):
             return None
+        start = self.scenario.start
         return start + self.plan.back_up(station, self.kernel.now - start)
 
     # -- the pumps --------------------------------------------------------------------
 
-    def _script(self, event: ScriptEvent) -> Callable[[], None]:
-        def act() -> None:
-            endpoint, now = self.endpoints[event.party], self._local(event.party)
-            self._note(event.party, event.incident, perform(endpoint, event, now))
-            self._pump(event.party)
+    def _schedule_act(self) -> None:
+        if self._acted < len(self._acts):
+            at = self.scenario.start + self._acts[self._acted].at
+            self.kernel.schedule(at, Priority.SCRIPT, self._act)
 
-        return act
+    def _act(self) -> None:
+        event = self._acts[self._acted]
+        self._acted += 1
+        self._schedule_act()
+        endpoint, now = self.endpoints[event.party], self._local(event.party)
+        self._note(event.party, event.incident, perform(endpoint, event, now))
+        self._pump(event.party)
 
     def _pump(self, party: str) -> None:
         endpoint = self.endpoints[party]
@@ -308,14 +339,12 @@ class Exercise:
         if wait > self.scenario.doctrine[message.channel].deadline(envelope.precedence):
             self._dropped("expired in outage", record)
             return
-        tally.in_flight += 1
-        tally.flying[envelope.incident] += 1
+        tally.fly(envelope.incident)
         if record is not None:
             record.fate = "held in outage"
 
         def resend() -> None:
-            tally.in_flight -= 1
-            tally.flying[envelope.incident] -= 1
+            tally.landed(envelope.incident)
             self._send_copy(message, recipient, record)
 
         self.kernel.schedule(self.kernel.now + wait, Priority.DELIVERY, resend)
@@ -331,9 +360,8 @@ class Exercise:
             return
         latency = link.latency.sample(rng)
         if not self._faulty:
-            tally.in_flight += 1
-            tally.flying[envelope.incident] += 1
-            arrival = self._arrival(recipient, message, record, Delivery(message.data, 0.0))
+            tally.fly(envelope.incident)
+            arrival = self._arrival(recipient, message, record, message.data, None)
             self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
             return
         outcome = self.plan.apply(
@@ -347,9 +375,8 @@ class Exercise:
                 tally.injected += 1
                 tally.injections[str(delivery.tag)] += 1
                 record = self._record(at, message, to, f" ({delivery.tag})", delivery.claims)
-            tally.in_flight += 1
-            tally.flying[envelope.incident] += 1
-            arrival = self._arrival(to, message, record, delivery)
+            tally.fly(envelope.incident)
+            arrival = self._arrival(to, message, record, delivery.data, delivery.tag)
             self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
 
     def _record(
@@ -383,12 +410,18 @@ class Exercise:
         self._pump(party)
 
     def _arrival(
-        self, station: str, message: Outgoing, record: MessageRecord | None, delivery: Delivery
+        self,
+        station: str,
+        message: Outgoing,
+        record: MessageRecord | None,
+        data: bytes,
+        tag: Tag | None,
     ) -> Callable[[], None]:
+        """The arrival of one copy (``data``, what a fault made of it: ``tag``)."""
+
         def arrive() -> None:
             tally = self.tally
-            tally.in_flight -= 1
-            tally.flying[message.envelope.incident] -= 1
+            tally.landed(message.envelope.incident)
             if self._faulty and self._down(station):
                 tally.dropped += 1  # it reached a station that went down while it travelled
                 tally.drops[str(FaultKind.STATION_DOWN)] += 1
@@ -399,10 +432,10 @@ class Exercise:
             party = self._owner[station]
             endpoint, now = self.endpoints[party], self._local(party)
             if self.encoded:
-                events = endpoint.receive(delivery.data, now, channel=message.channel)
+                events = endpoint.receive(data, now, channel=message.channel)
                 recorder = self.recorders.get(party)
                 if recorder is not None:
-                    recorder.received(delivery.data, message.channel, events, now)
+                    recorder.received(data, message.channel, events, now)
             else:
                 events = endpoint.receive_envelope(message.envelope, message.digest, now)
             if record is not None:
@@ -414,7 +447,7 @@ class Exercise:
                     if record is not None:
                         record.fate = f"rejected: {event.reason}"
                 elif isinstance(event, Received):
-                    self.watch.observe(party, event, delivery.tag, self._owner)
+                    self.watch.observe(party, event, tag, self._owner)
             self._handle(party, events)
             self._pump(party)
 
@@ -431,6 +464,10 @@ class Exercise:
     def _note(self, party: str, incident: str, text: str) -> None:
         if self.records is not None:
             self.notes.append(Note(self.kernel.now - self.scenario.start, party, incident, text))
+
+
+def _at(event: ScriptEvent) -> float:
+    return event.at
 
 
 def originated(endpoints: Mapping[str, StationEndpoint]) -> list[Incident]:

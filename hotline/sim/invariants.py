@@ -32,12 +32,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from hotline.core.events import Received
 from hotline.core.incident import Incident, Role
-from hotline.core.names import NOTICE_KINDS, Kind
+from hotline.core.names import NOTICE_KINDS, Channel, Kind
 from hotline.faults import Tag
+
+_LINE_NAMES: Final = {channel: channel.value for channel in Channel}
 
 
 @dataclass(slots=True)
@@ -70,26 +72,35 @@ class Watch:
             tag: what a fault made of the delivery (None: untouched).
             owner: the party of each station.
         """
+        # (run for every message taken, and not compiled: each lookup counts)
         envelope, breaches = event.envelope, self.breaches
-        incident = envelope.incident
-        if tag is Tag.FORGED:
-            breaches.append(
-                Breach("no-forged-message-accepted", incident, f"{party} took a forgery")
-            )
-        elif tag is Tag.CORRUPTED:
-            breaches.append(Breach("no-tampered-message-accepted", incident, f"{party} took it"))
-        accepted = self.accepted.setdefault(party, set())
-        if envelope.id in accepted:
-            detail = f"{party} took {envelope.id.hex()} again"
+        incident, message_id, kind = envelope.incident, envelope.id, envelope.kind
+        if tag is not None:  # a fault made something of this copy
+            if tag is Tag.FORGED:
+                breaches.append(
+                    Breach("no-forged-message-accepted", incident, f"{party} took a forgery")
+                )
+            elif tag is Tag.CORRUPTED:
+                detail = f"{party} took it"
+                breaches.append(Breach("no-tampered-message-accepted", incident, detail))
+        accepted = self.accepted.get(party)
+        if accepted is None:
+            accepted = self.accepted[party] = set()
+        if message_id in accepted:
+            detail = f"{party} took {message_id.hex()} again"
             breaches.append(Breach("no-message-accepted-twice", incident, detail))
-        accepted.add(envelope.id)
-        self.carried[envelope.channel.value] += 1
-        if envelope.id not in self.sent:
+        accepted.add(message_id)
+        line = _LINE_NAMES[envelope.channel]  # (an enum's value is a slow property)
+        self.carried[line] = self.carried.get(line, 0) + 1
+        if message_id not in self.sent:
             detail = f"{party} took an unsent message"
             breaches.append(Breach("every-accepted-message-was-sent", incident, detail))
-        if envelope.kind in NOTICE_KINDS:
-            self.notices.setdefault(party, set()).add(event.digest)
-        elif envelope.kind is Kind.ACK and envelope.ref not in self.notices.get(
+        if kind in NOTICE_KINDS:
+            notices = self.notices.get(party)
+            if notices is None:
+                notices = self.notices[party] = set()
+            notices.add(event.digest)
+        elif kind is Kind.ACK and envelope.ref not in self.notices.get(
             owner.get(envelope.sender, ""), ()
         ):
             detail = f"{envelope.sender} acked unseen"
@@ -152,27 +163,33 @@ def disagreements(incidents: list[Incident], flying: Mapping[str, int]) -> list[
     An incident is at rest when no copy of its messages is in flight (``flying``, per
     incident id, counted by the transport) and none of its views waits on a timer.
     """
-    by_id: dict[str, list[Incident]] = {}
+    # no list of views per incident: at 100k incidents that is 100k lists, to find none
+    origins: dict[str, Incident] = {}  # the first originator view of each id
+    settling: set[str] = set()  # ids with a view waiting on a timer
     for incident in incidents:
-        by_id.setdefault(incident.id, []).append(incident)
-    found = []
-    for incident_id, views in by_id.items():
-        if flying.get(incident_id, 0) or any(v.deadline is not None for v in views):
+        if incident.deadline is not None:
+            settling.add(incident.id)
+        if incident.role is Role.ORIGINATOR:
+            origins.setdefault(incident.id, incident)
+    held: dict[str, list[str]] = {}  # id -> the responder views that disagree
+    for view in incidents:
+        if view.role is not Role.RESPONDER:
+            continue
+        origin = origins.get(view.id)
+        if origin is None or view.outcome == origin.outcome:
+            continue  # agrees, or a view of an incident originated outside the run
+        if view.id in settling or flying.get(view.id, 0):
             continue  # still settling
-        origin = next((v for v in views if v.role is Role.ORIGINATOR), None)
-        if origin is None:
-            continue  # views of an incident originated outside the run
-        declared = set(origin.unconfirmed)
-        others = [
-            f"{v.station} ({v.channel}) holds {v.outcome}"
-            for v in views
-            if v.role is Role.RESPONDER
-            and v.outcome != origin.outcome
-            and (v.station, v.channel) not in declared
-        ]
-        if others:
+        if (view.station, view.channel) in origin.unconfirmed:
+            continue  # told, and never confirming: on record
+        held.setdefault(view.id, []).append(f"{view.station} ({view.channel}) holds {view.outcome}")
+    found = []
+    for incident in incidents:  # in the order the incidents first appear
+        others = held.pop(incident.id, None)
+        if others is not None:
+            origin = origins[incident.id]
             detail = f"{origin.station} holds {origin.outcome}; " + ", ".join(others)
-            found.append(Breach("views-agree-at-quiescence", incident_id, detail))
+            found.append(Breach("views-agree-at-quiescence", incident.id, detail))
     return found
 
 

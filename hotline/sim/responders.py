@@ -145,7 +145,7 @@ class Responders:
     def _free(self, station: str) -> None:
         """A desk at ``station`` is free: it takes the most urgent call still waiting."""
         self._busy[station] -= 1
-        queue = self._waiting.get(station, [])
+        queue = self._waiting.get(station)
         while queue:
             call = heapq.heappop(queue)[3]
             if _unanswered(call.view):

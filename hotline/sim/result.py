@@ -258,12 +258,28 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
     """The result document of a finished run (``timer_slack``: see `bound_breaches`)."""
     scenario, tally = exercise.scenario, exercise.tally
     start = scenario.start
+    originated, answering = exercise.incidents(), exercise.views()
+    # the invariants first: what they work with is let go before the records are made
+    # (at 100k incidents, the peak of a run's memory is here)
+    invariants = check_invariants(
+        exercise.watch,
+        originated + [view for _, view in answering],
+        exercise.local_ends(),
+        tally.accounted(),
+        slack=timer_slack,
+        flying=tally.flying,
+    )
     views: dict[str, list[tuple[str, Incident]]] = {}
-    for party, view in exercise.views():
-        views.setdefault(view.id, []).append((party, view))
+    for party, view in answering:
+        found = views.get(view.id)
+        if found is None:
+            views[view.id] = [(party, view)]
+        else:
+            found.append((party, view))
+    del answering
     incidents = [
         incident_record(i, start, views.get(i.id, ()), tally.rejected_by.get(i.id))
-        for i in exercise.incidents()
+        for i in originated
     ]
     expectations = []
     for expectation in scenario.expectations:
@@ -271,15 +287,6 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
         expectations.append(
             {"description": expectation.description, "passed": passed, "detail": detail}
         )
-    every = exercise.incidents() + [view for _, view in exercise.views()]
-    invariants = check_invariants(
-        exercise.watch,
-        every,
-        exercise.local_ends(),
-        tally.accounted(),
-        slack=timer_slack,
-        flying=tally.flying,
-    )
     outcomes: dict[str, int] = {}
     for record in incidents:
         outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
