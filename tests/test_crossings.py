@@ -263,3 +263,81 @@ def test_over_a_lossy_line_every_disagreement_is_on_the_originators_record(
 def test_each_act_alone_ends_with_the_views_agreeing(act: str) -> None:
     net = play("resolving", [(10.0, act)], [3.0], [False])
     agree(net, "US-CAOC:1")
+
+
+# Three parties: US warns RU and TR together; each answers for itself, on either line.
+THREE = ("US", "RU", "TR")
+THREE_DOCTRINES = {
+    "default": make_doctrine(THREE),
+    "held": make_doctrine(
+        THREE,
+        channels={
+            "air": {"on_dispute": "hold"},
+            "general-officer": {"on_dispute": "hold", "resolves": True},
+        },
+    ),
+    "late answers refused": make_doctrine(THREE, channels={"air": {"late_answer": "refuse"}}),
+}
+
+
+def _three_party_acts() -> dict[str, Act]:
+    acts: dict[str, Act] = {
+        "us withdraws": lambda n, i: n.endpoints["US"].withdraw(i, n.now),
+        "us escalates": lambda n, i: n.endpoints["US"].escalate(i, n.now),
+        "us accepts the dispute": lambda n, i: n.endpoints["US"].accept_dispute(i, n.now),
+    }
+    for party in ("RU", "TR"):
+        for line in (Channel.AIR, Channel.GENERAL_OFFICER):
+
+            def answer(kind: Kind, party: str = party, line: Channel = line) -> Act:
+                def act(n: Net, i: str) -> None:
+                    ep = n.endpoints[party]
+                    if kind is Kind.DISPUTE:
+                        ep.dispute(i, DisputeReason.OTHER, n.now, channel=line)
+                    elif kind is Kind.STANDBY:
+                        ep.standby(i, n.now, channel=line)
+                    else:
+                        ep.acknowledge(i, n.now, channel=line)
+
+                return act
+
+            for kind in (Kind.ACK, Kind.STANDBY, Kind.DISPUTE):
+                acts[f"{party} {kind} on {line}"] = answer(kind)
+    return acts
+
+
+THREE_ACTS = _three_party_acts()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    doctrine=st.sampled_from(sorted(THREE_DOCTRINES)),
+    acts=st.lists(
+        st.tuples(st.floats(0, 4000, allow_nan=False), st.sampled_from(sorted(THREE_ACTS))),
+        max_size=8,
+    ),
+    delays=_delays,
+)
+def test_three_parties_answering_for_themselves_end_with_every_view_agreeing(
+    doctrine: str, acts: list[tuple[float, str]], delays: list[float]
+) -> None:
+    net = Wire.of(THREE, THREE_DOCTRINES[doctrine], delays=delays)
+    incident = opened(net)
+    for at, act in sorted(acts):
+        net.run(until=T0 + at)
+        with contextlib.suppress(HotlineError, ValueError):
+            THREE_ACTS[act](net, incident)
+    net.run()
+    mine = net.endpoints["US"].originated(incident)
+    assert not mine.is_open
+    assert mine.unconfirmed == []
+    agree(net, incident)
+    # a dispute heard before the end stands: no incident with one ends unresolved
+    last: dict[str, Kind] = {}
+    assert mine.closed_at is not None
+    for answer in mine.answers:
+        counted = answer.effect != "refused" and answer.at <= mine.closed_at
+        if counted and answer.kind in (Kind.ACK, Kind.DISPUTE, Kind.RESOLVE):
+            last[answer.station[:2]] = answer.kind
+    if Kind.DISPUTE in last.values() and mine.outcome == "unresolved":
+        pytest.fail(f"a dispute on record, yet unresolved: {mine.answers}")

@@ -589,3 +589,20 @@ class OriginatorModel(RuleBasedStateMachine):
 
 TestOriginatorModel = OriginatorModel.TestCase
 TestOriginatorModel.settings = settings(max_examples=150, stateful_step_count=25, deadline=None)
+
+
+def test_a_station_told_again_after_it_went_unconfirmed_is_cleared_by_its_confirm() -> None:
+    incident = originator()
+    record(incident, incident.withdraw(T0 + 10))
+    while incident.deadline is not None:
+        expire(incident)
+    assert incident.unconfirmed == [("RU-HMEIMIM", Channel.AIR)]
+    # its answer, sent before it heard the withdrawal, arrives: it is told again
+    late = heard(Kind.ACK, "RU-HMEIMIM", Channel.AIR, ref=_air_notice(incident), at=T0 + 5000)
+    [again] = record(incident, incident.take(late, T0 + 5000).sends)
+    assert again.kind is Kind.WITHDRAW
+    ref = list(incident.closings)[-1]
+    confirm = heard(Kind.CONFIRM, "RU-HMEIMIM", Channel.AIR, ref=ref, body={"outcome": "withdrawn"})
+    incident.take(confirm, T0 + 5010)
+    assert (incident.unconfirmed, incident.closing) == ([], [])
+    assert incident.legs[0].told == {"RU-HMEIMIM": "withdrawn"}

@@ -21,10 +21,11 @@ when it sends it — so the two views move in step when messages arrive.
 Agreement. Messages cross: an acknowledgement and an escalation, a withdrawal and an
 acknowledgement, a resolution and a dispute. So when the originator's view ends, it
 works out, for every station it addressed on every line, the outcome that station's
-view holds from what the station itself said (an ack: acknowledged; a dispute:
-disputed; a resolution: resolved) and sends a closing message to each station whose
-view would disagree, and to each station it heard no final answer from (silence may be
-an answer lost on the way, so what that view holds is not known): ``close`` with the outcome,
+view holds from what the station itself said (an ack: acknowledged; a resolution:
+resolved) and sends a closing message to each station whose view would disagree, to
+each station that disputed (its view stays open, waiting for the originator's
+decision), and to each station it heard no final answer from (silence may be an answer
+lost on the way, so what that view holds is not known): ``close`` with the outcome,
 ``withdraw`` for a withdrawal, ``resolve`` for a resolution. The responder's view takes
 the originator's word from whatever state it is in (inputs ``close-*``) and answers
 ``confirm``; unconfirmed closing messages are sent again at the line's deadline, as
@@ -176,7 +177,9 @@ TRANSITIONS: Final[Mapping[tuple[State, Input], State]] = {
     (_S.CLOSED_DISPUTED, _I.RETRY): _S.CLOSED_DISPUTED,
     (_S.RESOLVED, _I.RETRY): _S.RESOLVED,
     # an acknowledgement from a line the incident left closes it (late_answer = close)
-    **{(state, _I.LATE_ACK): _S.ACKNOWLEDGED for state in _OPEN},
+    # an acknowledgement from a line the incident left closes it (late_answer = close),
+    # unless a dispute is held open above it: a desk's receipt does not overrule a no
+    **{(state, _I.LATE_ACK): _S.ACKNOWLEDGED for state in (_S.NOTIFIED, _S.STANDBY)},
     # recorded without changing the outcome: late answers, corrections, confirmations
     **{(state, _I.LATE_ANSWER): state for state in (*_OPEN, *_ENDED)},
     **{(state, _I.CORRECT): state for state in (*_OPEN, *_ENDED)},
@@ -224,8 +227,10 @@ OUTCOMES: Final[Mapping[State, str]] = {
 _STATE_OF: Final = {name: state for state, name in OUTCOMES.items()}
 _CLOSE_INPUT: Final = {after: event for event, after in CLOSES.items()}
 _FINAL_ANSWERS: Final = frozenset({Kind.ACK, Kind.DISPUTE, Kind.RESOLVE})
-#: What a station's own view comes to from its last final answer (silence: a lapse).
-_EXPECTED: Final = {Kind.ACK: "acknowledged", Kind.DISPUTE: "disputed", Kind.RESOLVE: "resolved"}
+#: The outcome a station's own view holds after its last final answer: an ack or a
+#: resolution closes it. A dispute leaves it open (``disputed``, waiting for the
+#: originator's decision), so a disputer is always told how the incident ended.
+_EXPECTED: Final = {Kind.ACK: "acknowledged", Kind.RESOLVE: "resolved"}
 _ANSWER_INPUT: Final = {
     Kind.STANDBY: Input.STANDBY,
     Kind.ACK: Input.ACK,
@@ -242,8 +247,9 @@ class Notice:
             (doctrine sets a minimum lead time per activity).
         starts_at: when it starts (Unix seconds); the notice's lead time is measured to it.
         ends_at: when it ends.
-        area: where: a point or a circle (``lat``, ``lon``, optional ``radius_km`` and
-            ``name``), as a body map.
+        area: where, as a body map: a point or circle (``lat``, ``lon``, optional
+            ``radius_km`` and ``note``) or a route (``route``: [lat, lon] points,
+            optional ``width_km`` and ``note``).
         text: free text.
     """
 
@@ -778,6 +784,10 @@ class Incident:
         body["attempt"] = self.leg.calls
         if self.relay_for:
             body["for"] = self.relay_for
+        if self.leg.calls > 1 or len(self.legs) > 1:
+            # when the first call went: a retry or an escalation opening a view is
+            # judged for lead time from it, as the originator judged it
+            body["noticed_at"] = round(self.opened_at * 1000)
         body.update(extra)
         ref = None if kind in OPENING_KINDS and len(self.legs) == 1 else self._latest_notice()
         return Send(kind, self.channel, recipients, ref, body)
@@ -930,7 +940,8 @@ class Incident:
             )
             return Verdict(self._owe_closing(leg, sender, now), refusal)
         everyone = all(leg.answers.get(s) is Kind.ACK for s in leg.recipients)
-        if policy is LateAnswer.CLOSE and kind is Kind.ACK and everyone and self.is_open:
+        closes = (self.state, Input.LATE_ACK) in TRANSITIONS  # open, and no dispute held
+        if policy is LateAnswer.CLOSE and kind is Kind.ACK and everyone and closes:
             self._log(heard, now, reason)
             self._apply(Input.LATE_ACK, now, sender, leg.channel)
             self.ending = f"late acknowledgement on {leg.channel} stood the escalation down"
@@ -984,16 +995,21 @@ class Incident:
         where = (heard.sender, heard.channel)
         owed = self._owed_to(heard.sender, heard.channel)
         unconfirmed = self._unconfirmed
+        late = unconfirmed is not None and where in unconfirmed
+        if owed is None and not late:
+            return Verdict([])  # confirmed before: a closing message sent again crossed it
         if owed is not None:
             self._drop_closing(owed)
-        elif unconfirmed is not None and where in unconfirmed:
-            # a confirmation that came after the originator stopped waiting still counts
+        if late:  # a confirmation that came after the originator stopped waiting counts
+            assert unconfirmed is not None
             unconfirmed.remove(where)
             if not unconfirmed:
                 self._unconfirmed = None
-        else:
-            return Verdict([])  # confirmed before: a closing message sent again crossed it
-        leg.tell(heard.sender, self.outcome)
+        # what the station says its view now holds (its own word, if it gives one)
+        said = heard.body.get("outcome")
+        leg.tell(
+            heard.sender, said if isinstance(said, str) and said in _STATE_OF else self.outcome
+        )
         self._apply(Input.CONFIRM, now, heard.sender, heard.channel)
         self._schedule_closing()
         return Verdict([])
@@ -1105,8 +1121,8 @@ class Incident:
             body: dict[str, object] = {}
             if kind is Kind.CLOSE:
                 body["outcome"] = self.outcome
-                if self.state is State.CLOSED_DISPUTED and self._disputes:
-                    body["reason"] = self._disputes[-1][1].value
+                if self.state is State.CLOSED_DISPUTED:
+                    body.update(self._dispute_fields())
             elif kind is Kind.RESOLVE and self.resolution is not None:
                 body = dict(self.resolution)
             elif kind is Kind.WITHDRAW and self.withdrawal:
@@ -1192,14 +1208,31 @@ class Incident:
         self.deadline = now + self.rules.deadline(self.precedence)
         return [self._call(Kind.ESCALATE, recipients, **self._escalation_fields())]
 
+    def _dispute_fields(self) -> dict[str, object]:
+        """A close's account of the dispute the incident ended on: its reason, and the
+        station that gave it (the standing dispute, else the last one)."""
+        standing = self._standing_dispute()
+        if standing is not None:
+            return {"reason": standing[2], "disputed_by": standing[0]}
+        if self._disputes:
+            station, why = self._disputes[-1]
+            return {"reason": why.value, "disputed_by": station}
+        return {}
+
     def _standing_dispute(self) -> tuple[str, Channel, str] | None:
-        """The last final answer given, if it is a dispute: (station, line, reason)."""
-        for answer in reversed(self._answers or ()):
-            if answer.kind is Kind.ACK:
-                return None
-            if answer.kind is Kind.DISPUTE and answer.effect != "refused":
-                return answer.station, answer.channel, answer.reason
-        return None
+        """A dispute that stands, if any: (station, line, reason) of the latest dispute
+        that is some party's last final answer (not refused). Each party speaks for
+        itself: another party's acknowledgement does not take back this one's dispute."""
+        last: dict[str, Answer] = {}
+        for answer in self._answers or ():
+            if answer.kind in _FINAL_ANSWERS and answer.effect != "refused":
+                party = self.doctrine[answer.channel].party_of(answer.station) or answer.station
+                last[party] = answer
+        standing = [a for a in last.values() if a.kind is Kind.DISPUTE]
+        if not standing:
+            return None
+        latest = max(standing, key=lambda a: a.at)
+        return latest.station, latest.channel, latest.reason
 
     def escalate(self, now: float, reason: str = "manual") -> list[Send]:
         """Fall back to the next line now (the caller's decision, or a link found down).
@@ -1269,7 +1302,8 @@ class Incident:
         target = body.get("for")
         if self.kind is Kind.RELAY and isinstance(target, str):
             self.relay_for = target
-        self._judge_lead(heard.sent_at)
+        noticed = body.get("noticed_at")
+        self._judge_lead(noticed / 1000 if type(noticed) is int else heard.sent_at)
         self.leg.calls = 1
         self.notices[heard.digest] = 0
         self.last_notice = heard.digest
@@ -1303,7 +1337,8 @@ class Incident:
         reason = heard.body.get("reason")
         known = isinstance(reason, str) and reason in DisputeReason.__members__.values()
         if target is State.CLOSED_DISPUTED and known and not self._disputes:
-            self._dispute(heard.sender, DisputeReason(str(reason)))
+            by = heard.body.get("disputed_by")  # the closer is not the one who disputed
+            self._dispute(by if isinstance(by, str) else "", DisputeReason(str(reason)))
         self._apply(_CLOSE_INPUT[target], now, heard.sender)
         self.closed_by = heard.kind
         confirm = Send(

@@ -422,7 +422,7 @@ class Exercise:
         def arrive() -> None:
             tally = self.tally
             tally.landed(message.envelope.incident)
-            if self._faulty and self._down(station):
+            if station in self._fallible and self._down(station):
                 tally.dropped += 1  # it reached a station that went down while it travelled
                 tally.drops[str(FaultKind.STATION_DOWN)] += 1
                 if record is not None:

@@ -146,7 +146,8 @@ def view_records(
 
 
 def answer_records(incident: Incident, start: float) -> dict[str, Any]:
-    """Each addressed party's last answer as the originator heard it (None: no answer)."""
+    """Each addressed party's answer as the originator heard it: its last answer taken,
+    else its last one recorded or refused as late (None: no answer)."""
     parties: dict[str, Any] = {}
     for leg in incident.legs:
         rules = incident.doctrine[leg.channel]
@@ -170,6 +171,8 @@ def answer_records(incident: Incident, start: float) -> dict[str, Any]:
         previous = parties.get(party)
         if answer.kind is Kind.STANDBY and previous is not None:
             continue  # a standby does not hide a final answer given on another line
+        if answer.effect != "taken" and previous is not None and previous["effect"] == "taken":
+            continue  # a late answer stays beside the one that counted (it is in the note)
         parties[party] = {
             "answer": _ANSWER_WORDS[answer.kind],
             "line": answer.channel.value,
