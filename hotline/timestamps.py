@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+#: The last second of the year 9999, the latest instant hotline reads or prints.
+LATEST = 253_402_300_799.0
+
 
 def parse_instant(text: str) -> float:
     """Parse ``text`` as Unix seconds (``1700000000.5``) or RFC 3339 (``2018-02-07T20:00:00Z``).
@@ -20,8 +23,10 @@ def parse_instant(text: str) -> float:
     except ValueError:
         pass
     else:
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{text!r} is not a non-negative number of Unix seconds")
+        if not math.isfinite(value) or not 0 <= value <= LATEST:
+            raise ValueError(
+                f"{text!r} is not a number of Unix seconds from 0 to {LATEST:.0f} (year 9999)"
+            )
         return value
     try:
         parsed = datetime.fromisoformat(text)
@@ -31,11 +36,17 @@ def parse_instant(text: str) -> float:
         ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset (add Z or +00:00)")
-    return parsed.timestamp()
+    seconds = parsed.timestamp()
+    if seconds < 0:
+        raise ValueError(f"{text!r} is before 1970")
+    return seconds
 
 
 def format_instant(seconds: float) -> str:
-    """RFC 3339 text in UTC, with milliseconds only when they are not zero."""
+    """RFC 3339 text in UTC, with milliseconds only when they are not zero; a time no
+    calendar shows (NaN, infinite, before 1970 or after 9999) is said to be so."""
+    if not (math.isfinite(seconds) and 0 <= seconds <= LATEST):
+        return f"{seconds!r} (not a time)"
     moment = datetime.fromtimestamp(seconds, tz=UTC)
     if moment.microsecond:
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

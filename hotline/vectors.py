@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from hotline.core.signing import ED25519_ORDER, StationKey, key_id_of
 from hotline.core.verifier import Verifier, VerifierPolicy
 from hotline.core.wire import ENVELOPE_KEYS, Envelope, digest, encode_envelope
 from hotline.keyfiles import keyring_from_document, keyring_to_document
+from hotline.timestamps import LATEST
 
 #: 2018-02-07T20:00:00Z, the evening of the Khasham attack: the vectors' "now".
 NOW = 1_518_033_600.0
@@ -883,6 +885,15 @@ class VectorOutcome:
     actual: str
 
 
+def _finite(value: object, field: str) -> float:
+    """A vector's number: finite (a NaN or infinite clock would switch checks off)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{field} must be a number")
+    if not math.isfinite(value) or not 0 <= value <= LATEST:
+        raise ValueError(f"{field} must be finite Unix seconds up to the year 9999, not {value!r}")
+    return float(value)
+
+
 def run_vector(name: str, document: Mapping[str, Any]) -> VectorOutcome:
     """Run one vector document through a fresh verifier.
 
@@ -890,20 +901,24 @@ def run_vector(name: str, document: Mapping[str, Any]) -> VectorOutcome:
         VectorError: the document is not a runnable vector.
     """
     try:
+        if not isinstance(document, Mapping) or document.get("hotline_vector") != VECTOR_FORMAT:
+            raise TypeError(f"hotline_vector must be {VECTOR_FORMAT}")
         keyring = keyring_from_document(document["keyring"], f"{name}: keyring")
         settings = document["verifier"]
         policy = VerifierPolicy(
-            max_age=float(settings["max_age"]),
-            max_skew=float(settings["max_skew"]),
+            max_age=_finite(settings["max_age"], "verifier.max_age"),
+            max_skew=_finite(settings["max_skew"], "verifier.max_skew"),
             replay_window=int(settings["replay_window"]),
         )
-        now = float(document["now"])
+        now = _finite(document["now"], "now")
         channel = document["channel"]
         if channel is not None and not isinstance(channel, str):
             raise TypeError("channel must be a string or null")
         prior = [bytes.fromhex(text) for text in document["prior"]]
         message = bytes.fromhex(document["message"])
         expected = document["expected"]
+        if not isinstance(expected, Mapping) or not isinstance(expected.get("valid"), bool):
+            raise TypeError("expected.valid must be true or false")
         wanted = "valid" if expected["valid"] else str(expected["reason"])
     except KeyringError as exc:
         raise VectorError(str(exc)) from None

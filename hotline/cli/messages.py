@@ -124,6 +124,10 @@ def run_sign(args: argparse.Namespace) -> int:
         body = body_from_json(json.loads(args.body))
     except ValueError as exc:
         raise UserError(f"--body: not JSON ({exc})") from None
+    except RecursionError:
+        raise UserError("--body: nested too deeply (a body holds at most 8 levels)") from None
+    if not isinstance(body, dict):
+        raise UserError(f"--body: must be a JSON object, not {type(body).__name__}")
     sent_at_ms = int(now_or(args.at) * 1000)
     try:
         envelope = Envelope(

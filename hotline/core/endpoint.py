@@ -45,6 +45,7 @@ from hotline.core.errors import (
     RefusedMessage,
     RejectedMessage,
     UnknownIncident,
+    check_time,
 )
 from hotline.core.events import Closed, Event, NoticeReceived, Received, Rejected
 from hotline.core.incident import ROUTES, Heard, Incident, Notice, Role, Route, Send, State
@@ -289,7 +290,12 @@ class StationEndpoint:
         return None
 
     def on_timer(self, now: float) -> list[Event]:
-        """Fire every deadline due at ``now``: retries, fallbacks, lapses."""
+        """Fire every deadline due at ``now``: retries, fallbacks, lapses.
+
+        Raises:
+            ValueError: ``now`` is not a finite time.
+        """
+        check_time(now)
         events: list[Event] = []
         timers = self._timers
         while timers and timers[0][0] <= now:
@@ -364,8 +370,10 @@ class StationEndpoint:
         Raises:
             ValueError: no station here on that line, an unknown party, a ladder line
                 this endpoint holds no station on, an incident id already in use, a kind
-                that opens no incident, or a relay without the party it is for.
+                that opens no incident, a relay without the party it is for, or a
+                time that is not finite.
         """
+        check_time(now)
         if kind not in OPENING_KINDS:
             raise ValueError(f"{kind} does not open an incident")
         if relay_for:

@@ -170,3 +170,14 @@ class KeyringError(HotlineError, ValueError):
         self.source = source
         self.field = field
         self.detail = detail
+
+
+def check_time(now: float, what: str = "now") -> None:
+    """Refuse a time that is not a finite number: a NaN clock would make every freshness
+    and deadline comparison false, and so switch the checks off.
+
+    Raises:
+        ValueError: ``now`` is NaN or infinite.
+    """
+    if not now - now == 0.0:  # false for NaN and both infinities; no import needed
+        raise ValueError(f"{what} must be a finite time in Unix seconds, not {now!r}")

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from hotline.core.errors import Reason as R
-from hotline.core.errors import ReplayedMessage, UntimelyMessage, UntrustedKey
+from hotline.core.errors import ReplayedMessage, UntimelyMessage, UntrustedKey, check_time
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
 from hotline.core.signing import check_signature, split_signed
@@ -146,7 +146,9 @@ class Verifier:
 
         Raises:
             RejectedMessage: a subclass naming the first failed step in ``reason``.
+            ValueError: ``now`` is NaN or infinite (a clock fault, not a message's).
         """
+        check_time(now)
         policy = self.policy
         parts = split_signed(data, policy.max_message_bytes)
         key, public_key = self.keyring.lookup(parts.key_id)
@@ -181,9 +183,11 @@ class Verifier:
         endpoints in memory (no bytes, no signatures), call it directly.
 
         Raises:
+            ValueError: ``now`` is NaN or infinite.
             UntimelyMessage: stale or future.
             ReplayedMessage: the id or the sequence number was already accepted.
         """
+        check_time(now)
         policy = self.policy
         sent_at = envelope.sent_at
         if sent_at < now - policy.max_age - policy.max_skew:

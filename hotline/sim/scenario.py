@@ -166,13 +166,22 @@ def load_scenario(path: Path) -> Scenario:
     return scenario_from_data(load_scenario_data(path), str(path))
 
 
+#: The largest scenario file read (a scenario is a few kilobytes).
+MAX_SCENARIO_BYTES: Final = 10_000_000
+
+
 def load_scenario_data(path: Path) -> dict[str, Any]:
     """The TOML document of a scenario file, not yet validated."""
     source = str(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as file:  # bounded: /dev/zero or a huge file is refused
+            data = file.read(MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
         raise ScenarioError(source, "", exc.strerror or str(exc)) from None
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(source, "", f"larger than {MAX_SCENARIO_BYTES // 1_000_000} MB")
+    try:
+        text = data.decode()
     except UnicodeDecodeError:
         raise ScenarioError(source, "", "not UTF-8 text") from None
     return read_toml(text, source)
@@ -189,6 +198,8 @@ def read_toml(text: str, source: str = "scenario") -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ScenarioError(source, "", "tables or arrays nested too deeply to read") from None
 
 
 def scenario_from_data(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
@@ -726,6 +737,9 @@ class _Reader(FieldReader):
                     **names,
                 )
             )
+            made = result[-1]
+            if kind is FaultKind.FLAP and made.up + made.down <= 0:
+                raise self.fail(f"{where}.up", "a flap's up and down times cannot both be 0")
         return tuple(result)
 
     def delay_range(
