@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hotline.audit.journal import remove_journal
+from hotline.audit.journal import keep_earlier
 from hotline.client import Station
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Event, Received, Rejected
@@ -122,13 +122,17 @@ class LiveExercise:
         self._copies: dict[tuple[bytes, str], MessageRecord] = {}  # (bytes, inbox station)
         self._clock: _Clock | None = None
         self._ended = scenario.start
+        #: journals earlier runs left in the directory, and where they were moved
+        self.kept_journals: list[tuple[Path, Path]] = []
 
     def _journal(self, party: str) -> Path | None:
         if self.journals is None:
             return None  # in the post's store, in memory
         self.journals.mkdir(parents=True, exist_ok=True)
         path = self.journals / f"{party}.journal"
-        remove_journal(path)  # left by an earlier run
+        kept = keep_earlier(path)  # left by an earlier run
+        if kept is not None:
+            self.kept_journals.append((path, kept))
         return path
 
     async def run(self) -> LiveExercise:

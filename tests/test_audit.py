@@ -358,3 +358,55 @@ def test_a_rewritten_chain_still_fails_on_the_altered_message(journals: Path) ->
     with pytest.raises(JournalError, match="signature does not verify") as caught:
         verify_journal(path)
     assert caught.value.entry == 3
+
+
+def test_evidence_never_overwrites_its_journal_or_an_existing_file(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = journals / "RED.journal"
+    before = journal.read_bytes()
+    command = ["audit", "evidence", str(journal), "--incident", "flight-1", "-o"]
+    assert main([*command, str(journal)]) == 2
+    assert "is an input of this command" in capsys.readouterr().err
+    assert journal.read_bytes() == before
+    verify_journal(journal)  # the journal is untouched
+    bundle = journals / "b.evidence"
+    bundle.write_bytes(b"a file someone keeps")
+    assert main([*command, str(bundle)]) == 2
+    assert "use --force" in capsys.readouterr().err
+    assert bundle.read_bytes() == b"a file someone keeps"
+    assert main([*command, str(bundle), "--force"]) == 0
+    verify_bundle(bundle)
+    assert not list(journals.glob(".b.evidence.*"))  # no temporary file left behind
+
+
+def test_a_rerun_into_a_journal_directory_keeps_the_earlier_journals(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = journals / "one.toml"
+    scenario.write_text(ONE_NOTICE)
+    earlier = {p.name: p.read_bytes() for p in journals.glob("*.journal")}
+    assert main(["exercise", "run", str(scenario), "--journal", str(journals)]) == 0
+    out = capsys.readouterr().out
+    for name, data in earlier.items():
+        assert f"the earlier {journals / name} is kept as {journals / name}.1" in out
+        assert (journals / f"{name}.1").read_bytes() == data
+        verify_journal(journals / f"{name}.1")
+        verify_journal(journals / name)  # and the new run wrote its own
+    assert main(["exercise", "run", str(scenario), "--journal", str(journals)]) == 0
+    assert sorted(p.name for p in journals.glob("BLUE.journal*") if "-" not in p.name) == [
+        "BLUE.journal",
+        "BLUE.journal.1",
+        "BLUE.journal.2",
+    ]
+
+
+def test_verify_says_the_files_own_keys_are_untrusted_and_prints_them(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", str(journals / "RED.journal")]) == 0
+    out = capsys.readouterr().out
+    assert "untrusted until compared" in out
+    report = verify_journal(journals / "RED.journal")
+    for key in report.keys.values():
+        assert f"{key.key_id.hex()}  {key.station} ({key.party})" in out

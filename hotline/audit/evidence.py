@@ -41,6 +41,7 @@ from hotline.core.errors import RejectedMessage
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.signing import check_signature, split_signed
 from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, decode_envelope, digest
+from hotline.outputs import write_output
 
 FORMAT = "hotline-evidence"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -151,11 +152,13 @@ def _checked(entry: Entry, keyring: Keyring | None) -> CheckedMessage:
     return CheckedMessage(entry.kind, entry.at, entry.number, envelope, message_digest, party, data)
 
 
-def export_evidence(journal: Path, incident: str, bundle: Path) -> Report:
-    """Write the evidence bundle of ``incident`` from a journal (which must verify).
+def export_evidence(journal: Path, incident: str, bundle: Path, *, force: bool = False) -> Report:
+    """Write the evidence bundle of ``incident`` from a journal (which must verify),
+    atomically; never over the journal, nor over any existing file unless ``force``.
 
     Raises:
         JournalError: the journal does not verify, or holds no message of the incident.
+        FileExistsError: ``bundle`` is the journal, or exists and ``force`` is false.
     """
     report = verify_journal(journal)
     chosen = [m for m in report.messages if m.envelope.incident == incident]
@@ -170,11 +173,8 @@ def export_evidence(journal: Path, incident: str, bundle: Path) -> Report:
         "messages": [[m.direction, m.recorded_at, m.entry, m.data] for m in chosen],
     }
     packed = msgpack.packb(body, use_bin_type=True)
-    bundle.write_bytes(
-        msgpack.packb(
-            {"evidence": packed, "digest": hashlib.sha256(packed).digest()}, use_bin_type=True
-        )
-    )
+    sealed = {"evidence": packed, "digest": hashlib.sha256(packed).digest()}
+    write_output(bundle, msgpack.packb(sealed, use_bin_type=True), force=force, inputs=(journal,))
     return verify_bundle(bundle)
 
 

@@ -219,10 +219,29 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
         raise JournalError(f"{path}: not a readable journal (text that is not UTF-8)") from None
 
 
-def remove_journal(path: Path) -> None:
-    """Delete the journal at ``path`` with its write-ahead files (a run starting afresh)."""
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+def keep_earlier(path: Path) -> Path | None:
+    """Move a journal an earlier run left at ``path`` (with its write-ahead files) aside
+    to the first free ``path.1``, ``path.2``...: a new run starts afresh and loses
+    nothing, even a journal a killed post left behind. Returns where it went (None: there
+    was none)."""
+    if not path.exists():
+        return None
+    number = 1
+    while any(_with(path, f".{number}{suffix}").exists() for suffix in _JOURNAL_FILES):
+        number += 1
+    kept = _with(path, f".{number}")
+    for suffix in _JOURNAL_FILES:
+        source = _with(path, suffix)
+        if source.exists():
+            source.rename(_with(kept, suffix))
+    return kept
+
+
+_JOURNAL_FILES = ("", "-wal", "-shm")
+
+
+def _with(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
 
 
 def read_entries(path: Path) -> Iterator[Entry]:

@@ -8,6 +8,7 @@ Exit codes (a contract, see README): 0 success; 1 ran and an expectation failed;
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except (UserError, HotlineError, OSError) as exc:
         print(f"hotline: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except sqlite3.Error as exc:  # a store or journal that cannot be opened or written
+        print(f"hotline: error: database: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("hotline: interrupted", file=sys.stderr)

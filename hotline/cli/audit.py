@@ -46,11 +46,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="export one incident's signed messages and keys as a bundle",
         description="Write a self-contained evidence bundle: every signed message the "
         "journal holds about the incident, with the public keys that sign them. A third "
-        "party checks it with `hotline audit verify BUNDLE`, needing nothing else.",
+        "party checks it with `hotline audit verify BUNDLE`; that the keys in it are the "
+        "parties' own, it must check against the keys each party published.",
     )
     evidence.add_argument("journal", type=Path)
     evidence.add_argument("--incident", metavar="ID", required=True)
     evidence.add_argument("-o", "--output", metavar="BUNDLE", type=Path, required=True)
+    evidence.add_argument("--force", action="store_true", help="replace an existing BUNDLE")
     evidence.set_defaults(run=evidence_command)
 
 
@@ -61,6 +63,11 @@ def verify_command(args: argparse.Namespace) -> int:
     except JournalError as exc:
         return _rejected(args.path, exc)
     print(f"{args.path}: {report.kind} verifies: {_summary(report)}")
+    # the keys travel in the file: what they prove depends on whose they are
+    print("its signatures checked against the keys it holds itself (untrusted until compared")
+    print("with the key ids each party published):")
+    for key in sorted(report.keys.values(), key=lambda k: k.station):
+        print(f"  {key.key_id.hex()}  {key.station} ({key.party})")
     if report.kind == "evidence bundle":
         for line in _bundle_lines(report):
             print(line)
@@ -97,7 +104,9 @@ def show_command(args: argparse.Namespace) -> int:
 def evidence_command(args: argparse.Namespace) -> int:
     """Export and check a bundle."""
     try:
-        report = export_evidence(_existing(args.journal), args.incident, args.output)
+        report = export_evidence(
+            _existing(args.journal), args.incident, args.output, force=args.force
+        )
     except JournalError as exc:
         return _rejected(args.journal, exc)
     print(f"{args.output}: evidence of incident {args.incident}: {_summary(report)}")

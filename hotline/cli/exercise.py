@@ -110,6 +110,8 @@ def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> 
         if args.json:
             Path(args.json).write_text(to_json(result))
         out = _console(sys.stdout)
+    for earlier, kept in run.kept_journals:
+        out.print(f"journal: the earlier {earlier} is kept as {kept}", markup=False, soft_wrap=True)
     if args.timeline:
         for line in timeline_lines(run):
             out.print(line, markup=False)

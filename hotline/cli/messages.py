@@ -26,6 +26,7 @@ from hotline.core.verifier import Verifier
 from hotline.core.wire import Envelope, decode_envelope
 from hotline.entropy import new_message_id
 from hotline.keyfiles import load_keyring, load_private_key
+from hotline.outputs import write_output
 from hotline.timestamps import format_instant
 
 
@@ -68,6 +69,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     sign.add_argument("--at", type=instant, help="sender time (default: now)")
     sign.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
+    sign.add_argument("--force", action="store_true", help="replace an existing output file")
     sign.add_argument("--hex", action="store_true", help="write hex text instead of raw bytes")
     sign.set_defaults(run=run_sign)
 
@@ -151,7 +153,7 @@ def run_sign(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(output)
         sys.stdout.buffer.flush()
     else:
-        Path(args.output).write_bytes(output)
+        write_output(Path(args.output), output, force=args.force)
     return EXIT_OK
 
 

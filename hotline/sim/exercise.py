@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.audit.journal import Journal, remove_journal
+from hotline.audit.journal import Journal, keep_earlier
 from hotline.audit.recorder import Recorder
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.errors import HotlineError
@@ -190,6 +190,8 @@ class Exercise:
             )
             for party, table in scenario.parties.items()
         }
+        #: journals earlier runs left in the directory, and where they were moved
+        self.kept_journals: list[tuple[Path, Path]] = []
         self.recorders = {} if journals is None else self._recorders(journals)
         self._owner = {s: p for s, (p, _) in stations.items()}
         self.responders = Responders(
@@ -227,7 +229,9 @@ class Exercise:
         recorders = {}
         for party, endpoint in self.endpoints.items():
             path = directory / f"{party}.journal"
-            remove_journal(path)  # left by an earlier run
+            kept = keep_earlier(path)  # left by an earlier run
+            if kept is not None:
+                self.kept_journals.append((path, kept))
             recorders[party] = Recorder(Journal(path), endpoint, self._local(party))
         return recorders
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from hotline.sim.model import Scenario
@@ -52,3 +53,7 @@ class Timeline(Protocol):
     @property
     def notes(self) -> Sequence[Note]:
         """Decisions and script actions, in the order made."""
+
+    @property
+    def kept_journals(self) -> Sequence[tuple[Path, Path]]:
+        """Journals earlier runs left where this one writes, and where they were moved."""
