@@ -176,6 +176,15 @@ def test_revoked_key_is_refused(cli: Cli, stations: Path) -> None:
     )
     code, report = inspect(cli, "notice.bin")
     assert (code, report["reason"]) == (3, "key-revoked")
+    # revoking it again later cannot move the revocation back, and the key stays revoked
+    later = cli("keys", "revoke", key_id[:8], "--keyring", "keyring.json", "--at", "4000000000")
+    assert later.returncode == 2
+    assert b"a revocation only moves earlier" in later.stderr
+    assert json.loads((stations / "keyring.json").read_text())["keys"][1]["revoked_at"] == (
+        "1970-01-01T00:00:00Z"
+    )
+    code, report = inspect(cli, "notice.bin")
+    assert (code, report["reason"]) == (3, "key-revoked")
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,11 @@ def test_keyring_value_rules() -> None:
     assert keyring.get(KEY.key_id) == trusted
     with pytest.raises(KeyError):
         keyring.revoke(bytes(16), 0.0)
+    revoked = keyring.revoke(KEY.key_id, 1000.0)
+    for again, kept in ((9e9, 1000.0), (10.0, 10.0)):  # never later; earlier, yes
+        key = revoked.revoke(KEY.key_id, again).get(KEY.key_id)
+        assert key is not None
+        assert key.revoked_at == kept
     with pytest.raises(ValueError, match="after"):
         TrustedKey(
             public_key=KEY.public_key,

@@ -120,7 +120,13 @@ def run_revoke(args: argparse.Namespace) -> int:
     if len(matches) != 1:
         found = "no key" if not matches else f"{len(matches)} keys"
         raise UserError(f"{args.keyring}: {found} with id starting {prefix!r}")
+    key = matches[0]
     at = now_or(args.at)
-    save_keyring(args.keyring, keyring.revoke(matches[0].key_id, at))
-    print(f"revoked {matches[0].key_id.hex()} ({matches[0].station}) from {format_instant(at)}")
+    if key.revoked_at is not None and at >= key.revoked_at:
+        raise UserError(
+            f"{key.key_id.hex()} ({key.station}) is already revoked from "
+            f"{format_instant(key.revoked_at)}: a revocation only moves earlier"
+        )
+    save_keyring(args.keyring, keyring.revoke(key.key_id, at))
+    print(f"revoked {key.key_id.hex()} ({key.station}) from {format_instant(at)}")
     return EXIT_OK

@@ -118,10 +118,19 @@ class Keyring:
         return Keyring([*self, key])
 
     def revoke(self, key_id: bytes, at: float) -> Keyring:
-        """A keyring in which ``key_id`` is revoked from ``at`` on (`KeyError` if unknown)."""
+        """A keyring in which ``key_id`` is revoked from ``at`` on (`KeyError` if unknown).
+
+        A revocation only ever moves earlier: revoking an already revoked key at a
+        later time keeps the earlier revocation (a key once revoked never turns valid
+        again by being revoked again).
+        """
         if key_id not in self._entries:
             raise KeyError(key_id.hex())
-        return Keyring(replace(key, revoked_at=at) if key.key_id == key_id else key for key in self)
+        current = self._entries[key_id][0].revoked_at
+        when = at if current is None else min(current, at)
+        return Keyring(
+            replace(key, revoked_at=when) if key.key_id == key_id else key for key in self
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Keyring):
