@@ -103,8 +103,18 @@ def test_a_vector_whose_clock_is_infinite_is_not_runnable(
             "faults[0].up: a flap's up and down times cannot both be 0",
         ),
         ("[deep]\nx = " + "[" * 1000 + "]" * 1000 + "\n", "nested too deeply"),
+        (
+            '[[faults]]\nkind = "duplicate"\ncopies = 10\n' * 6,
+            "faults[2]: with the faults before it, one message could become 1331 copies",
+        ),
+        (
+            '[[events]]\nat = "1h"\noriginator = "BLUE-AOC"\nactivity = "flight"\ntext = "'
+            + "x" * 100_000
+            + '"\n',
+            "text: longer than 4096 bytes",
+        ),
     ],
-    ids=["flap of no length", "1000 nested arrays"],
+    ids=["flap of no length", "1000 nested arrays", "copies of copies", "a text too long"],
 )
 def test_a_scenario_that_crashed_the_loader_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, says: str
@@ -136,3 +146,17 @@ def test_a_time_out_of_every_calendar_is_printed_as_such() -> None:
     assert format_instant(1e300) == "1e+300 (not a time)"
     assert format_instant(math.nan) == "nan (not a time)"
     assert format_instant(0.0) == "1970-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("start", "says"),
+    [("1900-01-01T00:00:00Z", "before 1970"), ("9999-12-31T20:00:00Z", "past the year 9999")],
+)
+def test_a_scenario_clock_outside_the_calendar_is_refused_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: str, says: str
+) -> None:
+    path = tmp_path / "s.toml"
+    original = 'start = "2026-03-01T06:00:00Z"'
+    assert original in TUTORIAL
+    path.write_text(TUTORIAL.replace(original, f'start = "{start}"', 1))
+    assert says in one_line_error(capsys, "exercise", "check", str(path))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from hotline.core.body import MAX_BODY_TEXT_BYTES
 from hotline.core.errors import HotlineError
 from hotline.core.names import Channel, check_station_id
 from hotline.sim.durations import parse_duration
@@ -64,13 +65,23 @@ class FieldReader:
             raise self.fail(where, detail) from None
 
     def text(
-        self, entry: Mapping[str, Any], key: str, where: str, default: str | None = None
+        self,
+        entry: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: str | None = None,
+        *,
+        limit: int | None = MAX_BODY_TEXT_BYTES,
     ) -> str:
+        """A string field; at most ``limit`` UTF-8 bytes (by default the protocol's limit
+        for a string in a message body, so what passes here is never refused when sent)."""
         value = entry.get(key, default)
         if value is None:
             raise self.fail(f"{where}.{key}", "required")
         if not isinstance(value, str):
             raise self.fail(f"{where}.{key}", f"must be a string, not {value!r}")
+        if limit is not None and len(value) > limit // 4 and len(value.encode()) > limit:
+            raise self.fail(f"{where}.{key}", f"longer than {limit} bytes (UTF-8)")
         return value
 
     def choice(

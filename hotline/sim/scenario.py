@@ -42,7 +42,7 @@ from hotline.sim.model import (
     ScriptEvent,
     describe,
 )
-from hotline.timestamps import parse_instant
+from hotline.timestamps import LATEST, parse_instant
 
 DEFAULT_START: Final = "2026-01-01T00:00:00Z"
 DEFAULT_DURATION: Final = 7 * 86_400.0
@@ -166,6 +166,8 @@ def load_scenario(path: Path) -> Scenario:
     return scenario_from_data(load_scenario_data(path), str(path))
 
 
+#: The most copies faults may make of one message (a run's cost grows with them).
+MAX_COPIES_PER_MESSAGE: Final = 1000
 #: The largest scenario file read (a scenario is a few kilobytes).
 MAX_SCENARIO_BYTES: Final = 10_000_000
 
@@ -226,6 +228,8 @@ class _Reader(FieldReader):
         duration = self.duration_or(head, "duration", "scenario", DEFAULT_DURATION)
         if duration <= 0:
             raise self.fail("scenario.duration", "must be positive")
+        if start + duration > LATEST:
+            raise self.fail("scenario.duration", "runs past the year 9999")
         signing = self.choice(head, "signing", "scenario", SIGNING, "ed25519")
         parties = self.parties(data.get("parties"))
         doctrine = self.doctrine(data.get("doctrine", {}), parties)
@@ -244,7 +248,7 @@ class _Reader(FieldReader):
         return Scenario(
             name=name,
             source=self.source,
-            description=self.text(head, "description", "scenario", ""),
+            description=self.text(head, "description", "scenario", "", limit=None),
             start=start,
             seed=seed,
             duration=duration,
@@ -740,7 +744,25 @@ class _Reader(FieldReader):
             made = result[-1]
             if kind is FaultKind.FLAP and made.up + made.down <= 0:
                 raise self.fail(f"{where}.up", "a flap's up and down times cannot both be 0")
+        self.fault_cost(result)
         return tuple(result)
+
+    def fault_cost(self, faults: list[Fault]) -> None:
+        """Refuse faults that together would turn one message into more copies than a
+        run can carry (duplicates of duplicates of replays...): each copy meets every
+        later fault, so the copies multiply."""
+        copies = 1
+        for index, fault in enumerate(faults):
+            if fault.kind is FaultKind.DUPLICATE:
+                copies *= 1 + fault.copies
+            elif fault.kind in (FaultKind.REPLAY, FaultKind.FORGE):
+                copies *= 2
+            if copies > MAX_COPIES_PER_MESSAGE:
+                raise self.fail(
+                    f"faults[{index}]",
+                    f"with the faults before it, one message could become {copies} copies"
+                    f" (at most {MAX_COPIES_PER_MESSAGE})",
+                )
 
     def delay_range(
         self, entry: Mapping[str, Any], where: str, kind: FaultKind
