@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 import sqlite3
 from pathlib import Path
 
@@ -410,3 +412,22 @@ def test_verify_says_the_files_own_keys_are_untrusted_and_prints_them(
     report = verify_journal(journals / "RED.journal")
     for key in report.keys.values():
         assert f"{key.key_id.hex()}  {key.station} ({key.party})" in out
+
+
+@pytest.mark.parametrize("at", [math.nan, math.inf, 1e300, -1.0])
+def test_a_bundle_time_that_is_no_time_is_refused_not_printed(
+    journals: Path, capsys: pytest.CaptureFixture[str], at: float
+) -> None:
+    bundle = journals / "b.evidence"
+    export_evidence(journals / "RED.journal", "flight-1", bundle)
+    outer = msgpack.unpackb(bundle.read_bytes())
+    body = msgpack.unpackb(outer["evidence"])
+    body["messages"][0][1] = at
+    packed = msgpack.packb(body, use_bin_type=True)
+    resealed = {"evidence": packed, "digest": hashlib.sha256(packed).digest()}
+    bundle.write_bytes(msgpack.packb(resealed, use_bin_type=True))
+    with pytest.raises(JournalError, match="is no time"):
+        verify_bundle(bundle)
+    assert main(["audit", "verify", str(bundle)]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err

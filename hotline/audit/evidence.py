@@ -42,6 +42,7 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.signing import check_signature, split_signed
 from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, decode_envelope, digest
 from hotline.outputs import write_output
+from hotline.timestamps import LATEST
 
 FORMAT = "hotline-evidence"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -198,6 +199,8 @@ def verify_bundle(path: Path) -> Report:
             or not isinstance(data, bytes)
         ):
             raise JournalError(f"message {position}: a field has the wrong type", position)
+        if not 0.0 <= at <= LATEST:  # false for NaN too
+            raise JournalError(f"message {position}: its time {at!r} is no time", position)
         try:
             envelope, message_digest, party = check_message(data, keyring)
         except (RejectedMessage, JournalError) as exc:
