@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from hotline.audit.evidence import export_evidence, verify_any, verify_bundle, verify_journal
 from hotline.audit.journal import Journal, JournalError, entry_hash, read_entries
+from hotline.audit.recorder import Recorder
 from hotline.cli import main
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Precedence
@@ -22,6 +23,7 @@ from hotline.sim.exercise import run_exercise
 from hotline.sim.scenario import parse_scenario
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
+from tests.harness import T0, endpoint, make_doctrine
 from tests.posts import answer_every_notice, post
 
 #: one notice, acknowledged: a journal small enough to flip each of its bytes
@@ -431,3 +433,21 @@ def test_a_bundle_time_that_is_no_time_is_refused_not_printed(
     assert main(["audit", "verify", str(bundle)]) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
+
+
+def test_junk_larger_than_any_message_is_journaled_by_digest_not_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    ru = endpoint("RU", make_doctrine())
+    journal = Journal(tmp_path / "RU.journal")
+    recorder = Recorder(journal, ru, T0)
+    junk = b"\x00" * 5_000_000
+    recorder.received(junk, Channel.AIR, ru.receive(junk, T0, channel=Channel.AIR), T0)
+    journal.close()
+    (entry,) = [e for e in read_entries(tmp_path / "RU.journal") if e.kind == "rejected"]
+    assert entry.body["reason"] == "too-large"
+    assert "message" not in entry.body
+    assert entry.body["digest"] == hashlib.sha256(junk).digest()
+    assert (entry.body["size"], len(entry.body["prefix"])) == (5_000_000, 256)
+    assert (tmp_path / "RU.journal").stat().st_size < 100_000
+    verify_journal(tmp_path / "RU.journal")

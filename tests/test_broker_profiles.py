@@ -35,6 +35,7 @@ def test_dev_profile_starts_with_one_script_and_carries_an_exercise(tmp_path: Pa
         scenario = load_scenario(REPO / "examples" / "tutorial.toml")
         result = asyncio.run(run_live(scenario, url, time_scale=1200.0))
         assert {i["outcome"] for i in result["incidents"]} == {"acknowledged"}
+        assert asyncio.run(oversize_is_cut_off(port)) == [b"a message-sized publish"]
     finally:
         os.kill(pid, signal.SIGTERM)
 
@@ -81,3 +82,20 @@ async def test_a_notice_crosses_the_bridge_between_national_brokers(tmp_path: Pa
     finally:
         for broker in ("a", "b"):
             os.kill(int((state / broker / "pid").read_text()), signal.SIGTERM)
+
+
+async def oversize_is_cut_off(port: int) -> list[bytes]:
+    """Publish 5 MB of junk, then a small message; return what a subscriber got."""
+    got: list[bytes] = []
+    async with aiomqtt.Client("127.0.0.1", port) as listener:
+        await listener.subscribe("hotline/v2/air/RU-HMEIMIM", qos=1)
+        with contextlib.suppress(aiomqtt.MqttError):  # the broker cuts the sender off
+            async with aiomqtt.Client("127.0.0.1", port) as junk:
+                await junk.publish("hotline/v2/air/RU-HMEIMIM", b"\0" * 5_000_000, qos=1)
+        async with aiomqtt.Client("127.0.0.1", port) as sender:
+            await sender.publish("hotline/v2/air/RU-HMEIMIM", b"a message-sized publish", qos=1)
+        async with asyncio.timeout(5):
+            async for message in listener.messages:
+                got.append(bytes(message.payload))
+                break
+    return got

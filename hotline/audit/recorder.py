@@ -4,18 +4,26 @@ A `Recorder` sits beside a `StationEndpoint`: the code that pumps the endpoint (
 `Station`, or a simulated `Exercise`) tells it what arrived, what left, and which
 incidents changed; it writes the entries. It journals each incident's history steps
 once, so a post restarted on the same journal carries on without repeating any.
+A rejected copy is kept byte for byte when it is no larger than a message can be; a
+larger one (junk published to a station's topic) by its SHA-256 digest, its size and its
+first 256 bytes, so junk cannot fill the post's disk.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from hotline.audit.journal import Journal
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident, Role
 from hotline.core.names import Channel
+from hotline.core.wire import MAX_MESSAGE_BYTES
+
+#: How much of a rejected copy larger than any message is kept (with its digest and size).
+REJECTED_PREFIX_BYTES: Final = 256
 
 
 class Recorder:
@@ -58,11 +66,16 @@ class Recorder:
                 return
             if isinstance(event, Rejected):
                 body: dict[str, Any] = {
-                    "message": data,
                     "channel": None if channel is None else channel.value,
                     "reason": event.reason.value,
                     "detail": event.detail,
                 }
+                if len(data) <= MAX_MESSAGE_BYTES:  # what a message can be: kept verbatim
+                    body["message"] = data
+                else:  # no one fills a post's disk: its digest, size and first bytes
+                    body["digest"] = hashlib.sha256(data).digest()
+                    body["size"] = len(data)
+                    body["prefix"] = data[:REJECTED_PREFIX_BYTES]
                 self.journal.append(at, "rejected", event.incident, body)
                 return
 

@@ -49,6 +49,7 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {data}/\n"
             "autosave_interval 1\n"
+            "max_packet_size 70000\n"  # a signed message is at most 64 KiB
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
             "set_tcp_nodelay true\n"  # no Nagle delay on small messages
