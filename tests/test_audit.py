@@ -18,7 +18,11 @@ from hotline.audit.journal import Journal, JournalError, entry_hash, read_entrie
 from hotline.audit.recorder import Recorder
 from hotline.cli import main
 from hotline.core.incident import Notice
-from hotline.core.names import Channel, Precedence
+from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import Channel, Kind, Precedence
+from hotline.core.signing import StationKey
+from hotline.core.wire import Envelope
+from hotline.keyfiles import save_keyring
 from hotline.sim.exercise import run_exercise
 from hotline.sim.scenario import parse_scenario
 from hotline.testing import Mosquitto
@@ -246,7 +250,8 @@ def test_an_evidence_bundle_verifies_offline_and_any_flipped_byte_fails_it(
 
 def test_audit_commands(journals: Path, capsys: pytest.CaptureFixture[str]) -> None:
     journal, bundle = journals / "BLUE.journal", journals / "b.evidence"
-    assert main(["audit", "verify", str(journal)]) == 0
+    keyring = published_keyring(journals)
+    assert main(["audit", "verify", str(journal), "--keyring", keyring]) == 0
     printed = capsys.readouterr().out
     assert "journal verifies: 5 entries, 2 signatures checked" in printed
     assert "every byte of the file is what SQLite writes for these entries" in printed
@@ -258,7 +263,7 @@ def test_audit_commands(journals: Path, capsys: pytest.CaptureFixture[str]) -> N
         main(["audit", "evidence", str(journal), "--incident", "flight-1", "-o", str(bundle)]) == 0
     )
     assert "it answers message 1 (notify)" in capsys.readouterr().out
-    assert main(["audit", "verify", str(bundle)]) == 0
+    assert main(["audit", "verify", str(bundle), "--keyring", keyring]) == 0
     capsys.readouterr()
     assert main(["audit", "evidence", str(journal), "--incident", "nope", "-o", str(bundle)]) == 3
     assert "no signed message about incident 'nope'" in capsys.readouterr().err
@@ -408,9 +413,9 @@ def test_a_rerun_into_a_journal_directory_keeps_the_earlier_journals(
 def test_verify_says_the_files_own_keys_are_untrusted_and_prints_them(
     journals: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit", "verify", str(journals / "RED.journal")]) == 0
+    assert main(["audit", "verify", str(journals / "RED.journal")]) == 4
     out = capsys.readouterr().out
-    assert "untrusted until compared" in out
+    assert "UNTRUSTED" in out
     report = verify_journal(journals / "RED.journal")
     for key in report.keys.values():
         assert f"{key.key_id.hex()}  {key.station} ({key.party})" in out
@@ -451,3 +456,60 @@ def test_junk_larger_than_any_message_is_journaled_by_digest_not_byte_for_byte(
     assert (entry.body["size"], len(entry.body["prefix"])) == (5_000_000, 256)
     assert (tmp_path / "RU.journal").stat().st_size < 100_000
     verify_journal(tmp_path / "RU.journal")
+
+
+def published_keyring(journals: Path) -> str:
+    """The keys the parties of the run published, as a keyring file beside the journals
+    (in a real dispute each party's keys come from that party, not from the file)."""
+    path = journals / "published.keyring.json"
+    report = verify_journal(journals / "RED.journal")
+    save_keyring(path, Keyring(report.keys.values()))
+    return str(path)
+
+
+def forged_journal(path: Path, genuine: Path) -> None:
+    """What a forger writes with hotline's own journal code: a notice from BLUE-AOC that
+    BLUE never sent, signed with a fresh key the forger names BLUE-AOC."""
+    forger = StationKey(bytes(range(1, 33)), "BLUE-AOC")
+    keys = verify_journal(genuine).keys.values()
+    fake = TrustedKey(
+        public_key=forger.public_key,
+        party="BLUE",
+        station="BLUE-AOC",
+        channels=frozenset({Channel.AIR}),
+    )
+    journal = Journal(path)
+    journal.keys(1.0, [fake, *(k for k in keys if k.station != "BLUE-AOC")])
+    notice = Envelope(
+        id=bytes(16),
+        channel=Channel.AIR,
+        kind=Kind.NOTIFY,
+        sender="BLUE-AOC",
+        recipients=("RED-AOC",),
+        incident="flight-1",
+        seq=1,
+        sent_at_ms=2_000,
+        precedence=Precedence.FLASH,
+        body={"activity": "strike"},
+    )
+    journal.append(2.0, "received", "flight-1", {"message": forger.sign(notice), "channel": "air"})
+    journal.close()
+
+
+def test_a_forged_journal_and_its_bundle_are_refused_against_the_published_keys(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyring = published_keyring(journals)
+    forged, bundle = journals / "forged.journal", journals / "forged.evidence"
+    forged_journal(forged, journals / "RED.journal")
+    # on its own keys the forgery is intact, and the command says no more than that
+    assert main(["audit", "verify", str(forged)]) == 4
+    assert "UNTRUSTED" in capsys.readouterr().out
+    assert main(["audit", "verify", str(forged), "--keyring", keyring]) == 3
+    assert "which the keyring given does not hold" in capsys.readouterr().err
+    assert (
+        main(["audit", "evidence", str(forged), "--incident", "flight-1", "-o", str(bundle)]) == 0
+    )
+    capsys.readouterr()
+    assert main(["audit", "verify", str(bundle), "--keyring", keyring]) == 3
+    assert "which the keyring given does not hold" in capsys.readouterr().err

@@ -251,6 +251,33 @@ def _bundle_body(path: Path) -> tuple[dict[str, Any], Keyring]:
         raise JournalError(f"{path}: {exc}") from None
 
 
+def check_trust(report: Report, keyring: Keyring) -> None:
+    """Judge a verified journal or bundle against trust material the verifier supplies:
+    every message must be signed by a key of ``keyring``, held there for the station
+    that sent it and its party. A file's own keys show only that it is unchanged: anyone
+    can put keys named after the parties into a file they wrote.
+
+    Raises:
+        JournalError: a message signed by a key ``keyring`` does not hold for its sender.
+    """
+    for position, message in enumerate(report.messages, 1):
+        key_id = split_signed(message.data).key_id
+        trusted = keyring.get(key_id)
+        sender = message.envelope.sender
+        if trusted is None:
+            raise JournalError(
+                f"message {position} ({sender}) is signed by key {key_id.hex()}, "
+                "which the keyring given does not hold",
+                message.entry,
+            )
+        if (trusted.station, trusted.party) != (sender, message.party):
+            raise JournalError(
+                f"message {position}: key {key_id.hex()} is {trusted.station}'s "
+                f"({trusted.party}) in the keyring given, not {sender}'s",
+                message.entry,
+            )
+
+
 def verify_any(path: Path) -> Report:
     """Check a journal or an evidence bundle, whichever ``path`` holds."""
     try:

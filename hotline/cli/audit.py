@@ -10,13 +10,15 @@ from typing import Any
 from hotline.audit.evidence import (
     CheckedMessage,
     Report,
+    check_trust,
     export_evidence,
     verify_any,
     verify_journal,
 )
 from hotline.audit.journal import Entry, JournalError, read_entries, unpack_keys
-from hotline.cli.common import EXIT_OK, EXIT_REJECTED, UserError
+from hotline.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_UNTRUSTED, UserError
 from hotline.core.wire import Envelope
+from hotline.keyfiles import load_keyring
 from hotline.timestamps import format_instant
 
 
@@ -28,10 +30,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "verify",
         help="check a journal's chain and signatures, or an evidence bundle offline",
         description="Check a journal (hash chain and every signature) or an evidence "
-        "bundle (digest and every signature). Exit 0 if it verifies, 3 naming the first "
-        "bad entry if not, 2 if the file cannot be read.",
+        "bundle (digest and every signature), and judge its signatures against the keys "
+        "each party published (--keyring). Exit 0 if it verifies against that keyring, "
+        "4 if it verifies only against the keys the file holds itself (no --keyring: "
+        "intact, but untrusted), 3 naming the first bad entry, 2 if a file cannot be read.",
     )
     verify.add_argument("path", type=Path, help="a journal, or an evidence bundle")
+    verify.add_argument(
+        "--keyring",
+        type=Path,
+        help="the parties' published keys (a keyring file, as `inspect` reads)",
+    )
     verify.set_defaults(run=verify_command)
     show = actions.add_parser(
         "show",
@@ -58,16 +67,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def verify_command(args: argparse.Namespace) -> int:
     """Check a journal or a bundle."""
+    trusted = None if args.keyring is None else load_keyring(args.keyring)
     try:
         report = verify_any(_existing(args.path))
+        if trusted is not None:
+            check_trust(report, trusted)
     except JournalError as exc:
         return _rejected(args.path, exc)
     print(f"{args.path}: {report.kind} verifies: {_summary(report)}")
-    # the keys travel in the file: what they prove depends on whose they are
-    print("its signatures checked against the keys it holds itself (untrusted until compared")
-    print("with the key ids each party published):")
-    for key in sorted(report.keys.values(), key=lambda k: k.station):
-        print(f"  {key.key_id.hex()}  {key.station} ({key.party})")
+    if trusted is not None:
+        print(f"every signature is by a key {args.keyring} holds for its sender")
+    else:
+        # the keys travel in the file: what they prove depends on whose they are
+        print("UNTRUSTED: its signatures were checked against the keys it holds itself;")
+        print("compare these key ids with those each party published, or give --keyring:")
+        for key in sorted(report.keys.values(), key=lambda k: k.station):
+            print(f"  {key.key_id.hex()}  {key.station} ({key.party})")
     if report.kind == "evidence bundle":
         for line in _bundle_lines(report):
             print(line)
@@ -75,7 +90,7 @@ def verify_command(args: argparse.Namespace) -> int:
         print("every byte of the file is what SQLite writes for these entries")
     else:
         print(f"the entries are checked; the file's other bytes are not: {report.unchecked_bytes}")
-    return EXIT_OK
+    return EXIT_OK if trusted is not None else EXIT_UNTRUSTED
 
 
 def show_command(args: argparse.Namespace) -> int:

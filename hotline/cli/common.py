@@ -14,6 +14,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_REJECTED = 3
+#: `audit verify` without a keyring: intact, but signed by keys only the file vouches for
+EXIT_UNTRUSTED = 4
 
 
 class UserError(Exception):
