@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from hotline.audit.evidence import verify_journal
+from hotline.audit.journal import read_entries
 from hotline.cli import main
-from hotline.core.errors import Reason
+from hotline.core.errors import Reason, UntrustedKey
 from hotline.core.events import Rejected
 from hotline.core.incident import Notice
+from hotline.core.keyring import Keyring
 from hotline.core.names import Channel, Precedence, inbox_topic
+from hotline.core.signing import split_signed
+from hotline.core.verifier import Verifier
+from hotline.core.wire import decode_envelope
 from hotline.live import LiveExercise, _Clock, run_live
 from hotline.sim.exercise import Exercise, run_exercise
 from hotline.sim.fields import ScenarioError
@@ -124,3 +130,23 @@ async def test_a_copy_the_broker_hands_over_again_is_a_record_of_its_own() -> No
         ("notify", "RED-AOC", "delivered"),
         ("notify (again)", "RED-AOC", "rejected: replay"),
     ]
+
+
+@pytest.mark.asyncio
+async def test_a_message_captured_in_one_live_run_is_refused_in_the_next(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Each live run signs with fresh keys: replayed into a later run, a notice from an
+    earlier one is refused by the protocol itself (unknown-key), whatever its time."""
+    scenario = load_scenario(REPO / "examples" / "tutorial.toml")
+    first, second = tmp_path / "first", tmp_path / "second"
+    for journals in (first, second):
+        await LiveExercise(scenario, mosquitto.url, time_scale=SCALE, journals=journals).run()
+    captured = [e.body["message"] for e in read_entries(first / "BLUE.journal") if e.kind == "sent"]
+    later = verify_journal(second / "RED.journal")
+    verifier = Verifier(Keyring(later.keys.values()))
+    for message in captured:
+        sent_at = decode_envelope(split_signed(message).envelope_bytes).sent_at
+        with pytest.raises(UntrustedKey) as refused:
+            verifier.verify(message, sent_at)  # even at the very time it was sent
+        assert refused.value.reason is Reason.UNKNOWN_KEY
