@@ -471,6 +471,27 @@ def _trust_and_time_cases(notice: bytes) -> Iterator[Case]:
         "sequence-regression",
         prior=(notice,),
     )
+    # a second key of the same station, used (stolen, say) with the highest sequence
+    # number: the station's other key has a sequence space of its own
+    spare = StationKey(_seed("US-CAOC spare"), "US-CAOC")
+    with_spare = KEYRING.with_key(_trusted(spare, "US", AIR_GO))
+    highest = spare.sign(replace(NOTICE, id=_message_id("spare-highest"), seq=2**53 - 1))
+    yield Case(
+        "sequence-space-per-key",
+        "After another key of the same station used sequence 2^53-1, this key's own"
+        " lower sequence number is still accepted: windows are per station and key.",
+        notice,
+        prior=(highest,),
+        keyring=with_spare,
+    )
+    yield Case(
+        "sequence-regression-same-key",
+        "The same key, after it used sequence 2^53-1, is refused a lower one.",
+        spare.sign(replace(NOTICE, id=_message_id("spare-lower"))),
+        "sequence-regression",
+        prior=(highest,),
+        keyring=with_spare,
+    )
     ahead_far = CAOC.sign(replace(NOTICE, id=_message_id("far"), seq=41 + 2000))
     yield Case(
         "sequence-below-window",

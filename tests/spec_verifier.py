@@ -401,7 +401,7 @@ class SpecVerifier:
     replay_window: int = 1024
     max_bytes: int = MAX_MESSAGE_BYTES
     _ids: dict[bytes, float] = field(default_factory=dict)
-    _windows: dict[str, _Window] = field(default_factory=dict)
+    _windows: dict[tuple[str, bytes], _Window] = field(default_factory=dict)
 
     def verify(self, data: bytes, now: float, channel: str | None = None) -> dict[object, Any]:
         """The envelope's fields if ``data`` is accepted; else `Rejected`."""
@@ -444,14 +444,14 @@ class SpecVerifier:
             raise Rejected("stale")
         if sent > now + self.max_skew:
             raise Rejected("future")
-        self._remember(fields, now)
+        self._remember(fields, now, key_id)
         return fields
 
-    def _remember(self, fields: Mapping[object, Any], now: float) -> None:
+    def _remember(self, fields: Mapping[object, Any], now: float, key_id: bytes) -> None:
         self._ids = {ident: until for ident, until in self._ids.items() if until >= now}
         if fields["id"] in self._ids:
             raise Rejected("replay")
-        window = self._windows.setdefault(fields["from"], _Window())
+        window = self._windows.setdefault((fields["from"], key_id), _Window())
         seq = fields["seq"]
         if seq <= window.highest - self.replay_window or seq in window.accepted:
             raise Rejected("sequence-regression")

@@ -108,7 +108,7 @@ class _SequenceWindow:
 
 @dataclass(slots=True)
 class _ReplayMemory:
-    windows: dict[str, _SequenceWindow] = field(default_factory=dict)
+    windows: dict[tuple[str, bytes], _SequenceWindow] = field(default_factory=dict)
     ids: dict[bytes, float] = field(default_factory=dict)
     expiries: list[tuple[float, bytes]] = field(default_factory=list)
 
@@ -171,16 +171,17 @@ class Verifier:
             raise UntrustedKey(
                 R.CHANNEL_MISMATCH, f"envelope for {envelope.channel} arrived on {channel}"
             )
-        self.admit(envelope, now)
+        self.admit(envelope, now, key.key_id)
         return VerifiedMessage(
             envelope, parts.envelope_bytes, key, data, digest(parts.envelope_bytes)
         )
 
-    def admit(self, envelope: Envelope, now: float) -> None:
+    def admit(self, envelope: Envelope, now: float, key_id: bytes = b"") -> None:
         """Steps 7 and 8 alone: freshness, then replay; remembers an admitted envelope.
 
         `verify` ends with this. Protocol-only simulations, which pass envelopes between
-        endpoints in memory (no bytes, no signatures), call it directly.
+        endpoints in memory (no bytes, no signatures), call it directly. Sequence numbers
+        are tracked per sender station and signing key (``key_id``; none in memory).
 
         Raises:
             ValueError: ``now`` is NaN or infinite.
@@ -196,9 +197,9 @@ class Verifier:
             raise UntimelyMessage(
                 R.FUTURE, f"sent {sent_at - now:.3f} s in the future (skew max {policy.max_skew})"
             )
-        self._check_and_remember(envelope, now)
+        self._check_and_remember(envelope, now, key_id)
 
-    def _check_and_remember(self, envelope: Envelope, now: float) -> None:
+    def _check_and_remember(self, envelope: Envelope, now: float, key_id: bytes) -> None:
         memory = self._memory
         expiries = memory.expiries
         while expiries and expiries[0][0] < now:
@@ -206,9 +207,12 @@ class Verifier:
             del memory.ids[old]
         if envelope.id in memory.ids:
             raise ReplayedMessage(R.REPLAY, f"message {envelope.id.hex()} already accepted")
-        window = memory.windows.get(envelope.sender)
+        # one window per station and key: a key's traffic, even a stolen key's with a
+        # sequence number near 2^53, cannot lock its station's next key out
+        space = (envelope.sender, key_id)
+        window = memory.windows.get(space)
         if window is None:
-            window = memory.windows[envelope.sender] = _SequenceWindow()
+            window = memory.windows[space] = _SequenceWindow()
         seq, size = envelope.seq, self.policy.replay_window
         if seq > window.highest:
             jump = seq - window.highest
