@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import math
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -22,8 +24,8 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, Kind, Precedence
 from hotline.core.signing import StationKey
 from hotline.core.wire import Envelope
-from hotline.keyfiles import save_keyring
-from hotline.sim.exercise import run_exercise
+from hotline.keyfiles import save_keyring, write_private_key
+from hotline.sim.exercise import run_exercise, station_seed
 from hotline.sim.scenario import parse_scenario
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
@@ -259,9 +261,9 @@ def test_audit_commands(journals: Path, capsys: pytest.CaptureFixture[str]) -> N
     shown = capsys.readouterr().out
     assert "notify on air BLUE-AOC -> RED-AOC seq 1" in shown
     assert "originator: notified --ack--> acknowledged on air, by RED-AOC" in shown
-    assert (
-        main(["audit", "evidence", str(journal), "--incident", "flight-1", "-o", str(bundle)]) == 0
-    )
+    key = post_key(journals, "BLUE-AOC")
+    export = ["audit", "evidence", str(journal), "--incident", "flight-1", "-o", str(bundle)]
+    assert main([*export, "--key", key]) == 0
     assert "it answers message 1 (notify)" in capsys.readouterr().out
     assert main(["audit", "verify", str(bundle), "--keyring", keyring]) == 0
     capsys.readouterr()
@@ -471,15 +473,19 @@ def forged_journal(path: Path, genuine: Path) -> None:
     """What a forger writes with hotline's own journal code: a notice from BLUE-AOC that
     BLUE never sent, signed with a fresh key the forger names BLUE-AOC."""
     forger = StationKey(bytes(range(1, 33)), "BLUE-AOC")
+    as_red = StationKey(bytes(range(2, 34)), "RED-AOC")  # to sign the bundle (tmp_key)
     keys = verify_journal(genuine).keys.values()
-    fake = TrustedKey(
-        public_key=forger.public_key,
-        party="BLUE",
-        station="BLUE-AOC",
-        channels=frozenset({Channel.AIR}),
-    )
+    fakes = [
+        TrustedKey(
+            public_key=key.public_key,
+            party=key.station[:-4],
+            station=key.station,
+            channels=frozenset({Channel.AIR}),
+        )
+        for key in (forger, as_red)
+    ]
     journal = Journal(path)
-    journal.keys(1.0, [fake, *(k for k in keys if k.station != "BLUE-AOC")])
+    journal.keys(1.0, [*fakes, *(k for k in keys if k.station not in ("BLUE-AOC", "RED-AOC"))])
     notice = Envelope(
         id=bytes(16),
         channel=Channel.AIR,
@@ -507,9 +513,53 @@ def test_a_forged_journal_and_its_bundle_are_refused_against_the_published_keys(
     assert "UNTRUSTED" in capsys.readouterr().out
     assert main(["audit", "verify", str(forged), "--keyring", keyring]) == 3
     assert "which the keyring given does not hold" in capsys.readouterr().err
-    assert (
-        main(["audit", "evidence", str(forged), "--incident", "flight-1", "-o", str(bundle)]) == 0
-    )
+    export = ["audit", "evidence", str(forged), "--incident", "flight-1", "-o", str(bundle)]
+    assert main(export) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", str(bundle), "--keyring", keyring]) == 3
+    assert "the bundle is not signed" in capsys.readouterr().err
+    # signed by the forger's own key, named after RED's post: still not RED's key
+    forger = tmp_key(journals, "RED-AOC")
+    assert main([*export, "--force", "--key", forger]) == 0
     capsys.readouterr()
     assert main(["audit", "verify", str(bundle), "--keyring", keyring]) == 3
     assert "which the keyring given does not hold" in capsys.readouterr().err
+
+
+def post_key(journals: Path, station: str) -> str:
+    """The private key file of a post of the journals' run (keys come from its seed)."""
+    path = journals / f"{station}.key"
+    seed = parse_scenario(ONE_NOTICE, "one-notice.toml").seed
+    write_private_key(path, StationKey(station_seed(seed, station), station), station[:3])
+    return str(path)
+
+
+def tmp_key(journals: Path, station: str) -> str:
+    """A fresh key file that merely carries ``station``'s name."""
+    path = journals / f"fake-{station}.key"
+    write_private_key(path, StationKey(bytes(range(2, 34)), station), "RED")
+    return str(path)
+
+
+def test_a_signed_bundle_cannot_be_edited_and_resealed(journals: Path) -> None:
+    bundle = journals / "b.evidence"
+    seed = parse_scenario(ONE_NOTICE, "one-notice.toml").seed
+    signer = StationKey(station_seed(seed, "RED-AOC"), "RED-AOC")
+    export_evidence(journals / "RED.journal", "flight-1", bundle, signer=signer)
+    assert verify_bundle(bundle).signed_by is not None
+    outer = msgpack.unpackb(bundle.read_bytes())
+    edits: list[Callable[[dict[str, Any]], object]] = [
+        lambda b: b["messages"].reverse(),
+        lambda b: b["messages"].pop(),
+        lambda b: b["messages"].clear(),
+        lambda b: b["messages"].extend(b["messages"]),
+        lambda b: b.__setitem__("journal_head", b"\x01"),
+    ]
+    for edit in edits:
+        changed = msgpack.unpackb(outer["evidence"])
+        edit(changed)
+        packed = msgpack.packb(changed, use_bin_type=True)
+        resealed = dict(outer, evidence=packed, digest=hashlib.sha256(packed).digest())
+        bundle.write_bytes(msgpack.packb(resealed, use_bin_type=True))
+        with pytest.raises(JournalError, match="statement is about other evidence"):
+            verify_bundle(bundle)

@@ -39,12 +39,15 @@ from hotline.audit.journal import (
 )
 from hotline.core.errors import RejectedMessage
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.signing import check_signature, split_signed
+from hotline.core.signing import StationKey, check_signature, split_signed
 from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, decode_envelope, digest
 from hotline.outputs import write_output
 from hotline.timestamps import LATEST
 
 FORMAT = "hotline-evidence"
+#: What an exporting post signs: this prefix, then the SHA-256 of the bundle's evidence
+#: (which holds the journal head), in the signed-message form of PROTOCOL.md section 2.
+STATEMENT_PREFIX = b"hotline evidence statement v1\x00"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -75,6 +78,8 @@ class Report:
     keys: dict[tuple[bytes, str], TrustedKey] = field(default_factory=dict)
     #: a journal file's bytes beyond its rows: None when all were checked, else why not
     unchecked_bytes: str | None = None
+    #: a bundle: the key of the post that signed it as its statement (None: unsigned)
+    signed_by: TrustedKey | None = None
 
 
 def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
@@ -153,9 +158,18 @@ def _checked(entry: Entry, keyring: Keyring | None) -> CheckedMessage:
     return CheckedMessage(entry.kind, entry.at, entry.number, envelope, message_digest, party, data)
 
 
-def export_evidence(journal: Path, incident: str, bundle: Path, *, force: bool = False) -> Report:
+def export_evidence(
+    journal: Path,
+    incident: str,
+    bundle: Path,
+    *,
+    force: bool = False,
+    signer: StationKey | None = None,
+) -> Report:
     """Write the evidence bundle of ``incident`` from a journal (which must verify),
     atomically; never over the journal, nor over any existing file unless ``force``.
+    With ``signer`` (the exporting post's station key) the bundle is a signed statement:
+    editing it then needs that key.
 
     Raises:
         JournalError: the journal does not verify, or holds no message of the incident.
@@ -175,6 +189,8 @@ def export_evidence(journal: Path, incident: str, bundle: Path, *, force: bool =
     }
     packed = msgpack.packb(body, use_bin_type=True)
     sealed = {"evidence": packed, "digest": hashlib.sha256(packed).digest()}
+    if signer is not None:
+        sealed["statement"] = signer.sign_bytes(STATEMENT_PREFIX + sealed["digest"])
     write_output(bundle, msgpack.packb(sealed, use_bin_type=True), force=force, inputs=(journal,))
     return verify_bundle(bundle)
 
@@ -186,8 +202,10 @@ def verify_bundle(path: Path) -> Report:
     Raises:
         JournalError: what is wrong (``entry`` is the message's position, from 1).
     """
-    body, keyring = _bundle_body(path)
+    body, keyring, statement = _bundle_body(path)
     report = Report("evidence bundle", incident=body["incident"], head=body["journal_head"])
+    if statement is not None:
+        report.signed_by = _check_statement(path, statement, keyring)
     for position, item in enumerate(body["messages"], 1):
         if not (isinstance(item, list) and len(item) == 4):
             raise JournalError(f"message {position}: not [direction, at, entry, bytes]", position)
@@ -219,14 +237,34 @@ def verify_bundle(path: Path) -> Report:
     return report
 
 
-def _bundle_body(path: Path) -> tuple[dict[str, Any], Keyring]:
-    """The bundle's body, its digest and shape checked, and the keys it carries."""
+def _check_statement(path: Path, statement: tuple[bytes, bytes], keyring: Keyring) -> TrustedKey:
+    """The key that signed a bundle's statement (among the bundle's keys), checked."""
+    signed, digest_of_evidence = statement
+    try:
+        parts = split_signed(signed, MAX_MESSAGE_BYTES)
+        key, public = keyring.lookup(parts.key_id)
+        check_signature(public, parts, key.public_key)
+    except RejectedMessage as exc:
+        raise JournalError(f"{path}: the bundle's statement does not verify ({exc})") from None
+    if parts.envelope_bytes != STATEMENT_PREFIX + digest_of_evidence:
+        raise JournalError(f"{path}: the bundle's statement is about other evidence")
+    return key
+
+
+def _bundle_body(
+    path: Path,
+) -> tuple[dict[str, Any], Keyring, tuple[bytes, bytes] | None]:
+    """The bundle's body, its digest and shape checked, the keys it carries, and its
+    signed statement with the digest it must cover (None: an unsigned bundle)."""
     try:
         outer = msgpack.unpackb(path.read_bytes(), raw=False)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         raise JournalError(f"{path}: not an evidence bundle (not msgpack)") from None
-    if not isinstance(outer, dict) or set(outer) != {"evidence", "digest"}:
+    if not isinstance(outer, dict) or set(outer) - {"statement"} != {"evidence", "digest"}:
         raise JournalError(f"{path}: not an evidence bundle (no evidence and digest)")
+    statement = outer.get("statement")
+    if statement is not None and not isinstance(statement, bytes):
+        raise JournalError(f"{path}: the bundle's statement is not signed bytes")
     packed, expected = outer["evidence"], outer["digest"]
     if not isinstance(packed, bytes) or hashlib.sha256(packed).digest() != expected:
         raise JournalError(f"{path}: the bundle's digest does not match its content")
@@ -246,20 +284,32 @@ def _bundle_body(path: Path) -> tuple[dict[str, Any], Keyring]:
     ):
         raise JournalError(f"{path}: the incident, journal head or message list is malformed")
     try:
-        return body, unpack_keys(body["keys"])
+        keys = unpack_keys(body["keys"])
     except ValueError as exc:
         raise JournalError(f"{path}: {exc}") from None
+    return body, keys, None if statement is None else (statement, expected)
 
 
 def check_trust(report: Report, keyring: Keyring) -> None:
     """Judge a verified journal or bundle against trust material the verifier supplies:
-    every message must be signed by a key of ``keyring``, held there for the station
-    that sent it and its party. A file's own keys show only that it is unchanged: anyone
+    a bundle must be a statement signed by a key ``keyring`` holds for the exporting
+    station, and every message must be signed by a key of ``keyring``, held there for
+    the station that sent it and its party. A file's own keys show only that it is unchanged: anyone
     can put keys named after the parties into a file they wrote.
 
     Raises:
         JournalError: a message signed by a key ``keyring`` does not hold for its sender.
     """
+    if report.kind == "evidence bundle":
+        signer = report.signed_by
+        if signer is None:
+            raise JournalError("the bundle is not signed: export it with the post's key (--key)")
+        held = keyring.get(signer.key_id)
+        if held is None or (held.station, held.party) != (signer.station, signer.party):
+            raise JournalError(
+                f"the bundle is signed by key {signer.key_id.hex()} ({signer.station}), "
+                "which the keyring given does not hold for that station"
+            )
     for position, message in enumerate(report.messages, 1):
         key_id = split_signed(message.data).key_id
         trusted = keyring.get(key_id)

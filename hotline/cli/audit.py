@@ -18,7 +18,7 @@ from hotline.audit.evidence import (
 from hotline.audit.journal import Entry, JournalError, read_entries, unpack_keys
 from hotline.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_UNTRUSTED, UserError
 from hotline.core.wire import Envelope
-from hotline.keyfiles import load_keyring
+from hotline.keyfiles import load_keyring, load_private_key
 from hotline.timestamps import format_instant
 
 
@@ -62,6 +62,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     evidence.add_argument("--incident", metavar="ID", required=True)
     evidence.add_argument("-o", "--output", metavar="BUNDLE", type=Path, required=True)
     evidence.add_argument("--force", action="store_true", help="replace an existing BUNDLE")
+    evidence.add_argument(
+        "--key",
+        type=Path,
+        help="the journaling post's private key file: the bundle becomes its signed "
+        "statement (verify --keyring requires one)",
+    )
     evidence.set_defaults(run=evidence_command)
 
 
@@ -75,6 +81,11 @@ def verify_command(args: argparse.Namespace) -> int:
     except JournalError as exc:
         return _rejected(args.path, exc)
     print(f"{args.path}: {report.kind} verifies: {_summary(report)}")
+    signer = report.signed_by
+    if signer is not None:
+        print(f"a signed statement of {signer.station} ({signer.party}), key {signer.key_id.hex()}")
+    elif report.kind == "evidence bundle":
+        print("an unsigned bundle: anyone could have written it")
     if trusted is not None:
         print(f"every signature is by a key {args.keyring} holds for its sender")
     else:
@@ -119,8 +130,9 @@ def show_command(args: argparse.Namespace) -> int:
 def evidence_command(args: argparse.Namespace) -> int:
     """Export and check a bundle."""
     try:
+        signer = None if args.key is None else load_private_key(args.key)
         report = export_evidence(
-            _existing(args.journal), args.incident, args.output, force=args.force
+            _existing(args.journal), args.incident, args.output, force=args.force, signer=signer
         )
     except JournalError as exc:
         return _rejected(args.journal, exc)
