@@ -563,3 +563,22 @@ def test_a_signed_bundle_cannot_be_edited_and_resealed(journals: Path) -> None:
         bundle.write_bytes(msgpack.packb(resealed, use_bin_type=True))
         with pytest.raises(JournalError, match="statement is about other evidence"):
             verify_bundle(bundle)
+
+
+def test_a_key_slipped_into_a_journals_trusted_keys_is_refused_against_the_published_keys(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyring = published_keyring(journals)
+    journal = Journal(journals / "RED.journal")
+    slipped = StationKey(bytes(range(3, 35)), "BLUE-AOC")
+    keys = verify_journal(journals / "RED.journal").keys.values()
+    fake = TrustedKey(
+        public_key=slipped.public_key,
+        party="BLUE",
+        station="BLUE-AOC",
+        channels=frozenset({Channel.AIR}),
+    )
+    journal.keys(50.0, [fake, *keys])
+    journal.close()
+    assert main(["audit", "verify", str(journals / "RED.journal"), "--keyring", keyring]) == 3
+    assert f"trusts key {slipped.key_id.hex()} for BLUE-AOC" in capsys.readouterr().err

@@ -293,9 +293,10 @@ def _bundle_body(
 def check_trust(report: Report, keyring: Keyring) -> None:
     """Judge a verified journal or bundle against trust material the verifier supplies:
     a bundle must be a statement signed by a key ``keyring`` holds for the exporting
-    station, and every message must be signed by a key of ``keyring``, held there for
-    the station that sent it and its party. A file's own keys show only that it is unchanged: anyone
-    can put keys named after the parties into a file they wrote.
+    station; every key the file says it trusted for a station ``keyring`` knows must be
+    one ``keyring`` holds; and every message must be signed by a key of ``keyring``,
+    held there for the station that sent it and its party. A file's own keys show only
+    that it is unchanged: anyone can put keys named after the parties into a file.
 
     Raises:
         JournalError: a message signed by a key ``keyring`` does not hold for its sender.
@@ -309,6 +310,13 @@ def check_trust(report: Report, keyring: Keyring) -> None:
             raise JournalError(
                 f"the bundle is signed by key {signer.key_id.hex()} ({signer.station}), "
                 "which the keyring given does not hold for that station"
+            )
+    stations = {key.station for key in keyring}
+    for held in report.keys.values():  # what the post says it trusted, for known stations
+        if held.station in stations and keyring.get(held.key_id) is None:
+            raise JournalError(
+                f"the file trusts key {held.key_id.hex()} for {held.station}, "
+                "which the keyring given does not hold"
             )
     for position, message in enumerate(report.messages, 1):
         key_id = split_signed(message.data).key_id
