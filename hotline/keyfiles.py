@@ -26,6 +26,7 @@ from hotline.core.errors import KeyringError
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
 from hotline.core.signing import StationKey, key_id_of
+from hotline.outputs import write_output
 from hotline.timestamps import format_instant, parse_instant
 
 KEYRING_FORMAT = 1
@@ -180,9 +181,7 @@ def load_keyring(path: Path) -> Keyring:
 
 def save_keyring(path: Path, keyring: Keyring) -> None:
     """Write a keyring file atomically (a reader never sees half a file)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(keyring_to_json(keyring))
-    temporary.replace(path)
+    write_output(path, keyring_to_json(keyring).encode(), force=True)
 
 
 def write_private_key(path: Path, key: StationKey, party: str, *, overwrite: bool = False) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 
 #: The last second of the year 9999, the latest instant hotline reads or prints.
 LATEST = 253_402_300_799.0
+
+
+def in_calendar(seconds: float) -> bool:
+    """Whether ``seconds`` is an instant hotline reads or prints: finite, from 1970 to
+    the year 9999 (false for NaN, as every comparison with it is)."""
+    return 0.0 <= seconds <= LATEST
 
 
 def parse_instant(text: str) -> float:
@@ -23,7 +28,7 @@ def parse_instant(text: str) -> float:
     except ValueError:
         pass
     else:
-        if not math.isfinite(value) or not 0 <= value <= LATEST:
+        if not in_calendar(value):
             raise ValueError(
                 f"{text!r} is not a number of Unix seconds from 0 to {LATEST:.0f} (year 9999)"
             )
@@ -45,7 +50,7 @@ def parse_instant(text: str) -> float:
 def format_instant(seconds: float) -> str:
     """RFC 3339 text in UTC, with milliseconds only when they are not zero; a time no
     calendar shows (NaN, infinite, before 1970 or after 9999) is said to be so."""
-    if not (math.isfinite(seconds) and 0 <= seconds <= LATEST):
+    if not in_calendar(seconds):
         return f"{seconds!r} (not a time)"
     moment = datetime.fromtimestamp(seconds, tz=UTC)
     if moment.microsecond:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +27,7 @@ from hotline.core.signing import ED25519_ORDER, StationKey, key_id_of
 from hotline.core.verifier import Verifier, VerifierPolicy
 from hotline.core.wire import ENVELOPE_KEYS, Envelope, digest, encode_envelope
 from hotline.keyfiles import keyring_from_document, keyring_to_document
-from hotline.timestamps import LATEST
+from hotline.timestamps import in_calendar
 
 #: 2018-02-07T20:00:00Z, the evening of the Khasham attack: the vectors' "now".
 NOW = 1_518_033_600.0
@@ -910,7 +909,7 @@ def _finite(value: object, field: str) -> float:
     """A vector's number: finite (a NaN or infinite clock would switch checks off)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{field} must be a number")
-    if not math.isfinite(value) or not 0 <= value <= LATEST:
+    if not in_calendar(value):
         raise ValueError(f"{field} must be finite Unix seconds up to the year 9999, not {value!r}")
     return float(value)
 

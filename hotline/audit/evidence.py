@@ -42,7 +42,7 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.signing import StationKey, check_signature, split_signed
 from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, decode_envelope, digest
 from hotline.outputs import write_output
-from hotline.timestamps import LATEST
+from hotline.timestamps import in_calendar
 
 FORMAT = "hotline-evidence"
 #: What an exporting post signs: this prefix, then the SHA-256 of the bundle's evidence
@@ -217,7 +217,7 @@ def verify_bundle(path: Path) -> Report:
             or not isinstance(data, bytes)
         ):
             raise JournalError(f"message {position}: a field has the wrong type", position)
-        if not 0.0 <= at <= LATEST:  # false for NaN too
+        if not in_calendar(at):
             raise JournalError(f"message {position}: its time {at!r} is no time", position)
         try:
             envelope, message_digest, party = check_message(data, keyring)

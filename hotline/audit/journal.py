@@ -46,7 +46,7 @@ from hotline.core.errors import HotlineError
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
 from hotline.sqlite import connect, transaction
-from hotline.timestamps import LATEST
+from hotline.timestamps import in_calendar
 
 GENESIS = bytes(32)
 KINDS = ("keys", "sent", "received", "rejected", "transition")
@@ -269,7 +269,7 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         and isinstance(digest, bytes)
     ):
         raise JournalError(f"entry {number}: a column has the wrong type", number)
-    if not 0.0 <= at <= LATEST:  # false for NaN too
+    if not in_calendar(at):
         raise JournalError(f"entry {number}: its time {at!r} is no time (1970 to 9999)", number)
     if digest != entry_hash((number, at, kind, incident, body, prev)):
         raise JournalError(f"entry {number}: its hash does not match its content", number)
