@@ -33,6 +33,7 @@ from hotline.audit.recorder import Recorder
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Closed, Event, NoticeReceived, Received
+from hotline.core.heads import COUNTERSIGNS, is_head_traffic, read_head
 from hotline.core.incident import Incident, Notice, Role, State
 from hotline.core.keyring import Keyring
 from hotline.core.names import Channel, DisputeReason, Precedence, inbox_topic
@@ -99,6 +100,10 @@ class Station:
             message or a call names it again, so a post running for months holds its
             open incidents and the recent ones, not all it ever had. None keeps every
             incident in memory (live exercises do, to report them all).
+        head_every: clock seconds between the journal heads the post signs to the
+            other parties, for them to countersign (`sign_head`; default five
+            minutes, while the journal grows), and once more when it stops. None:
+            only when asked.
     """
 
     def __init__(
@@ -117,11 +122,14 @@ class Station:
         tls: TlsFiles | None = None,
         journal: Path | str | None = None,
         keep_closed: float | None = 600.0,
+        head_every: float | None = 300.0,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         if keep_closed is not None and not keep_closed >= 0:
             raise ValueError("keep_closed must be None or at least 0")
+        if head_every is not None and not head_every > 0:
+            raise ValueError("head_every must be None or positive")
         self.store = PostStore(store)
         self.clock = clock
         self.time_scale = time_scale
@@ -173,6 +181,11 @@ class Station:
         self._wake = asyncio.Event()
         self._armed = 0.0  # the clock time the timer task sleeps until
         self._swept = 0.0  # when taken message ids were last swept
+        self._head_every = head_every
+        self._headed = clock()  # when the post last signed its journal head
+        self._head_entries = len(self.journal)  # the journal's length just after
+        #: countersignatures of this post's journal heads received (`sign_head`)
+        self.countersigned = 0
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -192,6 +205,8 @@ class Station:
         trace: TracebackType | None,
     ) -> None:
         self._flush()
+        if self._head_every is not None and len(self.journal) > self._head_entries:
+            self.sign_head()  # its last word on its journal, in the other parties' journals
         self._closing = True
         self.link.stop()
         link, timers = self._tasks
@@ -199,6 +214,8 @@ class Station:
         with contextlib.suppress(asyncio.CancelledError):
             await timers
         await link  # disconnects cleanly
+        with self.store.transaction():
+            self.recorder.flush(self.clock())  # rejections counted and not yet journaled
         self.journal.close()
         self.store.close()
 
@@ -225,6 +242,17 @@ class Station:
         handle = self._open[incident.id] = IncidentHandle(incident)
         self._flush()
         return handle
+
+    def sign_head(self) -> bool:
+        """Sign the journal's head to the other parties now, for them to countersign
+        (protocol/PROTOCOL.md, section 12.14); False when the journal is empty."""
+        if not len(self.journal):
+            return False
+        now = self.clock()
+        self.endpoint.announce_head(len(self.journal), self.journal.head, now)
+        self._flush()
+        self._headed, self._head_entries = now, len(self.journal)
+        return True
 
     def handle(self, incident_id: str) -> IncidentHandle:
         """The handle of an incident originated here, also one from before a restart.
@@ -318,6 +346,12 @@ class Station:
         if now >= self._swept + window / 2:
             self.store.forget_before(now - window)
             self._swept = now
+        every = self._head_every
+        if every is not None and now >= self._headed + every:
+            if len(self.journal) > self._head_entries:
+                self.sign_head()
+            else:
+                self._headed = now
 
     def _publish(self, events: list[Event], now: float, arrival: Arrival | None = None) -> None:
         self._commit(now, arrival)
@@ -338,11 +372,14 @@ class Station:
         if not (arrival or outbox or changed):
             return
         queued: list[tuple[int, str, bytes]] = []
+        journaled = len(self.journal)
         with self.store.transaction():
             if arrival is not None:
                 for event in arrival.events:
                     if isinstance(event, Received):
                         self.store.take(event.envelope.id, now)
+                        if read_head(event.envelope.body, COUNTERSIGNS) is not None:
+                            self.countersigned += 1
                 self.recorder.received(arrival.data, arrival.channel, arrival.events, now)
             self.recorder.transitions(changed)
             for message in outbox:
@@ -356,6 +393,9 @@ class Station:
                 self.store.save_incident(
                     _record_key(incident), incident_record(incident), incident.is_open
                 )
+        if not changed and _head_traffic(arrival, outbox):
+            # heads and countersignatures alone are no growth to sign a head for
+            self._head_entries += len(self.journal) - journaled
         self.copies_sent += len(queued)
         self.link.send(queued)
 
@@ -383,6 +423,17 @@ class Arrival(NamedTuple):
     data: bytes
     channel: Channel | None
     events: list[Event]
+
+
+def _head_traffic(arrival: Arrival | None, outbox: list[Outgoing]) -> bool:
+    """Whether what a commit journals is only journal heads and countersignatures."""
+    envelopes = [m.envelope for m in outbox]
+    if arrival is not None:
+        received = [e.envelope for e in arrival.events if isinstance(e, Received)]
+        if not received:
+            return False  # a refused copy
+        envelopes += received
+    return all(is_head_traffic(e) for e in envelopes)
 
 
 def _record_keys(incident_id: str) -> list[str]:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hotline.audit.journal import keep_earlier
 from hotline.core.errors import KeyringError
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
@@ -242,3 +243,32 @@ def load_private_key(path: Path) -> StationKey:
     if recorded is not None and recorded != key.key_id.hex():
         raise KeyringError(source, "key_id", "does not match the seed")
     return key
+
+
+#: the keyring a journaled exercise writes beside its journals
+RUN_KEYRING = "published.keyring.json"
+
+
+def save_run_keys(
+    directory: Path,
+    keys: Mapping[str, StationKey],
+    stations: Mapping[str, tuple[str, frozenset[Channel]]],
+) -> list[Path]:
+    """Write an exercise's keys beside its journals: `RUN_KEYRING` (the public halves,
+    what each party would publish) and ``STATION.key`` for each station (its private
+    key, to sign the post's evidence bundles with). Files an earlier run left there are
+    kept as ``NAME.1``, ``NAME.2``... as its journals are. Returns the files written.
+    """
+    keyring = Keyring(
+        TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
+        for s, (p, c) in stations.items()
+    )
+    written = [directory / RUN_KEYRING]
+    keep_earlier(written[0])
+    save_keyring(written[0], keyring)
+    for station, (party, _) in sorted(stations.items()):
+        path = directory / f"{station}.key"
+        keep_earlier(path)
+        write_private_key(path, keys[station], party)
+        written.append(path)
+    return written

@@ -124,6 +124,8 @@ class LiveExercise:
         self._ended = scenario.start
         #: journals earlier runs left in the directory, and where they were moved
         self.kept_journals: list[tuple[Path, Path]] = []
+        #: each station's private key, fresh for the run (made when it starts)
+        self.station_keys: dict[str, StationKey] = {}
 
     def _journal(self, party: str) -> Path | None:
         if self.journals is None:
@@ -142,7 +144,7 @@ class LiveExercise:
         stations = scenario.stations()
         # fresh keys every run, never the seed's: a message captured in one live run is
         # signed by a key no later run trusts (unknown-key), whatever its time says
-        keys = {s: StationKey(new_seed(), s) for s in stations}
+        keys = self.station_keys = {s: StationKey(new_seed(), s) for s in stations}
         keyring = Keyring(
             TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
             for s, (p, c) in stations.items()
@@ -169,6 +171,7 @@ class LiveExercise:
                         client_id=f"hotline-{party}-{run_tag}",
                         journal=self._journal(party),
                         keep_closed=None,  # the result reports every incident
+                        head_every=None,  # heads are exchanged when the run ends
                     )
                 )
             for post in self.posts.values():
@@ -211,6 +214,8 @@ class LiveExercise:
             while clock.now < end and not self._settled(clock):
                 await asyncio.sleep(0.02)
             self._ended = min(clock.now, end)
+            if self.journals is not None:
+                await self._exchange_heads()
             for listener in listeners:
                 listener.cancel()
             for post in self.posts.values():
@@ -221,6 +226,20 @@ class LiveExercise:
             if record.arrived_at is None:
                 self.tally.flying[record.incident] += 1
         return self
+
+    async def _exchange_heads(self) -> None:
+        """Each post signs its journal head to the others, who countersign it (protocol/
+        PROTOCOL.md, section 12.14); waits, for at most five seconds, until every post has
+        its countersignatures."""
+        for post in self.posts.values():
+            post.sign_head()
+        wanted = {party: len(self.posts) - 1 for party in self.posts}
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 5.0
+        while loop.time() < give_up:
+            await asyncio.sleep(0.02)
+            if all(post.countersigned >= wanted[p] for p, post in self.posts.items()):
+                return
 
     async def _listen(
         self, party: str, post: Station, responders: Responders, owner: dict[str, str]

@@ -19,6 +19,7 @@ from hotline.audit.evidence import export_evidence, verify_any, verify_bundle, v
 from hotline.audit.journal import Journal, JournalError, entry_hash, read_entries
 from hotline.audit.recorder import Recorder
 from hotline.cli import main
+from hotline.core.heads import is_head_traffic
 from hotline.core.incident import Notice
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, Kind, Precedence
@@ -69,10 +70,13 @@ def journals(tmp_path: Path) -> Path:
 def test_a_simulated_run_journals_every_message_and_transition(journals: Path) -> None:
     blue = verify_journal(journals / "BLUE.journal")
     kinds = [e.kind for e in read_entries(journals / "BLUE.journal")]
-    assert kinds == ["keys", "transition", "sent", "received", "transition"]
-    assert [m.envelope.kind.value for m in blue.messages] == ["notify", "ack"]
+    # the incident, then the journal heads the posts exchange as the run ends: BLUE's
+    # head out and RED's countersignature back, then RED's head in and BLUE's answer
+    incident = ["keys", "transition", "sent", "received", "transition"]
+    assert kinds == [*incident, "sent", "received", "received", "sent"]
+    assert [m.envelope.kind.value for m in blue.messages] == ["notify", "ack"] + 4 * ["heartbeat"]
     red = verify_journal(journals / "RED.journal")
-    assert [(m.direction, m.envelope.kind.value) for m in red.messages] == [
+    assert [(m.direction, m.envelope.kind.value) for m in red.messages[:2]] == [
         ("received", "notify"),
         ("sent", "ack"),
     ]
@@ -255,7 +259,7 @@ def test_audit_commands(journals: Path, capsys: pytest.CaptureFixture[str]) -> N
     keyring = published_keyring(journals)
     assert main(["audit", "verify", str(journal), "--keyring", keyring]) == 0
     printed = capsys.readouterr().out
-    assert "journal verifies: 5 entries, 2 signatures checked" in printed
+    assert "journal verifies: 9 entries, 6 signatures checked" in printed
     assert "every byte of the file is what SQLite writes for these entries" in printed
     assert main(["audit", "show", str(journal), "--incident", "flight-1"]) == 0
     shown = capsys.readouterr().out
@@ -329,14 +333,18 @@ async def test_live_posts_journal_in_their_store(mosquitto: Mosquitto, tmp_path:
     us_report = verify_journal(tmp_path / "us.db")
     ru_report = verify_journal(tmp_path / "ru.db")
     assert us_report.unchecked_bytes == "the file holds a post's store too"
-    assert [(m.direction, m.envelope.kind.value) for m in us_report.messages] == [
-        ("sent", "notify"),
-        ("received", "ack"),
-    ]
-    assert [(m.direction, m.envelope.kind.value) for m in ru_report.messages] == [
-        ("received", "notify"),
-        ("sent", "ack"),
-    ]
+    # each post also signs its journal head as it stops (kept aside here)
+    assert [
+        (m.direction, m.envelope.kind.value)
+        for m in us_report.messages
+        if not is_head_traffic(m.envelope)
+    ] == [("sent", "notify"), ("received", "ack")]
+    assert [
+        (m.direction, m.envelope.kind.value)
+        for m in ru_report.messages
+        if not is_head_traffic(m.envelope)
+    ] == [("received", "notify"), ("sent", "ack")]
+    assert any(m.direction == "sent" and is_head_traffic(m.envelope) for m in ru_report.messages)
     kinds = [e.kind for e in read_entries(tmp_path / "us.db")]
     assert kinds.count("transition") == 2
     bundle = export_evidence(tmp_path / "us.db", incident_id, tmp_path / "e.evidence")
@@ -431,7 +439,7 @@ def test_a_bundle_time_that_is_no_time_is_refused_not_printed(
     export_evidence(journals / "RED.journal", "flight-1", bundle)
     outer = msgpack.unpackb(bundle.read_bytes())
     body = msgpack.unpackb(outer["evidence"])
-    body["messages"][0][1] = at
+    body["chain"][0][1] = at
     packed = msgpack.packb(body, use_bin_type=True)
     resealed = {"evidence": packed, "digest": hashlib.sha256(packed).digest()}
     bundle.write_bytes(msgpack.packb(resealed, use_bin_type=True))
@@ -553,7 +561,9 @@ def test_a_signed_bundle_cannot_be_edited_and_resealed(journals: Path) -> None:
         lambda b: b["messages"].pop(),
         lambda b: b["messages"].clear(),
         lambda b: b["messages"].extend(b["messages"]),
-        lambda b: b.__setitem__("journal_head", b"\x01"),
+        lambda b: b["chain"].pop(),
+        lambda b: b["chain"][0].__setitem__(1, b["chain"][0][1] + 60.0),
+        lambda b: b["chain"][-1].__setitem__(5, b"\x01"),
     ]
     for edit in edits:
         changed = msgpack.unpackb(outer["evidence"])

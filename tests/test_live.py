@@ -101,7 +101,7 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
             assert notice.incident.channel is Channel.AIR
         # QoS 1 is at-least-once: the broker may deliver the same bytes after a restart
         async with post("RU", mosquitto, tmp_path / "ru.db") as restarted:
-            ((topic, data),) = received
+            topic, data = received[0]  # the notice (US countersigned RU's head after it)
             restarted._on_message(topic, data)
             refusal = await asyncio.wait_for(_next(restarted, Rejected), 10)
             assert refusal.reason == "replay"

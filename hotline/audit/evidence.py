@@ -2,19 +2,32 @@
 
 "We notified you in advance" against "no notice was received": an evidence bundle
 holds every signed message a post journaled for one incident, verbatim, with the
-public keys that sign them. Whoever receives it needs nothing else: each message's
-Ed25519 signature shows who sent exactly what, and its signed ``sent_at`` when; an
-acknowledgement or a dispute names by digest (``ref``) the exact notice it answers.
+public keys that sign them; each message's Ed25519 signature shows who sent exactly
+what, and its signed ``sent_at`` when; an acknowledgement or a dispute names by digest
+(``ref``) the exact notice it answers. Whose keys those are, the verifier judges
+against the keys each party published (`check_trust`), never against the bundle's own.
 
-A bundle is a msgpack map ``{"evidence": BODY, "digest": SHA-256(BODY)}``, BODY being
-the msgpack map::
+A bundle also shows *when* the post journaled them, in the other side's words: the
+stretch of the journal's chain from the first of those messages to the journal's head
+at export (each entry as a link: its fields, its body by digest, so other incidents'
+content stays out), and the countersignature another party signed of a journal head at
+or after the last of them (`hotline.audit.heads`). A post that later rewrote or
+trimmed its journal could not produce a chain through a head the other side
+countersigned.
 
-    {"format": "hotline-evidence", "version": 1, "incident": id,
+A bundle is a msgpack map ``{"evidence": BODY, "digest": SHA-256(BODY), "statement":
+S}``, S (optional) being the exporting post's signature, in the signed-message form of
+protocol/PROTOCOL.md section 2, over `STATEMENT_PREFIX` and the digest; BODY is the
+msgpack map::
+
+    {"format": "hotline-evidence", "version": 2, "incident": id,
      "keys": [[public key, party, station, [channels]], ...],
-     "journal_head": hash of the journal's last entry at export,
-     "messages": [[direction, recorded at, journal entry number, signed bytes], ...]}
+     "chain": [[number, at, kind, incident, SHA-256(body), previous hash], ...],
+     "messages": [[entry number, body as journaled], ...]}
 
-so any changed byte is caught: by the digest, by a signature, or by the structure.
+``messages`` holds the incident's entries and the head and countersignature that cover
+them, each body holding the signed message verbatim. Any changed byte is caught: by the
+digest, the statement, the chain, a signature, or the structure.
 """
 
 from __future__ import annotations
@@ -27,17 +40,20 @@ from typing import Any
 import msgpack
 
 from hotline.audit.filecheck import check_file
+from hotline.audit.heads import Countersignature, countersignatures, covering
 from hotline.audit.journal import (
     GENESIS,
     KINDS,
-    MESSAGE_KINDS,
     Entry,
     JournalError,
+    Link,
+    link_hash,
     pack_keys,
     read_entries,
     unpack_keys,
 )
 from hotline.core.errors import RejectedMessage
+from hotline.core.heads import is_head_traffic
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.signing import StationKey, check_signature, split_signed
 from hotline.core.wire import MAX_MESSAGE_BYTES, Envelope, decode_envelope, digest
@@ -45,6 +61,7 @@ from hotline.outputs import write_output
 from hotline.timestamps import in_calendar
 
 FORMAT = "hotline-evidence"
+VERSION = 2
 #: What an exporting post signs: this prefix, then the SHA-256 of the bundle's evidence
 #: (which holds the journal head), in the signed-message form of PROTOCOL.md section 2.
 STATEMENT_PREFIX = b"hotline evidence statement v1\x00"
@@ -80,6 +97,12 @@ class Report:
     unchecked_bytes: str | None = None
     #: a bundle: the key of the post that signed it as its statement (None: unsigned)
     signed_by: TrustedKey | None = None
+    #: a journal: every entry's hash, in order (what its post's signed heads name)
+    hashes: list[bytes] = field(default_factory=list)
+    #: a bundle: the head traffic it carries (the head and its countersignatures)
+    head_traffic: list[CheckedMessage] = field(default_factory=list)
+    #: a bundle: other parties' countersignatures of a head covering its messages
+    countersigned: list[Countersignature] = field(default_factory=list)
 
 
 def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
@@ -135,6 +158,7 @@ def verify_journal(path: Path) -> Report:
             report.messages.append(_checked(entry, keyring))
             report.signatures += 1
         report.entries, report.head = entry.number, entry.hash
+        report.hashes.append(entry.hash)
     report.unchecked_bytes = check_file(path)
     return report
 
@@ -179,13 +203,24 @@ def export_evidence(
     chosen = [m for m in report.messages if m.envelope.incident == incident]
     if not chosen:
         raise JournalError(f"{journal}: no signed message about incident {incident!r}")
+    cover = covering(countersignatures(report.messages), chosen[-1].entry)
+    carried = {m.entry for m in chosen}
+    carried.update(c.message.entry for c in cover)
+    carried.update(c.head.message.entry for c in cover)
+    first = chosen[0].entry
+    chain, messages = [], []
+    for entry in read_entries(journal):
+        if entry.number >= first:
+            chain.append(list(entry.link()))
+        if entry.number in carried:
+            messages.append([entry.number, entry.packed])
     body = {
         "format": FORMAT,
-        "version": 1,
+        "version": VERSION,
         "incident": incident,
         "keys": pack_keys(report.keys.values()),
-        "journal_head": report.head,
-        "messages": [[m.direction, m.recorded_at, m.entry, m.data] for m in chosen],
+        "chain": chain,
+        "messages": messages,
     }
     packed = msgpack.packb(body, use_bin_type=True)
     sealed = {"evidence": packed, "digest": hashlib.sha256(packed).digest()}
@@ -196,45 +231,127 @@ def export_evidence(
 
 
 def verify_bundle(path: Path) -> Report:
-    """Check an evidence bundle offline: its digest, every signature, every message
-    about its incident.
+    """Check an evidence bundle offline: its digest and statement, its chain, every
+    signature, every message about its incident, and the countersignatures it carries.
 
     Raises:
-        JournalError: what is wrong (``entry`` is the message's position, from 1).
+        JournalError: what is wrong (``entry`` is the journal entry, where one is named).
     """
     body, keyring, statement = _bundle_body(path)
-    report = Report("evidence bundle", incident=body["incident"], head=body["journal_head"])
+    report = Report("evidence bundle", incident=body["incident"])
     if statement is not None:
         report.signed_by = _check_statement(path, statement, keyring)
+    links = _chain(path, body["chain"])
+    first = links[0][0]
+    report.head = link_hash(links[-1])
+    numbers: list[int] = []
     for position, item in enumerate(body["messages"], 1):
-        if not (isinstance(item, list) and len(item) == 4):
-            raise JournalError(f"message {position}: not [direction, at, entry, bytes]", position)
-        direction, at, entry, data = item
-        if (
-            direction not in MESSAGE_KINDS
-            or not isinstance(at, float)
-            or not isinstance(entry, int)
-            or not isinstance(data, bytes)
+        if not (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], int)
+            and isinstance(item[1], bytes)
         ):
-            raise JournalError(f"message {position}: a field has the wrong type", position)
-        if not in_calendar(at):
-            raise JournalError(f"message {position}: its time {at!r} is no time", position)
-        try:
-            envelope, message_digest, party = check_message(data, keyring)
-        except (RejectedMessage, JournalError) as exc:
-            raise JournalError(f"message {position}: {exc}", position) from None
-        if envelope.incident != report.incident:
+            raise JournalError(f"message {position}: not [entry number, journaled body]")
+        number, packed = item
+        if not first <= number <= links[-1][0] or (numbers and number <= numbers[-1]):
             raise JournalError(
-                f"message {position}: about incident {envelope.incident!r}, "
-                f"not {report.incident!r}",
-                position,
+                f"message {position}: entry {number} is not a later entry of the chain shown"
             )
-        report.messages.append(
-            CheckedMessage(direction, at, entry, envelope, message_digest, party, data)
-        )
-        report.signatures += 1
-        report.entries = position
+        numbers.append(number)
+        message = _bundled(number, packed, links[number - first], keyring)
+        if message.envelope.incident == report.incident:
+            report.messages.append(message)
+        elif is_head_traffic(message.envelope):
+            report.head_traffic.append(message)
+        else:
+            raise JournalError(
+                f"entry {number}: about incident {message.envelope.incident!r}, "
+                f"not {report.incident!r}",
+                number,
+            )
+    if not report.messages:
+        raise JournalError(f"{path}: no message about incident {report.incident!r}")
+    last = report.messages[-1].entry
+    report.countersigned = countersignatures(report.head_traffic)
+    for signature in report.countersigned:
+        head = signature.head
+        if not last <= head.entries <= links[-1][0]:
+            raise JournalError(
+                f"entry {head.message.entry}: a countersigned head at entry {head.entries}, "
+                f"not between the bundle's last message (entry {last}) and its end",
+                head.message.entry,
+            )
+        if link_hash(links[head.entries - first]) != head.head:
+            raise JournalError(
+                f"entry {head.entries}: is not the head its post signed and the other side "
+                "countersigned (the chain shown differs from the journal then)",
+                head.entries,
+            )
+    used = {s.message.entry for s in report.countersigned}
+    used.update(s.head.message.entry for s in report.countersigned)
+    for message in report.head_traffic:
+        if message.entry not in used:
+            raise JournalError(
+                f"entry {message.entry}: head traffic that countersigns nothing here",
+                message.entry,
+            )
+    report.entries = len(report.messages)
+    report.signatures = len(report.messages) + len(report.head_traffic)
     return report
+
+
+def _chain(path: Path, rows: Any) -> list[Link]:
+    """The links of a bundle's chain, each following the one before."""
+    if not isinstance(rows, list) or not rows:
+        raise JournalError(f"{path}: the bundle's chain is empty or not a list")
+    links: list[Link] = []
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 6):
+            raise JournalError(f"{path}: a link of the chain is not six fields")
+        number, at, kind, incident, body_digest, prev = row
+        if not (
+            isinstance(number, int)
+            and isinstance(at, float)
+            and isinstance(kind, str)
+            and (incident is None or isinstance(incident, str))
+            and isinstance(body_digest, bytes)
+            and isinstance(prev, bytes)
+        ):
+            raise JournalError(f"{path}: a link of the chain has a field of the wrong type")
+        if kind not in KINDS:
+            raise JournalError(f"entry {number}: unknown kind {kind!r}", number)
+        if not in_calendar(at):
+            raise JournalError(f"entry {number}: its time {at!r} is no time", number)
+        if links:
+            expected = links[-1][0] + 1
+            if number != expected:
+                raise JournalError(f"entry {number}: expected entry {expected} here", number)
+            if prev != link_hash(links[-1]):
+                raise JournalError(
+                    f"entry {number}: does not follow entry {expected - 1} "
+                    "(its previous-hash differs)",
+                    number,
+                )
+        elif number < 1:
+            raise JournalError(f"{path}: the chain starts at entry {number}")
+        links.append((number, at, kind, incident, body_digest, prev))
+    return links
+
+
+def _bundled(number: int, packed: bytes, link: Link, keyring: Keyring) -> CheckedMessage:
+    """A bundled entry's message, checked against its link and its signature."""
+    _, at, kind, incident, body_digest, _ = link
+    if hashlib.sha256(packed).digest() != body_digest:
+        raise JournalError(f"entry {number}: its body is not the one the chain holds", number)
+    if kind not in ("sent", "received"):
+        raise JournalError(f"entry {number}: a {kind} entry, not a signed message", number)
+    try:
+        body = msgpack.unpackb(packed, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise JournalError(f"entry {number}: the body is not msgpack", number) from None
+    entry = Entry(number, at, kind, incident, body if isinstance(body, dict) else {}, b"", b"", b"")
+    return _checked(entry, keyring)
 
 
 def _check_statement(path: Path, statement: tuple[bytes, bytes], keyring: Keyring) -> TrustedKey:
@@ -272,17 +389,14 @@ def _bundle_body(
         body = msgpack.unpackb(packed, raw=False)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
         raise JournalError(f"{path}: the evidence is not msgpack") from None
-    wanted = {"format", "version", "incident", "keys", "journal_head", "messages"}
-    if not isinstance(body, dict) or set(body) != wanted or body["format"] != FORMAT:
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise JournalError(f"{path}: not a hotline evidence bundle")
-    if body["version"] != 1:
-        raise JournalError(f"{path}: bundle version {body['version']!r} (this reads 1)")
-    if not (
-        isinstance(body["incident"], str)
-        and isinstance(body["messages"], list)
-        and isinstance(body["journal_head"], bytes)
-    ):
-        raise JournalError(f"{path}: the incident, journal head or message list is malformed")
+    if body.get("version") != VERSION:
+        raise JournalError(f"{path}: bundle version {body.get('version')!r} (this reads 2)")
+    if set(body) != {"format", "version", "incident", "keys", "chain", "messages"}:
+        raise JournalError(f"{path}: not a hotline evidence bundle (fields missing or extra)")
+    if not (isinstance(body["incident"], str) and isinstance(body["messages"], list)):
+        raise JournalError(f"{path}: the incident or the message list is malformed")
     try:
         keys = unpack_keys(body["keys"])
     except ValueError as exc:
@@ -318,7 +432,7 @@ def check_trust(report: Report, keyring: Keyring) -> None:
                 f"the file trusts key {held.key_id.hex()} for {held.station}, "
                 "which the keyring given does not hold"
             )
-    for position, message in enumerate(report.messages, 1):
+    for position, message in enumerate(report.messages + report.head_traffic, 1):
         key_id = split_signed(message.data).key_id
         trusted = keyring.get(key_id)
         sender = message.envelope.sender

@@ -4,9 +4,11 @@ every state transition, in an append-only hash chain (SQLite).
 Theory of operation. Entries are numbered 1, 2, 3... with no gap. Each holds the hash
 of the one before (32 zero bytes for the first) and its own hash:
 
-    hash = SHA-256(msgpack([number, at, kind, incident, body, prev]))
+    hash = SHA-256(msgpack([number, at, kind, incident, SHA-256(body), prev]))
 
-so changing, removing or reordering any entry breaks every hash after it. Signed
+so changing, removing or reordering any entry breaks every hash after it. An entry's
+hash covers its body through the body's digest, so a stretch of the chain can be shown
+without the bodies in it (an evidence bundle shows only its incident's). Signed
 messages are kept verbatim in the body (the bytes as they crossed the line), so their
 signatures can be checked again at any later time; the journal also records the public
 keys the post trusted (a ``keys`` entry whenever its keyring is set), which makes it
@@ -18,8 +20,11 @@ of the file can be checked, not only its rows (`hotline.audit.filecheck`).
 
 The chain proves the journal unchanged since its entries were written, relative to
 its last hash: whoever can rewrite the file can rewrite the whole chain. What a third
-party can rely on without trusting the post is the signed messages themselves, which
-is what an evidence bundle (`hotline.audit.evidence`) carries.
+party can rely on without trusting the post is signed words: the messages themselves,
+and the journal heads the post signed over the line and the other parties
+countersigned (`hotline.core.heads`), which each side journals as the messages they
+are. A journal trimmed or rewritten after it signed a head no longer matches it; an
+evidence bundle (`hotline.audit.evidence`) carries both kinds of signed word.
 
 Entry kinds and their bodies (msgpack maps):
 
@@ -28,6 +33,9 @@ Entry kinds and their bodies (msgpack maps):
     received    {"message": signed bytes, "channel": c}
     rejected    {"message": bytes as received, "channel": c or nil, "reason": r, "detail": d}
     transition  {"role": r, "before": s, "input": i, "after": s, "channel": c, "by": station}
+    rejections  {"channel": c or nil, "count": n, "bytes": b, "reasons": {reason: n},
+                 "from": t, "until": t, "digest": the last one's SHA-256}: rejected
+                copies counted, not kept one by one
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from hotline.sqlite import connect, transaction
 from hotline.timestamps import in_calendar
 
 GENESIS = bytes(32)
-KINDS = ("keys", "sent", "received", "rejected", "transition")
+KINDS = ("keys", "sent", "received", "rejected", "transition", "rejections")
 MESSAGE_KINDS = ("sent", "received", "rejected")
 COLUMNS = ("number", "at", "kind", "incident", "body", "prev", "hash")
 INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -77,6 +85,10 @@ class JournalError(HotlineError):
         self.entry = entry
 
 
+#: what a link of the chain shows of an entry: its fields with its body's digest
+Link = tuple[int, float, str, str | None, bytes, bytes]
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One journal entry."""
@@ -88,6 +100,12 @@ class Entry:
     body: dict[str, Any]
     prev: bytes
     hash: bytes
+    packed: bytes  # the body as stored: its digest is what the hash covers
+
+    def link(self) -> Link:
+        """The entry as a link of the chain: its fields, its body by digest."""
+        body_digest = hashlib.sha256(self.packed).digest()
+        return (self.number, self.at, self.kind, self.incident, body_digest, self.prev)
 
 
 #: what an entry's hash covers: number, at, kind, incident, packed body, previous hash
@@ -96,7 +114,13 @@ Fields = tuple[int, float, str, str | None, bytes, bytes]
 
 def entry_hash(fields: Fields) -> bytes:
     """The hash an entry must hold."""
-    packed = msgpack.packb(list(fields), use_bin_type=True)
+    number, at, kind, incident, body, prev = fields
+    return link_hash((number, at, kind, incident, hashlib.sha256(body).digest(), prev))
+
+
+def link_hash(link: Link) -> bytes:
+    """The hash of an entry shown as a link (its body by digest)."""
+    packed = msgpack.packb(list(link), use_bin_type=True)
     return hashlib.sha256(packed).digest()
 
 
@@ -178,7 +202,7 @@ class Journal:
             INSERT,
             (number, at, kind, incident, packed, self._head, digest),
         )
-        entry = Entry(number, at, kind, incident, body, self._head, digest)
+        entry = Entry(number, at, kind, incident, body, self._head, digest, packed)
         self._number, self._head = number, digest
         return entry
 
@@ -279,4 +303,4 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         raise JournalError(f"entry {number}: the body is not msgpack", number) from None
     if not isinstance(decoded, dict):
         raise JournalError(f"entry {number}: the body is not a map", number)
-    return Entry(number, at, kind, incident, decoded, prev, digest)
+    return Entry(number, at, kind, incident, decoded, prev, digest, body)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hotline.audit.compare import compare_journals
 from hotline.audit.evidence import (
     CheckedMessage,
     Report,
@@ -16,7 +17,8 @@ from hotline.audit.evidence import (
     verify_journal,
 )
 from hotline.audit.journal import Entry, JournalError, read_entries, unpack_keys
-from hotline.cli.common import EXIT_OK, EXIT_REJECTED, EXIT_UNTRUSTED, UserError
+from hotline.cli.common import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, EXIT_UNTRUSTED, UserError
+from hotline.core.heads import COUNTERSIGNS, HEAD, read_head
 from hotline.core.wire import Envelope
 from hotline.keyfiles import load_keyring, load_private_key
 from hotline.timestamps import format_instant
@@ -69,6 +71,26 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "statement (verify --keyring requires one)",
     )
     evidence.set_defaults(run=evidence_command)
+    compare = actions.add_parser(
+        "compare",
+        help="compare two parties' journals: trimmed tails, and messages one side lacks",
+        description="Check two parties' journals against the keys each party published, "
+        "then list every disagreement: a journal that no longer has a head its post "
+        "signed and the other side holds (trimmed or rewritten since), and every signed "
+        "message between them that one side holds and the other's journal lacks (marked "
+        "when a head the other side signed after it disowns it). Exit 0 when they agree, "
+        "1 listing what they disagree on, 3 if a journal does not verify or is not "
+        "trusted, 2 if a file cannot be read.",
+    )
+    compare.add_argument("first", type=Path, metavar="JOURNAL")
+    compare.add_argument("second", type=Path, metavar="OTHER_JOURNAL")
+    compare.add_argument(
+        "--keyring",
+        type=Path,
+        required=True,
+        help="the parties' published keys (a keyring file, as `inspect` reads)",
+    )
+    compare.set_defaults(run=compare_command)
 
 
 def verify_command(args: argparse.Namespace) -> int:
@@ -142,6 +164,33 @@ def evidence_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def compare_command(args: argparse.Namespace) -> int:
+    """Compare two parties' journals."""
+    trusted = load_keyring(args.keyring)
+    first, second = _existing(args.first), _existing(args.second)
+    try:
+        comparison = compare_journals(first, second, trusted)
+    except JournalError as exc:
+        print(f"hotline: does not verify: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    for side in comparison.sides:
+        print(
+            f"{side.path}: {side.party}'s journal, {side.report.entries} entries, every "
+            f"signature by a key {args.keyring} holds for its sender"
+        )
+    for side in comparison.sides:
+        heads = [h for s, h in comparison.heads if s is side]
+        print(f"{len(heads)} journal heads {side.party} signed are held by the other side")
+    print(f"{comparison.shared} signed messages between them are in both journals")
+    if not comparison.findings:
+        print("the journals agree")
+        return EXIT_OK
+    print(f"{len(comparison.findings)} disagreements:")
+    for finding in comparison.findings:
+        print(f"  - {finding}")
+    return EXIT_FAILED
+
+
 def _existing(path: Path) -> Path:
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -178,13 +227,39 @@ def _describe(entry: Entry, message: CheckedMessage | None) -> str:
         return (
             f"refused on {body.get('channel') or '?'}: {body.get('reason')}: {body.get('detail')}"
         )
+    if entry.kind == "rejections":
+        reasons = body.get("reasons")
+        counts = (
+            ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+            if isinstance(reasons, dict)
+            else "?"
+        )
+        return (
+            f"{body.get('count')} more refused on {body.get('channel') or '?'}, counted, not "
+            f"kept: {body.get('bytes')} bytes, {_instant(body.get('from'))} to "
+            f"{_instant(body.get('until'))}: {counts}"
+        )
     assert message is not None  # verified: every sent and received entry has one
     return _message_text(message.envelope)
 
 
+def _instant(value: Any) -> str:
+    """A time from a body only its hash vouches for."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_instant(value)
+    return f"{value!r} (not a time)"
+
+
 def _message_text(envelope: Envelope) -> str:
     recipients = ",".join(envelope.recipients)
-    details = [f"{key}={_short(key, value)}" for key, value in envelope.body.items()]
+    body = dict(envelope.body)
+    details = []
+    for field, says in ((HEAD, "its journal's head"), (COUNTERSIGNS, "countersigns the head")):
+        head = read_head(body, field)
+        if head is not None:
+            del body[field]
+            details.append(f"{says}: {head[0]} entries, last {head[1].hex()[:16]}")
+    details += [f"{key}={_short(key, value)}" for key, value in body.items()]
     if envelope.ref is not None:
         details.append(f"answers {envelope.ref.hex()[:12]}")
     return (
@@ -221,4 +296,19 @@ def _bundle_lines(report: Report) -> list[str]:
                 else "\n     it answers a message not in this bundle"
             )
         lines.append(line)
+    last = report.messages[-1].entry if report.messages else 0
+    for signature in report.countersigned:
+        head, by = signature.head, signature.message
+        lines.append(
+            f"  countersigned: {by.envelope.sender} ({by.party}) signed at "
+            f"{format_instant(by.envelope.sent_at)} that it received the head "
+            f"{head.party} signed at {format_instant(head.signed_at)}: entry "
+            f"{head.entries}, at or after every message above (the last is entry {last})"
+        )
+    if not report.countersigned:
+        lines.append(
+            "  NOT COUNTERSIGNED: no other party's countersignature of a journal head at "
+            "or after these messages; only the journaling post vouches for when it "
+            "journaled them"
+        )
     return lines

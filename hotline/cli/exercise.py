@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.keyfiles import save_run_keys
 from hotline.live import LiveExercise
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
@@ -82,6 +84,15 @@ def _console(stream: object) -> Console:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the exercise; print and write what came out."""
+    try:
+        return _run(args)
+    except sqlite3.Error as exc:  # the only files a run opens in SQLite are its journals
+        if args.journal is None:
+            raise
+        raise UserError(f"--journal: {args.journal}: cannot write journals there: {exc}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
@@ -112,6 +123,15 @@ def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> 
         out = _console(sys.stdout)
     for earlier, kept in run.kept_journals:
         out.print(f"journal: the earlier {earlier} is kept as {kept}", markup=False, soft_wrap=True)
+    if args.journal is not None:
+        written = save_run_keys(args.journal, run.station_keys, run.scenario.stations())
+        out.print(
+            f"keys: {written[0]} (the keys each party would publish: audit verify "
+            f"--keyring), and each station's private key as {args.journal}/STATION.key "
+            "(audit evidence --key)",
+            markup=False,
+            soft_wrap=True,
+        )
     if args.timeline:
         for line in timeline_lines(run):
             out.print(line, markup=False)

@@ -48,6 +48,7 @@ from hotline.core.errors import (
     check_time,
 )
 from hotline.core.events import Closed, Event, NoticeReceived, Received, Rejected
+from hotline.core.heads import COUNTERSIGNS, HEAD, INCIDENT_SUFFIX, head_body, read_head
 from hotline.core.incident import ROUTES, Heard, Incident, Notice, Role, Route, Send, State
 from hotline.core.keyring import Keyring
 from hotline.core.names import (
@@ -531,6 +532,23 @@ class StationEndpoint:
         send = Send(Kind.HEARTBEAT, channel, recipients, None, body)
         self._emit(send, f"{station}:line", Precedence.IMMEDIATE, now)
 
+    def announce_head(self, entries: int, head: bytes, now: float) -> None:
+        """Sign the head of this post's journal (``entries`` entries, the last one's hash
+        ``head``) to every other party on each of its lines, for them to countersign
+        (protocol/PROTOCOL.md, section 12.14).
+
+        Raises:
+            ValueError: not a count from 1 and a 32-byte hash, or ``now`` not a time.
+        """
+        check_time(now)
+        body = {HEAD: head_body(entries, head)}
+        for channel, station in sorted(self._station_for.items()):
+            stations = self.doctrine[channel].stations
+            recipients = tuple(stations[p] for p in self._others[channel])
+            if recipients:
+                send = Send(Kind.HEARTBEAT, channel, recipients, None, body)
+                self._emit(send, station + INCIDENT_SUFFIX, Precedence.ROUTINE, now)
+
     def suspended_by(self, channel: Channel) -> list[str]:
         """The other parties that have declared ``channel`` suspended (and not working since)."""
         return sorted(
@@ -560,11 +578,8 @@ class StationEndpoint:
                 Reason.NOT_ADDRESSED, f"not addressed to {self.party}'s {envelope.channel} station"
             )
         route = ROUTES.get(envelope.kind)
-        if route is None:  # a heartbeat belongs to no incident: it may declare the line's state
-            declared = envelope.body.get("declared")
-            party = self.doctrine[envelope.channel].party_of(envelope.sender)
-            if declared in ("suspended", "working") and party is not None:
-                self.declared[(party, envelope.channel)] = str(declared)
+        if route is None:  # a heartbeat belongs to no incident
+            self._heartbeat(envelope, digest, mine, now)
             return
         target = self._target(route, envelope, mine, now)
         opened = target.state is State.NEW
@@ -588,6 +603,20 @@ class StationEndpoint:
             raise verdict.refused
         if opened and target.is_open:
             events.append(NoticeReceived(target, now))
+
+    def _heartbeat(self, envelope: Envelope, digest: bytes, mine: str, now: float) -> None:
+        """A heartbeat may declare the line's state, and may announce its sender's journal
+        head, which this post countersigns back to the sender (section 12.14)."""
+        body, channel = envelope.body, envelope.channel
+        declared = body.get("declared")
+        party = self.doctrine[channel].party_of(envelope.sender)
+        if declared in ("suspended", "working") and party is not None:
+            self.declared[(party, channel)] = str(declared)
+        head = read_head(body, HEAD)
+        if head is not None and party is not None:
+            answer = {COUNTERSIGNS: head_body(*head)}
+            send = Send(Kind.HEARTBEAT, channel, (envelope.sender,), digest, answer)
+            self._emit(send, mine + INCIDENT_SUFFIX, Precedence.ROUTINE, now)
 
     def _target(self, route: Route, envelope: Envelope, mine: str, now: float) -> Incident:
         """The view ``envelope`` is for (see `ROUTES`); a responder view is made if new."""

@@ -156,6 +156,8 @@ class Exercise:
         self.watch = Watch()
         stations = scenario.stations()
         keys = {s: StationKey(station_seed(self.seed, s), s) for s in stations}
+        #: each station's private key (derived from the seed: anyone can make them)
+        self.station_keys = keys
         self.plan = FaultPlan(
             scenario.faults,
             keys=keys,
@@ -220,7 +222,32 @@ class Exercise:
                 stack.callback(recorder.journal.close)
                 stack.enter_context(recorder.journal.transaction())
             self.kernel.run(self.scenario.start + self.scenario.duration)
+            if self.recorders:
+                self._exchange_heads()
+            for party, recorder in self.recorders.items():
+                recorder.flush(self._local(party))  # rejections counted, not yet journaled
         return self
+
+    def _exchange_heads(self) -> None:
+        """When a journaled run ends, each post signs its journal head to the others,
+        who countersign it (protocol/PROTOCOL.md, section 12.14). They go over a working
+        line, after the run and off its books: the run's outcome, counts and random
+        draws are those of the same run without journals."""
+        for party, recorder in self.recorders.items():
+            journal = recorder.journal
+            self.endpoints[party].announce_head(len(journal), journal.head, self._local(party))
+            self._hand_over(party)
+
+    def _hand_over(self, party: str) -> None:
+        """Deliver ``party``'s outbox at once, and what the receivers answer."""
+        for message in self.endpoints[party].outbox():
+            self.recorders[party].sent(message, self._local(party))
+            for station in message.recipients:
+                other = self._owner[station]
+                now = self._local(other)
+                events = self.endpoints[other].receive(message.data, now, channel=message.channel)
+                self.recorders[other].received(message.data, message.channel, events, now)
+                self._hand_over(other)
 
     def _recorders(self, directory: Path) -> dict[str, Recorder]:
         if not self.encoded:

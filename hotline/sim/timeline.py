@@ -7,11 +7,12 @@ HTML report's sequence diagrams read any `Timeline`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hotline.core.signing import StationKey
 from hotline.sim.model import Scenario
 
 
@@ -57,3 +58,7 @@ class Timeline(Protocol):
     @property
     def kept_journals(self) -> Sequence[tuple[Path, Path]]:
         """Journals earlier runs left where this one writes, and where they were moved."""
+
+    @property
+    def station_keys(self) -> Mapping[str, StationKey]:
+        """The private key of each station, by station id."""
