@@ -75,6 +75,7 @@ def test_a_sweep_report_draws_probabilities_with_bands_and_percentiles(tmp_path:
             "network.air.loss=0,0.4",
             "--report",
             str(tmp_path),
+            "--allow-failed-expectations",  # at 40% loss some runs fail them, as they should
         ]
     )
     assert code == 0

@@ -1,15 +1,19 @@
-"""Sweeps: the grid, reproducibility across worker counts, and the statistics."""
+"""Sweeps: the grid, reproducibility across worker counts, the statistics, and what a sweep
+tells: open incidents, expectations' pass rates, outputs checked first, progress."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hotline.cli import main
+from hotline.cli.sweep import ProgressLines
 from hotline.sim.fields import ScenarioError
 from hotline.sim.scenario import read_toml
 from hotline.sim.sweep import grid, parse_vary, percentile, set_path, sweep, sweep_document, wilson
@@ -208,3 +212,218 @@ def test_runs_with_broken_invariants_are_counted_with_their_seeds(
     (point,) = result["points"]
     assert point["runs_with_broken_invariants"] == 3
     assert point["broken_seeds"] == [102, 105, 108]
+
+
+# What a sweep tells: incidents still open, expectations, outputs checked up front, progress
+
+EXPECT_NEVER = """
+[[expect]]
+incident = "*"
+outcome = "acknowledged"
+
+[[expect]]
+incident = "*"
+outcome = "disputed"
+description = "every patrol disputed"
+"""
+
+
+def sweep_cli(
+    scenario: Path, out: Path, *args: str, vary: tuple[str, ...] = ("faults[0].probability=0,1",)
+) -> int:
+    varies = [item for text in vary for item in ("--vary", text)]
+    return main(
+        [
+            "sweep",
+            str(scenario),
+            "--runs",
+            "4",
+            "--workers",
+            "1",
+            *varies,
+            "--json",
+            str(out / "s.json"),
+            "--report",
+            str(out / "report"),
+            *args,
+        ]
+    )
+
+
+def test_incidents_still_open_are_shown_in_text_json_and_html(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a 20-minute run: with the ground line dropping everything, the general officers'
+    # acknowledgement (after 22 minutes) comes too late, and the patrol stays open
+    vary = ("faults[0].probability=0,1", "scenario.duration=20m")
+    assert sweep_cli(scenario_file, tmp_path, vary=vary) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    fine, dropped = (
+        lines.index(f"faults[0].probability={q}, {vary[1]}: 4 incidents in 4 runs") for q in (0, 1)
+    )
+    assert "  open         0.000 [0.000, 0.490]  (still open when the run ended)" in lines[fine:]
+    assert lines[dropped + 1] == "  acknowledged 0.000 [0.000, 0.490]"
+    assert (
+        lines[dropped + 6] == "  open         1.000 [0.510, 1.000]  (still open when the run ended)"
+    )
+    assert "time to close, over closed incidents only (4 of 4): p50 " in text
+    assert "time to close, over closed incidents only (0 of 4): p50 -, p90 -, p99 -" in text
+    document = json.loads((tmp_path / "s.json").read_text())
+    last = document["points"][1]
+    assert last["outcomes"]["open"] == {"count": 4, "p": 1.0, "low": 0.510109, "high": 1.0}
+    assert last["closed_incidents"] == 0
+    assert last["time_to_outcome"] == {"p50": None, "p90": None, "p99": None}
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "<th>open</th>" in page
+    assert (
+        "<td>1.000 [0.510, 1.000]</td><td>0.000</td><td>0 of 4</td>" in page
+    )  # open, first, closed
+    assert "over the closed incidents only" in page
+
+
+def test_an_expectation_failing_in_every_run_fails_the_sweep(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario_file.write_text(SCENARIO + EXPECT_NEVER)
+    assert sweep_cli(scenario_file, tmp_path, "--csv", str(tmp_path / "s.csv")) == 1
+    text = capsys.readouterr().out
+    assert (
+        "expect every patrol disputed: FAILED, passed 0 of 4 runs, 0.000 [0.000, 0.490]; "
+        "failed with seeds 100, 101, 102, 103" in text
+    )
+    assert "expect every incident acknowledged: held, passed 4 of 4 runs" in text
+    assert "expectations failed in 8 runs" in text.splitlines()[-1]
+    assert "--allow-failed-expectations" in text.splitlines()[-1]
+    document = json.loads((tmp_path / "s.json").read_text())
+    for point in document["points"]:
+        held, never = point["expectations"]
+        assert held["passed"]["count"] == 4
+        assert never["description"] == "every patrol disputed"
+        assert never["runs"] == 4
+        assert never["passed"] == {"count": 0, "p": 0.0, "low": 0.0, "high": 0.489891}
+        assert point["runs_with_failed_expectations"] == 4
+    rows = list(csv.reader((tmp_path / "s.csv").open()))
+    assert rows[0][-3:] == ["expect_1_pass", "expect_1_pass_low", "expect_1_pass_high"]
+    assert rows[1][-3:] == ["0.0", "0.0", "0.489891"]
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "<td>every patrol disputed</td><td>FAILED</td><td>0 of 4</td>" in page
+    assert "<td>0.000 [0.000, 0.490]</td>" in page
+
+    assert sweep_cli(scenario_file, tmp_path, "--allow-failed-expectations") == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == "expectations failed in 8 runs (allowed by --allow-failed-expectations)"
+
+
+def test_expectation_verdicts_do_not_depend_on_the_number_of_workers() -> None:
+    varies = [parse_vary("faults[0].probability=0,0.2")]
+    on_ground = '[[expect]]\nincident = "*"\nchannel = "ground"\n'
+    points = grid(read_toml(SCENARIO + EXPECT_NEVER + on_ground), varies, "s.toml")
+    one, two = (sweep(points, 10, 100, workers) for workers in (1, 2))
+    assert json.dumps(one) == json.dumps(two)
+    assert one[0]["expectations"][2]["passed"]["count"] == 10
+    assert 0 < one[1]["expectations"][2]["passed"]["count"] < 10  # some went up the ladder
+
+
+def test_wilson_interval_against_known_values() -> None:
+    p, low, high = wilson(0, 10)
+    assert (p, low) == (0.0, 0.0)
+    assert high == pytest.approx(0.2775, abs=1e-4)
+    p, low, high = wilson(5, 10)
+    assert p == 0.5
+    assert low == pytest.approx(0.2366, abs=1e-4)
+    assert high == pytest.approx(0.7634, abs=1e-4)
+    assert wilson(10, 10)[1] == pytest.approx(0.7225, abs=1e-4)
+
+
+def test_plot_without_matplotlib_fails_before_any_run(
+    scenario_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+
+    def no_runs(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr("hotline.cli.sweep.sweep", no_runs)
+    code = main(["sweep", str(scenario_file), "--runs", "3", "--plot", str(tmp_path / "s.png")])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "hotline: error: --plot needs matplotlib: pip install 'hotline[plot]'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "needle"),
+    [
+        ("--json", "{scenario}", "is the scenario"),
+        ("--csv", "{tmp}/missing/s.csv", "no directory"),
+        ("--plot", "{tmp}", "is a directory"),
+        ("--report", "{scenario}", "is not a directory"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_any_run(
+    scenario_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str,
+    where: str,
+    needle: str,
+) -> None:
+    def no_runs(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr("hotline.cli.sweep.sweep", no_runs)
+    path = where.format(scenario=scenario_file, tmp=tmp_path)
+    assert main(["sweep", str(scenario_file), "--runs", "3", flag, path]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert flag in err[0]
+    assert needle in err[0]
+    assert scenario_file.read_text() == SCENARIO
+
+
+def test_the_same_file_for_two_outputs_is_refused(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    same = str(tmp_path / "out")
+    assert main(["sweep", str(scenario_file), "--runs", "3", "--json", same, "--csv", same]) == 2
+    assert "also the file of --json" in capsys.readouterr().err
+
+
+def test_progress_is_printed_as_lines_when_not_on_a_terminal(
+    scenario_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sweep", str(scenario_file), "--runs", "4", "--workers", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "sweep: 4 runs over 1 worker"
+    assert err[-1].startswith("sweep: 4 of 4 runs (100%) in ")
+    assert len(err) <= 12
+
+
+def test_progress_lines_come_every_tenth_or_after_a_wait_and_stay_few() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    lines = ProgressLines(1000, out, clock=lambda: now[0])
+    lines.update(1)
+    assert out.getvalue() == ""  # nothing yet: not a tenth, not 5 s
+    now[0] = 6.0
+    lines.update(2)
+    assert out.getvalue() == "sweep: 2 of 1000 runs (0%), 6 s elapsed, about 2994 s left\n"
+    lines.update(100)
+    assert out.getvalue().splitlines()[-1].startswith("sweep: 100 of 1000 runs (10%)")
+    # a day of runs, one finishing every second: a few dozen lines, not thousands
+    now[0], out = 0.0, io.StringIO()
+    day = ProgressLines(86_400, out, clock=lambda: now[0])
+    for done in range(1, 86_401):
+        now[0] = float(done)
+        day.update(done)
+    printed = out.getvalue().splitlines()
+    assert len(printed) < 100
+    assert printed[-1] == "sweep: 86400 of 86400 runs (100%) in 86400 s"

@@ -2,8 +2,8 @@
 
 `write_exercise_report` shows one run: its verdicts, the outcome table, summary charts
 and a sequence diagram per incident. `write_sweep_report` shows a sweep: outcome
-probabilities with their 95% bands and time-to-outcome percentiles against the varied
-value. Both write ``index.html`` into the directory given.
+probabilities with their 95% bands, time-to-close percentiles and expectations' pass
+rates against the varied value. Both write ``index.html`` into the directory given.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hotline.report.svg import (
     lines,
     swimlanes,
 )
+from hotline.sim.sweep import OUTCOME_NAMES
 from hotline.sim.timeline import Timeline
 
 STYLE = """
@@ -178,11 +179,41 @@ def write_exercise_report(directory: Path, result: Mapping[str, Any], run: Timel
     return page
 
 
-CURVES = ("acknowledged", "disputed", "resolved", "withdrawn", "unresolved")
+CURVES = OUTCOME_NAMES  # every outcome, open among them
+
+
+def _interval(stat: Mapping[str, Any]) -> str:
+    return f"{stat['p']:.3f} [{stat['low']:.3f}, {stat['high']:.3f}]"
+
+
+def _expectation_rows(
+    xs: Sequence[str], points: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for x, point in zip(xs, points, strict=True):
+        for stat in point["expectations"]:
+            passed = stat["passed"]
+            verdict = "held" if passed["count"] == stat["runs"] else "FAILED"
+            rows.append(
+                (
+                    x,
+                    stat["description"],
+                    verdict,
+                    f"{passed['count']} of {stat['runs']}",
+                    _interval(passed),
+                    ", ".join(str(seed) for seed in stat["failed_seeds"]),
+                )
+            )
+    return rows
 
 
 def write_sweep_report(directory: Path, document: Mapping[str, Any]) -> Path:
-    """Write the report of a sweep; returns the page's path."""
+    """Write the report of a sweep; returns the page's path.
+
+    Each outcome's probability (open among them: still open when its run ended) over
+    the incidents, the time to close over the closed incidents only (how many of all is
+    in the table), and each expectation's pass rate over the runs.
+    """
     varied = list(document["vary"])
     x_path = varied[0] if varied else "(no variation)"
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
@@ -192,7 +223,11 @@ def write_sweep_report(directory: Path, document: Mapping[str, Any]) -> Path:
         f"<h1>Sweep of {escape(document['scenario'])}</h1>",
         f"<p>{document['runs']} seeded runs per point from seed {document['seed']}; "
         f"varied: {escape(', '.join(varied) or 'nothing')}. Bands are 95% Wilson "
-        "intervals.</p>",
+        "intervals. Outcome probabilities are over every incident; <em>open</em> is an "
+        "incident still open when its run ended. The time to close (p50, p90, p99) is over "
+        "the closed incidents only: the <em>closed</em> column says how many of all. "
+        "Expectations are judged in each run, as <code>hotline exercise run</code> "
+        "judges them; their pass rate is over the runs.</p>",
     ]
     for key, points in groups.items():
         suffix = ", ".join(f"{p} = {v}" for p, v in zip(varied[1:], key, strict=True))
@@ -244,21 +279,33 @@ def write_sweep_report(directory: Path, document: Mapping[str, Any]) -> Path:
             )
         )
         body.append(
-            lines("Time to outcome", x_label=x_path, xs=xs, series=times, y_label="minutes")
+            lines(
+                "Time to close (closed incidents only)",
+                x_label=x_path,
+                xs=xs,
+                series=times,
+                y_label="minutes",
+            )
         )
         body.append("</div>")
         body.append(
             _table(
-                (x_path, *CURVES, "first line", "p50 s", "p90 s", "p99 s", "broken runs"),
+                (
+                    x_path,
+                    *CURVES,
+                    "first line",
+                    "closed",
+                    "p50 s",
+                    "p90 s",
+                    "p99 s",
+                    "broken runs",
+                ),
                 [
                     (
                         x,
-                        *(
-                            f"{p['outcomes'][n]['p']:.3f} [{p['outcomes'][n]['low']:.3f}, "
-                            f"{p['outcomes'][n]['high']:.3f}]"
-                            for n in CURVES
-                        ),
+                        *(_interval(p["outcomes"][n]) for n in CURVES),
                         f"{p['first_line_ack']['p']:.3f}",
+                        f"{p['closed_incidents']} of {p['incidents']}",
                         *(p["time_to_outcome"][q] for q in ("p50", "p90", "p99")),
                         p["runs_with_broken_invariants"],
                     )
@@ -266,6 +313,22 @@ def write_sweep_report(directory: Path, document: Mapping[str, Any]) -> Path:
                 ],
             )
         )
+        expectations = _expectation_rows(xs, points)
+        if expectations:
+            body.append("<h3>Expectations: pass rate over the runs</h3>")
+            body.append(
+                _table(
+                    (
+                        x_path,
+                        "expectation",
+                        "verdict",
+                        "passed runs",
+                        "pass rate [95%]",
+                        "first failing seeds",
+                    ),
+                    expectations,
+                )
+            )
     directory.mkdir(parents=True, exist_ok=True)
     page = directory / "index.html"
     page.write_text(_page(f"hotline sweep {document['scenario']}", body))

@@ -8,9 +8,13 @@ chunks; each chunk returns counts and durations, never whole runs, and results a
 combined in a fixed order, so the output does not depend on the number of workers.
 
 The unit of the statistics is the incident: for each point, the probability of each
-outcome with a 95% Wilson score interval, the probability of an acknowledgement on the
-first line, time-to-outcome percentiles (p50, p90, p99) of the closed incidents, and
-the number of runs in which an invariant broke.
+outcome (``open`` among them: still open when its run ended) with a 95% Wilson score
+interval, the probability of an acknowledgement on the first line, time-to-outcome
+percentiles (p50, p90, p99) over the closed incidents only (``closed_incidents`` of
+``incidents``), and the number of runs in which an invariant broke. The scenario's
+expectations (``[[expect]]``) are judged in every run as ``hotline exercise run`` judges
+them (`hotline.sim.result.build_result`); their unit is the run: each expectation's
+pass rate, with its Wilson interval, and the first seeds it failed in.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from hotline.sim.scenario import scenario_from_data
 
 OUTCOME_NAMES = (*OUTCOMES.values(), "open")
 _STEP = re.compile(r"([A-Za-z0-9_-]+)(?:\[(\d+)\])?$")
+_KEPT_SEEDS = 5  # failing seeds kept per point (and per expectation), to rerun
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,10 @@ class Tally:
     durations: list[float] = field(default_factory=list)
     broken_runs: int = 0
     broken_seeds: list[int] = field(default_factory=list)  # the first few, to rerun
+    expectations: list[str] = field(default_factory=list)  # descriptions, scenario order
+    passes: list[int] = field(default_factory=list)  # runs each expectation held in
+    failed_seeds: list[list[int]] = field(default_factory=list)  # the first few of each
+    failed_runs: int = 0  # runs in which any expectation failed
 
     def add(self, other: Tally) -> None:
         self.incidents += other.incidents
@@ -147,7 +156,16 @@ class Tally:
         self.first_line_acks += other.first_line_acks
         self.durations.extend(other.durations)
         self.broken_runs += other.broken_runs
-        self.broken_seeds = (self.broken_seeds + other.broken_seeds)[:5]
+        self.broken_seeds = (self.broken_seeds + other.broken_seeds)[:_KEPT_SEEDS]
+        if not self.expectations:  # every chunk of a point judges the same expectations
+            self.expectations = list(other.expectations)
+            self.passes = [0] * len(other.expectations)
+            self.failed_seeds = [[] for _ in other.expectations]
+        for index, count in enumerate(other.passes):
+            self.passes[index] += count
+            kept = self.failed_seeds[index] + other.failed_seeds[index]
+            self.failed_seeds[index] = kept[:_KEPT_SEEDS]
+        self.failed_runs += other.failed_runs
 
 
 _scenarios: dict[str, Scenario] = {}  # per process: document text -> validated scenario
@@ -159,9 +177,22 @@ def run_chunk(document: Mapping[str, Any], seeds: Sequence[int]) -> Tally:
     scenario = _scenarios.get(key)
     if scenario is None:
         scenario = _scenarios[key] = scenario_from_data(document, "sweep")
-    tally = Tally()
+    tally = Tally(
+        expectations=[e.description for e in scenario.expectations],
+        passes=[0] * len(scenario.expectations),
+        failed_seeds=[[] for _ in scenario.expectations],
+    )
     for seed in seeds:
         result = build_result(run_exercise(scenario, seed, record=False))
+        failed = False
+        for index, verdict in enumerate(result["expectations"]):
+            if verdict["passed"]:
+                tally.passes[index] += 1
+            else:
+                failed = True
+                if len(tally.failed_seeds[index]) < _KEPT_SEEDS:
+                    tally.failed_seeds[index].append(seed)
+        tally.failed_runs += failed
         for incident in result["incidents"]:
             tally.incidents += 1
             outcome = incident["outcome"]
@@ -172,7 +203,7 @@ def run_chunk(document: Mapping[str, Any], seeds: Sequence[int]) -> Tally:
                 tally.durations.append(incident["closed_at"] - incident["opened_at"])
         if not all(i["held"] for i in result["invariants"]):
             tally.broken_runs += 1
-            if len(tally.broken_seeds) < 5:
+            if len(tally.broken_seeds) < _KEPT_SEEDS:
                 tally.broken_seeds.append(seed)
     return tally
 
@@ -202,22 +233,37 @@ def summarise(point: Point, tally: Tally, runs: int) -> dict[str, Any]:
     """One point of the sweep result."""
     ordered = sorted(tally.durations)
 
-    def proportion(count: int) -> dict[str, Any]:
-        p, low, high = wilson(count, tally.incidents)
+    def proportion(count: int, trials: int) -> dict[str, Any]:
+        p, low, high = wilson(count, trials)
         return {"count": count, "p": round(p, 6), "low": round(low, 6), "high": round(high, 6)}
 
     return {
         "values": dict(point.values),
         "runs": runs,
         "incidents": tally.incidents,
-        "outcomes": {name: proportion(tally.outcomes.get(name, 0)) for name in OUTCOME_NAMES},
-        "first_line_ack": proportion(tally.first_line_acks),
+        "outcomes": {
+            name: proportion(tally.outcomes.get(name, 0), tally.incidents) for name in OUTCOME_NAMES
+        },
+        "first_line_ack": proportion(tally.first_line_acks, tally.incidents),
+        "closed_incidents": len(ordered),  # what the percentiles are over
         "time_to_outcome": {
             name: None if (v := percentile(ordered, q)) is None else round(v, 3)
             for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
         },
         "runs_with_broken_invariants": tally.broken_runs,
         "broken_seeds": tally.broken_seeds,
+        "expectations": [
+            {
+                "description": description,
+                "runs": runs,
+                "passed": proportion(passes, runs),
+                "failed_seeds": seeds,
+            }
+            for description, passes, seeds in zip(
+                tally.expectations, tally.passes, tally.failed_seeds, strict=True
+            )
+        ],
+        "runs_with_failed_expectations": tally.failed_runs,
     }
 
 
@@ -284,7 +330,12 @@ def csv_rows(document: Mapping[str, Any]) -> list[list[Any]]:
         "p90_s",
         "p99_s",
         "runs_with_broken_invariants",
+        "closed_incidents",
+        "runs_with_failed_expectations",
     ]
+    expectations = max((len(point["expectations"]) for point in document["points"]), default=0)
+    for index in range(expectations):  # by position: a --vary may change a description
+        header += [f"expect_{index}_pass", f"expect_{index}_pass_low", f"expect_{index}_pass_high"]
     rows: list[list[Any]] = [header]
     for point in document["points"]:
         row: list[Any] = [point["values"][path] for path in document["vary"]]
@@ -296,5 +347,9 @@ def csv_rows(document: Mapping[str, Any]) -> list[list[Any]]:
         row += [first["p"], first["low"], first["high"]]
         row += [point["time_to_outcome"][q] for q in ("p50", "p90", "p99")]
         row.append(point["runs_with_broken_invariants"])
+        row += [point["closed_incidents"], point["runs_with_failed_expectations"]]
+        for stat in point["expectations"]:
+            row += [stat["passed"]["p"], stat["passed"]["low"], stat["passed"]["high"]]
+        row += [""] * 3 * (expectations - len(point["expectations"]))
         rows.append(row)
     return rows
