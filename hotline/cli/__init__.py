@@ -8,13 +8,25 @@ Exit codes (a contract, see README): 0 success; 1 ran and an expectation failed;
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
 
 from hotline import COMPILED, __version__
-from hotline.cli import audit, certs, exercise, keys, messages, schema, states, sweep, vectors
-from hotline.cli.common import EXIT_BAD_INPUT, UserError
+from hotline.cli import (
+    audit,
+    certs,
+    exercise,
+    explore,
+    keys,
+    messages,
+    schema,
+    states,
+    sweep,
+    vectors,
+)
+from hotline.cli.common import EXIT_BAD_INPUT, EXIT_OK, UserError
 from hotline.core.errors import HotlineError
 
 
@@ -29,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     exercise.register(commands)
     sweep.register(commands)
+    explore.register(commands)
     messages.register(commands)
     vectors.register(commands)
     keys.register(commands)
@@ -45,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)
+    except BrokenPipeError:  # the reader went away (`hotline states | head -1`): end quietly
+        _silence_stdout()
+        return EXIT_OK
     except (UserError, HotlineError, OSError) as exc:
         print(f"hotline: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -55,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hotline: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def _silence_stdout() -> None:
+    """Point standard output at nothing, so flushing it as the process ends cannot
+    raise again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

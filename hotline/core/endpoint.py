@@ -33,6 +33,7 @@ if it had never left.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -60,6 +61,7 @@ from hotline.core.names import (
     check_station_id,
     inbox_topic,
 )
+from hotline.core.records import incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import Verifier, VerifierPolicy
 from hotline.core.wire import MAX_SAFE_INTEGER, Envelope, encode_envelope
@@ -274,6 +276,42 @@ class StationEndpoint:
         return changed
 
     # -- IO-facing pumps ------------------------------------------------------------
+
+    def copy(self) -> StationEndpoint:
+        """An independent copy of this endpoint's whole state, for an explorer that
+        branches on it: incidents, timers, replay memory, sequence counters and the
+        message id source. The doctrine, the keys and the keyring are shared: nothing
+        changes them."""
+        memo: dict[int, Any] = {
+            id(self.doctrine): self.doctrine,
+            id(self.verifier.keyring): self.verifier.keyring,
+            id(self.verifier.policy): self.verifier.policy,
+        }
+        for key in self._keys.values():
+            memo[id(key)] = key
+        twin = copy.deepcopy(self, memo)
+        # what is keyed by object identity is keyed by the copies' identities
+        twin._scheduled = {
+            id(incident): at for at, _, incident in twin._timers if incident.deadline == at
+        }
+        if twin._changed is not None:
+            twin._changed = {id(incident): incident for incident in twin._changed.values()}
+        return twin
+
+    def state(self) -> tuple[object, ...]:
+        """Everything that decides this endpoint's future, canonically (an explorer
+        tells states apart by it): each incident's record, the verifier's memory, the
+        sequence counters and the lines declared suspended or working."""
+        views = sorted(
+            self.incidents(), key=lambda i: (i.role.value, i.id, i.legs[0].channel.value)
+        )
+        records = [incident_record(i) for i in views]
+        return (
+            records,
+            self.verifier.memory(),
+            sorted(self._seq.items()),
+            sorted((party, line.value, state) for (party, line), state in self.declared.items()),
+        )
 
     def outbox(self) -> list[Outgoing]:
         """Signed messages to publish, oldest first; the queue is emptied."""

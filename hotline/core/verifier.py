@@ -129,6 +129,13 @@ class Verifier:
         self.policy = policy or VerifierPolicy()
         self._memory = _ReplayMemory()
 
+    def memory(self) -> tuple[object, ...]:
+        """What the verifier remembers, canonically: each sequence window and each
+        message id taken, with when it expires (an explorer tells states apart by it)."""
+        memory = self._memory
+        windows = sorted((k, w.highest, w.seen) for k, w in memory.windows.items())
+        return tuple(windows), tuple(sorted(memory.ids.items()))
+
     def verify(
         self, data: bytes, now: float, *, channel: Channel | str | None = None
     ) -> VerifiedMessage:

@@ -26,6 +26,11 @@ class Fixed:
         """The expected delay."""
         return self.value
 
+    @property
+    def upper(self) -> float:
+        """The longest delay."""
+        return self.value
+
 
 @dataclass(frozen=True, slots=True)
 class Uniform:
@@ -43,6 +48,11 @@ class Uniform:
         """The expected delay."""
         return (self.low + self.high) / 2
 
+    @property
+    def upper(self) -> float:
+        """The longest delay."""
+        return self.high
+
 
 @dataclass(frozen=True, slots=True)
 class LogNormal:
@@ -59,6 +69,12 @@ class LogNormal:
     def mean(self) -> float:
         """The expected delay."""
         return self.median * math.exp(self.sigma**2 / 2)
+
+    @property
+    def upper(self) -> float:
+        """The longest delay but one in a thousand (its 99.9th percentile: it has no
+        longest)."""
+        return self.median * math.exp(3.090232 * self.sigma)
 
 
 Distribution = Fixed | Uniform | LogNormal

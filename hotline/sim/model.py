@@ -68,6 +68,9 @@ class ResponderRule:
     activity: str | None = None
     text: str = ""
     actions: Mapping[str, str] = field(default_factory=dict)
+    #: the answers it may give, when several (``action`` is then the first): a run draws
+    #: one per call, the explorer tries each
+    answers: tuple[str, ...] = ()
 
     def matches(self, at: float, activity: str) -> bool:
         """Whether this rule governs a call ringing at ``at`` about ``activity``."""

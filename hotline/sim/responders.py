@@ -11,6 +11,7 @@ hands it on after ``misroute_delay``), and what the right officer answers after
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -117,6 +118,8 @@ class Responders:
             return  # nobody is there
         now = self._kernel.now
         rule = self._rule(view.station, now - self._start, view.notice.activity)
+        if rule is not None and rule.answers:  # one of the answers it may give, drawn
+            rule = dataclasses.replace(rule, action=self._rng.choice(rule.answers))
         if rule is None or rule.action == "silent":
             return
         if rule.probability < 1.0 and self._rng.random() >= rule.probability:
@@ -192,7 +195,8 @@ class Responders:
                     # true time; `now` is the post's clock
                     later = self._kernel.now + rule.final_delay.sample(self._rng)
             elif action in ("dispute", "disavow"):
-                reason = rule.reason or DisputeReason.OTHER
+                reason = DisputeReason.NOT_OUR_FORCES if action == "disavow" else rule.reason
+                reason = reason or DisputeReason.OTHER
                 endpoint.dispute(view.id, reason, now, channel=channel, text=rule.text)
             elif action == "resolve":
                 if not view.rules.resolves:

@@ -69,6 +69,7 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
         {
             "station",
             "action",
+            "answers",
             "delay",
             "final_delay",
             "reason",
@@ -346,17 +347,19 @@ class _Reader(FieldReader):
             where = f"responders[{index}]"
             entry = self.table(raw, where, TABLE_KEYS["responders"])
             station = self.station(self.text(entry, "station", where), f"{where}.station", stations)
-            action = self.choice(entry, "action", where, ACTIONS)
+            answers = self.answers(entry, where)
+            action = answers[0] if answers else self.choice(entry, "action", where, ACTIONS)
+            choices = answers or (action,)
             reason = None
-            if action == "dispute":
+            if "dispute" in choices:
                 reason_text = self.text(entry, "reason", where)
                 reason = self.convert(f"{where}.reason", reason_text, DisputeReason)
-            elif action == "disavow":
+            elif choices == ("disavow",):
                 reason = DisputeReason.NOT_OUR_FORCES
             elif "reason" in entry:
                 raise self.fail(f"{where}.reason", f"only a dispute takes a reason, not {action}")
-            actions = self.actions(entry, where, stations) if action == "resolve" else {}
-            if action == "resolve":
+            actions = self.actions(entry, where, stations) if "resolve" in choices else {}
+            if "resolve" in choices:
                 lines = [
                     c for c in Channel if doctrine[c].stations.get(stations[station]) == station
                 ]
@@ -391,9 +394,30 @@ class _Reader(FieldReader):
                     activity=self.text(entry, "activity", where) if "activity" in entry else None,
                     text=self.text(entry, "text", where, ""),
                     actions=actions,
+                    answers=answers,
                 )
             )
         return tuple(rules)
+
+    def answers(self, entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
+        """The answers a responder may give, when it may give several (``answers``)."""
+        if "answers" not in entry:
+            if "action" not in entry:
+                raise self.fail(f"{where}.action", "is required (or answers, a list of them)")
+            return ()
+        if "action" in entry:
+            raise self.fail(f"{where}.answers", "give action or answers, not both")
+        value = entry["answers"]
+        if not isinstance(value, list) or not value:
+            raise self.fail(f"{where}.answers", "must be a non-empty list of actions")
+        for index, answer in enumerate(value):
+            if answer not in ACTIONS:
+                raise self.fail(
+                    f"{where}.answers[{index}]", f"{answer!r} is not one of {', '.join(ACTIONS)}"
+                )
+        if len(set(value)) != len(value):
+            raise self.fail(f"{where}.answers", "names an action twice")
+        return tuple(value)
 
     def actions(
         self, entry: Mapping[str, Any], where: str, stations: Mapping[str, str]

@@ -139,6 +139,11 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
     "responders": {
         "station": _d(STATION, "the answering station"),
         "action": _d({"enum": list(ACTIONS)}, "what the operator answers"),
+        "answers": _d(
+            {"type": "array", "items": {"enum": list(ACTIONS)}, "minItems": 1},
+            "instead of action: the answers the operator may give (a run draws one per "
+            "call; `hotline explore` tries each)",
+        ),
         "delay": _d(DISTRIBUTION, "time to answer (default 60s)"),
         "final_delay": _d(DISTRIBUTION, "standby-then-ack: from standby to ack (default 10m)"),
         "reason": _d({"enum": [r.value for r in DisputeReason]}, "dispute reason"),
@@ -245,7 +250,7 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
 REQUIRED = {
     "scenario": ["name"],
     "faults": ["kind"],
-    "responders": ["station", "action"],
+    "responders": ["station"],
     "events": ["at"],
     "expect": ["incident"],
 }

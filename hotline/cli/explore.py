@@ -1,0 +1,170 @@
+"""``hotline explore``: every interleaving of a small exercise, checked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.core.incident import OUTCOMES
+from hotline.explore.search import Exploration, explore
+from hotline.explore.world import Bounds
+from hotline.sim.scenario import load_scenario
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``explore`` subcommand."""
+    command = commands.add_parser(
+        "explore",
+        help="check a small exercise over every interleaving, loss and duplication",
+        description="Explore every order in which a scenario's messages, timers, answers "
+        "and scripted acts can happen, with up to --max-loss messages lost and "
+        "--max-duplicates delivered twice, and check in every state the protocol's "
+        "invariants, that views agree at quiescence, that every incident ends, and the "
+        "scenario's expectations. Prints the shortest path to each violation. Exit 0 "
+        "when every property holds, 1 when one does not (or an outcome asked for with "
+        "--sometimes is never reached, or --max-states stopped the search), 2 on bad "
+        "input.",
+    )
+    command.add_argument("scenario", type=Path)
+    command.add_argument("--max-loss", type=int, default=0, metavar="K")
+    command.add_argument("--max-duplicates", type=int, default=0, metavar="K")
+    command.add_argument(
+        "--max-reorder",
+        type=int,
+        metavar="K",
+        help="arrivals that overtake an earlier copy between the same stations (default: any)",
+    )
+    command.add_argument("--depth", type=int, metavar="N", help="steps from the start at most")
+    command.add_argument(
+        "--max-states",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="stop after this many distinct states (default 1,000,000)",
+    )
+    command.add_argument(
+        "--dfs", action="store_true", help="depth first (a smaller frontier; longer paths)"
+    )
+    command.add_argument(
+        "--sometimes",
+        action="append",
+        default=[],
+        metavar="INCIDENT=OUTCOME",
+        help="an outcome some path must reach (repeatable)",
+    )
+    command.add_argument(
+        "--json", metavar="PATH", help="write the exploration as JSON ('-': stdout)"
+    )
+    command.add_argument(
+        "--counterexamples",
+        type=Path,
+        metavar="DIR",
+        help="write each violation's path into DIR, as text and JSON",
+    )
+    command.set_defaults(run=run_explore)
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    """Explore, print what was found, and write the outputs."""
+    for name in ("max_loss", "max_duplicates", "max_reorder", "depth"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise UserError(f"--{name.replace('_', '-')}: {value} is below 0")
+    if args.max_states < 1:
+        raise UserError(f"--max-states: {args.max_states} is below 1")
+    sometimes = [_pair(text) for text in args.sometimes]
+    where = args.counterexamples
+    if where is not None and where.exists() and not where.is_dir():
+        raise UserError(f"--counterexamples: {where} is not a directory")
+    scenario = load_scenario(args.scenario)
+    if scenario.faults:
+        print(
+            f"explore: the {len(scenario.faults)} [[faults]] of {args.scenario} are not "
+            "explored (loss, duplication and reordering are, within --max-*)",
+            file=sys.stderr,
+        )
+    bounds = Bounds(
+        max_loss=args.max_loss,
+        max_duplicates=args.max_duplicates,
+        max_reorder=args.max_reorder,
+        depth=args.depth,
+    )
+    terminal = sys.stderr.isatty()
+
+    def progress(states: int, frontier: int) -> None:
+        if terminal or states % 10_000 == 0:
+            end = "\r" if terminal else "\n"
+            print(f"explore: {states:,} states, frontier {frontier:,}", end=end, file=sys.stderr)
+
+    found = explore(
+        scenario,
+        bounds,
+        max_states=args.max_states,
+        depth_first=args.dfs,
+        sometimes=sometimes,
+        progress=progress,
+    )
+    if terminal:
+        print(" " * 60, end="\r", file=sys.stderr)
+    if args.json == "-":
+        sys.stdout.write(json.dumps(found.document(), indent=2) + "\n")
+    else:
+        _print(found, scenario.name)
+        if args.json:
+            Path(args.json).write_text(json.dumps(found.document(), indent=2) + "\n")
+    if args.counterexamples is not None:
+        _write_counterexamples(found, args.counterexamples)
+    held = not found.violations and not found.never and found.complete
+    return EXIT_OK if held else EXIT_FAILED
+
+
+def _pair(text: str) -> tuple[str, str]:
+    incident, sep, outcome = text.partition("=")
+    if not sep or not incident or outcome not in OUTCOMES.values():
+        raise UserError(
+            f"--sometimes: {text!r} is not INCIDENT=OUTCOME "
+            f"(an outcome is one of {', '.join(OUTCOMES.values())})"
+        )
+    return incident, outcome
+
+
+def _print(found: Exploration, name: str) -> None:
+    print(
+        f"{name}: {found.states:,} states, {found.transitions:,} transitions, depth "
+        f"{found.depth}, {found.final:,} final states, in {found.seconds:.2f} s "
+        f"({found.rate:,.0f} states/s)"
+    )
+    if not found.complete:
+        print("INCOMPLETE: --max-states reached before every state was explored")
+    for incident, outcomes in sorted(found.outcomes.items()):
+        print(f"  {incident} ends {' or '.join(sorted(outcomes))}")
+    for violation in found.violations:
+        print(f"VIOLATED {violation.property}: {violation.detail}")
+        print(f"  shortest path, {len(violation.steps)} steps:")
+        for step in violation.steps:
+            print(f"    {step}")
+    for never in found.never:
+        print(f"NEVER REACHED: {never}")
+    if not found.violations and not found.never and found.complete:
+        print("every property holds")
+
+
+def _write_counterexamples(found: Exploration, directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for number, violation in enumerate(found.violations, 1):
+            stem = directory / f"counterexample-{number}"
+            stem.with_suffix(".txt").write_text(
+                f"{violation.property}: {violation.detail}\n" + "\n".join(violation.steps) + "\n"
+            )
+            document = {
+                "property": violation.property,
+                "detail": violation.detail,
+                "steps": violation.steps,
+            }
+            stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"--counterexamples: {directory}: {exc.strerror or exc}") from None

@@ -1,0 +1,433 @@
+"""The whole system of a scenario as one state an explorer can branch on.
+
+A `World` holds every party's `StationEndpoint` (protocol-only: envelopes in memory,
+as ``signing = "none"`` runs, so a step costs the protocol and not the cryptography),
+the message copies in flight, the answers responders owe, the script's position and
+the faults spent. `World.successors` lists every way the next step can go:
+
+* ``deliver``: any copy in flight arrives now, in any order (``max_reorder`` bounds how
+  many arrivals overtake an earlier copy between the same two stations);
+* ``lose`` and ``duplicate``: a copy is lost, or arrives twice, within ``max_loss`` and
+  ``max_duplicates`` for the whole run;
+* ``time``: the clock moves to the next thing due (a scripted act, a responder's answer,
+  an endpoint's timer), and that one thing happens; an answer the scenario lets a
+  responder give in several ways (``answers``) branches into each.
+
+Time is abstracted to the order of deadlines: a copy may arrive at any moment from when
+it was sent until its line's longest latency has passed (``deliver`` before ``time``),
+so exploration depends on which deadline comes first, never on a latency drawn. A
+responder answers after its rule's mean delay; desks, misrouting and pick-up
+probability below one are not modelled (a probability below one adds ``silent`` to the
+answers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import pickle
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+from hotline.core.endpoint import StationEndpoint
+from hotline.core.errors import HotlineError, IllegalTransition, UnknownIncident
+from hotline.core.events import Event, Received, Rejected
+from hotline.core.incident import Incident, Role, State
+from hotline.core.keyring import Keyring, TrustedKey
+from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason
+from hotline.core.signing import StationKey
+from hotline.core.verifier import VerifierPolicy
+from hotline.core.wire import Envelope
+from hotline.sim.exercise import perform, station_seed
+from hotline.sim.invariants import Watch
+from hotline.sim.model import ResponderRule, Scenario, ScriptEvent
+
+#: the answers a responder may give that make it answer at all
+_ANSWERING: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "resolve")
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How many faults the explorer may inject into one run, and how deep it goes."""
+
+    max_loss: int = 0
+    max_duplicates: int = 0
+    max_reorder: int | None = None  # None: every order
+    depth: int | None = None  # None: until nothing is left to happen
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A message copy in flight."""
+
+    to: str  # the recipient station
+    envelope: Envelope
+    digest: bytes
+    sent: float  # true time it left
+    duplicate: bool = False  # a second copy the explorer made
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """An answer a responder owes, and when."""
+
+    at: float
+    party: str
+    incident: str
+    channel: Channel
+    answers: tuple[str, ...]
+    rule: ResponderRule
+
+
+class MessageIds:
+    """Message ids from a count per party: the same messages, signed in the same order
+    on two paths, have the same ids (so the two states are one)."""
+
+    def __init__(self, party: str) -> None:
+        self.party = party
+        self.count = 0
+
+    def __call__(self) -> bytes:
+        self.count += 1
+        return hashlib.blake2b(f"{self.party}:{self.count}".encode(), digest_size=16).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """One step of a path, and the path before it (shared between the worlds after it)."""
+
+    step: str
+    before: Trail | None
+
+    def steps(self) -> list[str]:
+        """Every step from the start, in order."""
+        found: list[str] = []
+        trail: Trail | None = self
+        while trail is not None:
+            found.append(trail.step)
+            trail = trail.before
+        return found[::-1]
+
+
+@dataclass(slots=True)
+class World:
+    """The state of every post, and of the network between them."""
+
+    scenario: Scenario
+    bounds: Bounds
+    acts: tuple[ScriptEvent, ...]  # the script, in the order it runs
+    now: float
+    endpoints: dict[str, StationEndpoint]
+    flight: list[Copy] = field(default_factory=list)
+    due: list[Due] = field(default_factory=list)
+    script: int = 0  # scripted acts done
+    losses: int = 0
+    duplicates: int = 0
+    reorders: int = 0
+    watch: Watch = field(default_factory=Watch)
+    rejected: dict[str, Counter[str]] = field(default_factory=dict)  # incident -> reasons
+    #: the last step on the way here, linked to the ones before (a counterexample)
+    trail: Trail | None = None
+    depth: int = 0  # steps taken
+    #: the run is over: its duration is reached (what is open stays open)
+    ended: bool = False
+
+    # -- the next steps ---------------------------------------------------------------
+
+    def successors(self) -> Iterator[tuple[str, World]]:
+        """Every next step from here: (what happened, the world after it)."""
+        if self.bounds.depth is not None and self.depth >= self.bounds.depth:
+            return
+        for index, copy in enumerate(self.flight):
+            overtakes = self._overtakes(index)
+            if self.bounds.max_reorder is None or self.reorders + overtakes <= (
+                self.bounds.max_reorder
+            ):
+                yield self._branch(partial(World._deliver, index=index, overtakes=overtakes))
+            if self.losses < self.bounds.max_loss:
+                yield self._branch(partial(World._lose, index=index))
+            if self.duplicates < self.bounds.max_duplicates and not copy.duplicate:
+                yield self._branch(partial(World._duplicate, index=index))
+        yield from self._time_steps()
+
+    def _branch(self, step: Callable[[World], str]) -> tuple[str, World]:
+        twin = self.copy()
+        label = step(twin)
+        twin.trail, twin.depth = Trail(label, self.trail), self.depth + 1
+        return label, twin
+
+    def _overtakes(self, index: int) -> int:
+        """1 when delivering ``flight[index]`` overtakes an earlier copy between the
+        same two stations, else 0."""
+        copy = self.flight[index]
+        sender = copy.envelope.sender
+        return int(
+            any(c.to == copy.to and c.envelope.sender == sender for c in self.flight[:index])
+        )
+
+    def _time_steps(self) -> Iterator[tuple[str, World]]:
+        at, what = self.next_due()
+        if at is None:
+            self.ended = what == "end"
+            return
+        if any(c.sent + self._latency(c) < at for c in self.flight):
+            return  # a copy must arrive (or be lost) before then
+        if what == "answer":
+            due = min(self.due, key=lambda d: (d.at, d.party, d.incident, d.channel))
+            for answer in due.answers:
+                yield self._branch(partial(World._answer, at=at, due=due, answer=answer))
+        elif what == "script":
+            yield self._branch(partial(World._act, at=at))
+        else:
+            yield self._branch(partial(World._timer, at=at))
+
+    def next_due(self) -> tuple[float | None, str]:
+        """When the next thing is due, and what it is: a scripted act first, then an
+        answer, then a timer, when they fall at once (as the simulator orders them)."""
+        scenario, candidates = self.scenario, []
+        if self.script < len(self.acts):
+            candidates.append((scenario.start + self.acts[self.script].at, 0, "script"))
+        if self.due:
+            candidates.append((min(d.at for d in self.due), 1, "answer"))
+        deadlines = [d for e in self.endpoints.values() if (d := e.next_deadline()) is not None]
+        if deadlines:
+            candidates.append((min(deadlines), 2, "timer"))
+        if not candidates:
+            return None, ""
+        at, _, what = min(candidates)
+        if at > scenario.start + scenario.duration:
+            return None, "end"  # the exercise is over
+        return max(at, self.now), what
+
+    def _latency(self, copy: Copy) -> float:
+        return self.scenario.network[copy.envelope.channel].latency.upper
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _deliver(self, index: int, overtakes: int) -> str:
+        copy = self.flight.pop(index)
+        self.reorders += overtakes
+        party = self._party_of(copy.to)
+        endpoint = self.endpoints[party]
+        events = endpoint.receive_envelope(copy.envelope, copy.digest, self.now)
+        what = "arrives" + (" again" if copy.duplicate else "")
+        for event in events:
+            if isinstance(event, Rejected):
+                reasons = self.rejected.setdefault(copy.envelope.incident, Counter())
+                reasons[event.reason.value] += 1
+                what = f"refused ({event.reason.value})"
+            elif isinstance(event, Received):
+                self.watch.observe(party, event, None, self._owners())
+        self._heard(party, events)
+        self._pump(party)
+        return f"{self._at()} {self._describe(copy)} {what}"
+
+    def _lose(self, index: int) -> str:
+        copy = self.flight.pop(index)
+        self.losses += 1
+        return f"{self._at()} {self._describe(copy)} is lost"
+
+    def _duplicate(self, index: int) -> str:
+        copy = self.flight[index]
+        self.flight.insert(index + 1, dataclasses.replace(copy, duplicate=True))
+        self.duplicates += 1
+        return f"{self._at()} {self._describe(copy)} is duplicated"
+
+    def _act(self, at: float) -> str:
+        self.now = at
+        event = self.acts[self.script]
+        self.script += 1
+        what = perform(self.endpoints[event.party], event, at)
+        self._pump(event.party)
+        return f"{self._at()} {event.party}: {what} ({event.incident})"
+
+    def _timer(self, at: float) -> str:
+        self.now = at
+        lines = []
+        for party, endpoint in self.endpoints.items():
+            deadline = endpoint.next_deadline()
+            if deadline is not None and deadline <= at:
+                before = {(i.id, i.role): i.state for i in endpoint.incidents()}
+                self._heard(party, endpoint.on_timer(at))
+                sent = self._pump(party)
+                changed = [
+                    f"{i.id} {before.get((i.id, i.role), State.NEW)} -> {i.state}"
+                    for i in endpoint.incidents()
+                    if before.get((i.id, i.role)) != i.state
+                ]
+                done = ", ".join(changed + [f"sends {m}" for m in sent]) or "nothing to do"
+                lines.append(f"{party}'s timer: {done}")
+        return f"{self._at()} " + "; ".join(lines)
+
+    def _answer(self, at: float, due: Due, answer: str) -> str:
+        self.now = at
+        self.due.remove(due)
+        endpoint = self.endpoints[due.party]
+        rule, channel = due.rule, due.channel
+        try:
+            if answer == "ack":
+                endpoint.acknowledge(due.incident, at, channel=channel, text=rule.text)
+            elif answer in ("standby", "standby-then-ack"):
+                endpoint.standby(due.incident, at, channel=channel, text=rule.text)
+                if answer == "standby-then-ack":
+                    later = Due(at + rule.final_delay.mean, *_who(due), ("ack",), rule)
+                    self.due.append(later)
+            elif answer in ("dispute", "disavow"):
+                reason = DisputeReason.NOT_OUR_FORCES if answer == "disavow" else rule.reason
+                endpoint.dispute(due.incident, reason or DisputeReason.OTHER, at, channel=channel)
+            elif answer == "resolve":
+                endpoint.resolve(due.incident, rule.actions, at, channel=channel)
+        except (IllegalTransition, UnknownIncident, HotlineError, ValueError) as exc:
+            return f"{self._at()} {due.party} {answer} on {due.incident}: moot ({exc})"
+        self._pump(due.party)
+        return f"{self._at()} {due.party} answers {due.incident} on {channel}: {answer}"
+
+    # -- around the steps -------------------------------------------------------------
+
+    def _heard(self, party: str, events: list[Event]) -> None:
+        """A notice that rang at ``party``: what its responder rule says it owes."""
+        for event in events:
+            if not (isinstance(event, Received) and event.envelope.kind in NOTICE_KINDS):
+                continue
+            envelope = event.envelope
+            view = self.endpoints[party].answering(envelope.incident, envelope.channel)
+            if view.state not in (State.NOTIFIED, State.STANDBY):
+                continue
+            if view.station in view.leg.answers or any(
+                (d.party, d.incident, d.channel) == (party, view.id, view.channel) for d in self.due
+            ):
+                continue
+            rule = _rule(self.scenario, view.station, self.now - self.scenario.start, view)
+            if rule is None:
+                continue
+            answers = rule.answers or (rule.action,)
+            if rule.probability < 1.0 and "silent" not in answers:
+                answers = (*answers, "silent")
+            if not any(a in _ANSWERING for a in answers):
+                continue
+            at = self.now + rule.delay.mean
+            self.due.append(Due(at, party, view.id, view.channel, answers, rule))
+
+    def _pump(self, party: str) -> list[str]:
+        """Put what ``party`` signed in flight; returns what it was, for the trail."""
+        sent = []
+        for message in self.endpoints[party].outbox():
+            envelope = message.envelope
+            self.watch.sent.add(envelope.id)
+            for recipient in message.recipients:
+                self.flight.append(Copy(recipient, envelope, message.digest, self.now))
+            sent.append(f"{envelope.kind} {envelope.incident} to {','.join(message.recipients)}")
+        return sent
+
+    def _party_of(self, station: str) -> str:
+        return self._owners()[station]
+
+    def _owners(self) -> dict[str, str]:
+        return {s: p for s, (p, _) in self.scenario.stations().items()}
+
+    def _at(self) -> str:
+        return f"+{self.now - self.scenario.start:g}s"
+
+    def _describe(self, copy: Copy) -> str:
+        envelope = copy.envelope
+        return (
+            f"{envelope.kind} {envelope.incident} {envelope.sender}->{copy.to} "
+            f"(sent +{copy.sent - self.scenario.start:g}s)"
+        )
+
+    # -- identity ---------------------------------------------------------------------
+
+    def copy(self) -> World:
+        """An independent copy, to take one step in."""
+        return World(
+            scenario=self.scenario,
+            bounds=self.bounds,
+            acts=self.acts,
+            now=self.now,
+            endpoints={p: e.copy() for p, e in self.endpoints.items()},
+            flight=list(self.flight),
+            due=list(self.due),
+            script=self.script,
+            losses=self.losses,
+            duplicates=self.duplicates,
+            reorders=self.reorders,
+            watch=Watch(
+                sent=set(self.watch.sent),
+                accepted={p: set(ids) for p, ids in self.watch.accepted.items()},
+                notices={p: set(d) for p, d in self.watch.notices.items()},
+                carried=Counter(self.watch.carried),
+                breaches=list(self.watch.breaches),
+            ),
+            rejected={i: Counter(r) for i, r in self.rejected.items()},
+            trail=self.trail,
+            depth=self.depth,
+        )
+
+    def key(self) -> bytes:
+        """A digest of everything that decides what can happen next (not of how the
+        world got here): two worlds with one key have the same futures."""
+        flight = [(c.to, c.envelope.id, c.sent, c.duplicate) for c in self.flight]
+        if self.bounds.max_reorder is None:
+            flight.sort()  # every order is explored: the order in flight says nothing
+        state = (
+            self.now,
+            self.script,
+            self.losses,
+            self.duplicates,
+            self.reorders,
+            flight,
+            sorted((d.at, d.party, d.incident, d.channel.value, d.answers) for d in self.due),
+            [(party, endpoint.state()) for party, endpoint in sorted(self.endpoints.items())],
+        )
+        return hashlib.blake2b(pickle.dumps(state, protocol=5), digest_size=16).digest()
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing in flight and nothing owed: only timers (or nothing) remain."""
+        return not self.flight and not self.due
+
+    def incidents(self) -> list[Incident]:
+        """Every view of every incident (originators' first)."""
+        views = [i for e in self.endpoints.values() for i in e.incidents()]
+        return sorted(views, key=lambda i: (i.role is not Role.ORIGINATOR, i.opened_at, i.id))
+
+
+def initial_world(scenario: Scenario, bounds: Bounds) -> World:
+    """The world at the scenario's start: every post up, nothing sent."""
+    stations = scenario.stations()
+    keys = {s: StationKey(station_seed(scenario.seed, s), s) for s in stations}
+    keyring = Keyring(
+        TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
+        for s, (p, c) in stations.items()
+    )
+    policy = VerifierPolicy(max_age=scenario.max_age, max_skew=scenario.max_skew)
+    endpoints = {
+        party: StationEndpoint(
+            party=party,
+            keys=[keys[s] for s in sorted(set(table.values()))],
+            keyring=keyring,
+            doctrine=scenario.doctrine,
+            message_ids=MessageIds(party),
+            policy=policy,
+            encode=False,
+        )
+        for party, table in scenario.parties.items()
+    }
+    acts = tuple(sorted(scenario.events, key=lambda e: e.at))  # as the simulator runs them
+    return World(
+        scenario=scenario, bounds=bounds, acts=acts, now=scenario.start, endpoints=endpoints
+    )
+
+
+def _rule(scenario: Scenario, station: str, at: float, view: Incident) -> ResponderRule | None:
+    for rule in scenario.responders:
+        if rule.station == station and rule.matches(at, view.notice.activity):
+            return rule
+    return None
+
+
+def _who(due: Due) -> tuple[str, str, Channel]:
+    return due.party, due.incident, due.channel

@@ -1,0 +1,214 @@
+"""`hotline explore`: every interleaving of a small exercise, checked; the shortest path
+to each violation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from hotline import COMPILED
+from hotline.cli import main
+from hotline.core.incident import HANDLERS, Heard, Incident, Send, State, Verdict
+from hotline.core.names import Kind
+from hotline.explore.search import explore
+from hotline.explore.world import Bounds, initial_world
+from hotline.sim.exercise import run_exercise
+from hotline.sim.fields import ScenarioError
+from hotline.sim.model import Scenario
+from hotline.sim.scenario import parse_scenario
+
+#: one flash notice on the air line, acknowledged after 30 s; no fallback line
+ONE_NOTICE = """
+[scenario]
+name = "one-notice"
+start = "2026-03-01T06:00:00Z"
+duration = "2h"
+[parties.BLUE]
+air = "BLUE-AOC"
+[parties.RED]
+air = "RED-AOC"
+[doctrine.channels.air]
+fallback = "none"
+retries = RETRIES
+[network.air]
+latency = "2s"
+[[responders]]
+station = "RED-AOC"
+action = "ack"
+delay = "30s"
+[[events]]
+at = "0s"
+originator = "BLUE-AOC"
+incident = "flight-1"
+activity = "flight"
+precedence = "flash"
+[[expect]]
+incident = "*"
+outcome = "acknowledged"
+"""
+
+
+def _scenario(retries: int = 0, text: str = ONE_NOTICE) -> Scenario:
+    return parse_scenario(text.replace("RETRIES", str(retries)), "one-notice.toml")
+
+
+def test_without_loss_the_one_path_is_counted_by_hand() -> None:
+    # notify; the notice arrives; RED acknowledges; the ack arrives: five states
+    found = explore(_scenario(), Bounds())
+    assert (found.states, found.transitions, found.final, found.depth) == (5, 4, 1, 4)
+    assert found.violations == []
+    assert found.outcomes == {"flight-1": {"acknowledged"}}
+
+
+def test_one_loss_is_counted_by_hand() -> None:
+    # besides the five states above, with one copy lost (retries = 0):
+    #   the notice lost -> BLUE's deadline passes (unresolved; it tells RED, which never
+    #   answered) -> the close arrives -> RED's confirm arrives: 4 new states;
+    #   the ack lost -> the same deadline, close and confirm: 4 new states
+    found = explore(_scenario(), Bounds(max_loss=1))
+    assert (found.states, found.final) == (5 + 4 + 4, 3)
+    assert found.outcomes == {"flight-1": {"acknowledged", "unresolved"}}
+
+
+def test_a_protocol_that_breaks_under_one_loss_yields_its_shortest_counterexample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "no-retries.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "0"))
+    out = tmp_path / "cx"
+    code = main(["explore", str(scenario), "--max-loss", "1", "--counterexamples", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "VIOLATED expect every incident acknowledged" in printed
+    document = json.loads((out / "counterexample-1.json").read_text())
+    # the shortest way to break it: the notice itself is lost
+    assert document["steps"][0].endswith("BLUE: scripted notify (flight-1)")
+    assert "notify flight-1 BLUE-AOC->RED-AOC (sent +0s) is lost" in document["steps"][1]
+    assert len(document["steps"]) == 5  # then the deadline, the close, the confirm
+    assert "flight-1: outcome unresolved" in document["detail"]
+
+
+def test_with_retries_the_same_loss_breaks_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    found = explore(_scenario(retries=1), Bounds(max_loss=1))
+    assert found.violations == []
+    assert found.outcomes == {"flight-1": {"acknowledged"}}
+
+
+def test_duplicates_are_refused_and_change_no_outcome() -> None:
+    found = explore(_scenario(retries=1), Bounds(max_duplicates=2))
+    assert found.violations == []
+    assert found.states > 5
+
+
+def test_every_answer_a_responder_may_give_is_explored() -> None:
+    text = ONE_NOTICE.replace('action = "ack"', 'answers = ["ack", "dispute", "silent"]')
+    text = text.replace('delay = "30s"', 'delay = "30s"\nreason = "location-conflict"')
+    found = explore(_scenario(text=text), Bounds())
+    assert found.outcomes == {"flight-1": {"acknowledged", "disputed", "unresolved"}}
+    assert [v.property for v in found.violations] == ["expect every incident acknowledged"]
+
+
+def test_an_outcome_never_reached_is_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "1"))
+    assert main(["explore", str(scenario), "--sometimes", "flight-1=disputed"]) == 1
+    assert "NEVER REACHED: flight-1 disputed" in capsys.readouterr().out
+    assert main(["explore", str(scenario), "--sometimes", "flight-1=acknowledged"]) == 0
+
+
+def test_max_states_stops_the_search_and_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "1"))
+    assert main(["explore", str(scenario), "--max-loss", "2", "--max-states", "3"]) == 1
+    assert "INCOMPLETE: --max-states reached" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-loss", "-1"], "--max-loss: -1 is below 0"),
+        (["--max-states", "0"], "--max-states: 0 is below 1"),
+        (["--sometimes", "flight-1"], "is not INCIDENT=OUTCOME"),
+        (["--sometimes", "flight-1=won"], "is not INCIDENT=OUTCOME"),
+    ],
+)
+def test_bad_options_are_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "1"))
+    assert main(["explore", str(scenario), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_world_copy_is_independent_of_its_original() -> None:
+    world = initial_world(_scenario(), Bounds())
+    [(_, after)] = list(world.successors())
+    assert world.flight == []
+    assert len(after.flight) == 1
+    assert list(world.endpoints["BLUE"].incidents()) == []
+    assert after.key() != world.key()
+    assert initial_world(_scenario(), Bounds()).key() == world.key()
+
+
+@pytest.mark.skipif(COMPILED, reason="patches the incident table, which is compiled")
+def test_a_doctrine_variant_that_leaves_a_crossing_unreconciled_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test-only variant: a responder that has acknowledged takes a withdraw that
+    crosses its ack, confirms it, and keeps its acknowledged view."""
+    original = Incident._on_closing
+
+    def unreconciled(self: Incident, heard: Heard, now: float) -> Verdict:
+        if heard.kind is Kind.WITHDRAW and self.state is State.ACKNOWLEDGED:
+            return Verdict([Send(Kind.CONFIRM, self.channel, (heard.sender,), heard.digest, {})])
+        return original(self, heard, now)
+
+    monkeypatch.setitem(HANDLERS, Kind.WITHDRAW, unreconciled)
+    text = ONE_NOTICE.replace("RETRIES", "0").replace(
+        "[[expect]]",
+        '[[events]]\nat = "30s"\naction = "withdraw"\noriginator = "BLUE-AOC"\n'
+        'incident = "flight-1"\n[[expect]]',
+    )
+    found = explore(_scenario(text=text), Bounds())
+    [violation] = [v for v in found.violations if "views-agree" in v.property]
+    assert "BLUE-AOC holds withdrawn; RED-AOC (air) holds acknowledged" in violation.detail
+    assert any("RED answers flight-1 on air: ack" in step for step in violation.steps)
+    monkeypatch.undo()
+    honest = explore(_scenario(text=text), Bounds())
+    assert not [v for v in honest.violations if "views-agree" in v.property]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('action = "ack"\nanswers = ["ack"]', "give action or answers, not both"),
+        ("answers = []", "must be a non-empty list of actions"),
+        ('answers = ["ack", "shrug"]', "responders[0].answers[1]: 'shrug' is not one of"),
+        ('answers = ["ack", "ack"]', "names an action twice"),
+        ('answers = ["dispute"]', "responders[0].reason"),
+    ],
+)
+def test_bad_answers_are_refused_with_the_field(change: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        parse_scenario(
+            ONE_NOTICE.replace("RETRIES", "0").replace('action = "ack"', change), "s.toml"
+        )
+
+
+def test_a_run_draws_one_of_the_answers_for_each_call() -> None:
+    text = ONE_NOTICE.replace("RETRIES", "0").replace(
+        'action = "ack"', 'answers = ["ack", "dispute"]\nreason = "location-conflict"'
+    )
+    scenario = parse_scenario(text, "s.toml")
+    seen = {run_exercise(scenario, seed).incidents()[0].outcome for seed in range(20)}
+    assert seen == {"acknowledged", "disputed"}
