@@ -126,6 +126,8 @@ class LiveExercise:
         self.kept_journals: list[tuple[Path, Path]] = []
         #: each station's private key, fresh for the run (made when it starts)
         self.station_keys: dict[str, StationKey] = {}
+        #: journal heads left uncountersigned as the run ended, and why
+        self.head_refusals: list[str] = []
 
     def _journal(self, party: str) -> Path | None:
         if self.journals is None:
@@ -240,6 +242,12 @@ class LiveExercise:
             await asyncio.sleep(0.02)
             if all(post.countersigned >= wanted[p] for p, post in self.posts.items()):
                 return
+        for party, post in self.posts.items():
+            if post.countersigned < wanted[party]:
+                self.head_refusals.append(
+                    f"{party}'s journal head: {post.countersigned} of {wanted[party]} "
+                    "countersignatures came back within five seconds"
+                )
 
     async def _listen(
         self, party: str, post: Station, responders: Responders, owner: dict[str, str]

@@ -11,9 +11,15 @@ from pathlib import Path
 
 
 def write_output(
-    path: Path, data: bytes, *, force: bool = False, inputs: Iterable[Path] = ()
+    path: Path,
+    data: bytes,
+    *,
+    force: bool = False,
+    inputs: Iterable[Path] = (),
+    mode: int = 0o644,
 ) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file beside it, then a rename).
+    """Write ``data`` to ``path`` atomically (a temporary file beside it, then a rename),
+    readable by all (``mode``): what is written this way is meant to be shared.
 
     Raises:
         FileExistsError: ``path`` is one of ``inputs``, or exists and ``force`` is false.
@@ -27,6 +33,7 @@ def write_output(
     directory = path.parent if str(path.parent) else Path()
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.")
     try:
+        os.fchmod(descriptor, mode)  # the temporary file is its owner's only
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()

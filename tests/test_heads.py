@@ -4,6 +4,7 @@ countersignature that covers it, and comparing two journals catches a trimmed ta
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from hotline.cli import main
 from hotline.core.events import Received
 from hotline.core.heads import COUNTERSIGNS, HEAD, head_body, is_head_traffic, read_head
 from hotline.core.names import Channel, Kind
-from hotline.keyfiles import RUN_KEYRING, load_keyring, save_run_keys
+from hotline.keyfiles import (
+    RUN_KEYRING,
+    load_keyring,
+    load_private_key,
+    save_keyring,
+    save_run_keys,
+)
 from hotline.live import LiveExercise
 from hotline.sim.exercise import run_exercise
 from hotline.sim.scenario import load_scenario, parse_scenario
@@ -193,9 +200,12 @@ def test_a_trimmed_tail_is_caught_by_the_other_sides_copy_of_its_head(journals: 
     trimmed = journals / "RED-trimmed.journal"
     _trimmed(journals / "RED.journal", trimmed, red.messages[1].entry)  # up to its ack
     verify_journal(trimmed)  # on its own, a trimmed chain is a chain
-    [finding] = compare_journals(journals / "BLUE.journal", trimmed, keyring).findings
-    assert f"is trimmed: it ends at entry {red.messages[1].entry}, but" in finding
-    assert "BLUE holds that head, signed by RED at" in finding
+    findings = compare_journals(journals / "BLUE.journal", trimmed, keyring).findings
+    [trim] = [f for f in findings if "is trimmed" in f]
+    assert f"is trimmed: it ends at entry {red.messages[1].entry}, but" in trim
+    assert "BLUE holds that head, signed by RED at" in trim
+    # and the heads RED signed, and its countersignature of BLUE's, are gone from it
+    assert all("RED's journal does not" in f for f in findings if f != trim)
 
 
 def test_a_rewritten_journal_is_caught_and_the_message_it_drops_is_disowned(
@@ -292,3 +302,96 @@ async def test_a_live_run_ends_with_heads_countersigned_and_journals_that_agree(
         assert {s.message.party for s in countersignatures(report.messages)} == (
             {"BLUE", "RED"} - {party}
         )
+
+
+def test_a_bundle_that_leaves_out_a_message_of_its_incident_is_refused(journals: Path) -> None:
+    bundle = journals / "b.evidence"
+    export_evidence(journals / "BLUE.journal", "flight-1", bundle)
+    # RED's ack taken out, and the countersignature still covering "every message"
+    _reseal(bundle, lambda b: b["messages"].pop(1))
+    with pytest.raises(JournalError, match="the chain holds and the bundle leaves out"):
+        verify_bundle(bundle)
+    export_evidence(journals / "BLUE.journal", "flight-1", bundle, force=True)
+    _reseal(bundle, lambda b: b.__setitem__("chain", b["chain"][3:]))  # what came before
+    with pytest.raises(JournalError, match="does not start at the journal's first entry"):
+        verify_bundle(bundle)
+
+
+def test_a_statement_signed_by_the_other_party_is_refused(journals: Path) -> None:
+    signer = load_private_key(journals / "RED-AOC.key")
+    bundle = journals / "b.evidence"
+    with pytest.raises(JournalError, match=r"signed by RED-AOC \(RED\), but the journal is BLUE"):
+        export_evidence(journals / "BLUE.journal", "flight-1", bundle, signer=signer)
+
+
+def test_keys_revoked_before_the_run_make_nothing_trusted(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    published = load_keyring(journals / RUN_KEYRING)
+    revoked = published
+    for key in published:
+        revoked = revoked.revoke(key.key_id, 1.0)
+    path = journals / "revoked.keyring.json"
+    save_keyring(path, revoked)
+    journal = str(journals / "BLUE.journal")
+    assert main(["audit", "verify", journal, "--keyring", str(path)]) == 3
+    assert "is revoked when it was signed" in capsys.readouterr().err
+    assert main(["audit", "compare", journal, str(journals / "RED.journal"),
+                 "--keyring", str(path)]) == 3  # fmt: skip
+
+
+def test_a_journal_trimmed_after_its_own_last_head_disagrees(journals: Path) -> None:
+    """Trimmed just after its own head: the head still matches, but the countersign it
+    sent for the other side's head, which that side holds, is gone."""
+    blue = verify_journal(journals / "BLUE.journal")
+    [own] = [h for h in signed_heads(blue.messages) if h.message.direction == "sent"]
+    trimmed = journals / "BLUE-trimmed.journal"
+    _trimmed(journals / "BLUE.journal", trimmed, own.message.entry + 1)
+    keyring = load_keyring(journals / RUN_KEYRING)
+    findings = compare_journals(trimmed, journals / "RED.journal", keyring).findings
+    assert findings
+    assert all("BLUE's journal does not" in f for f in findings)
+
+
+def test_a_notice_written_in_after_a_later_head_is_called_so(journals: Path) -> None:
+    """BLUE appends a backdated notice after its last countersigned head: its own head,
+    which RED holds, says the journal did not hold it then."""
+    key = load_private_key(journals / "BLUE-AOC.key")
+    blue = verify_journal(journals / "BLUE.journal")
+    notice = blue.messages[0].envelope
+    forged = key.sign(dataclasses.replace(notice, id=bytes(16), incident="flight-2", seq=99))
+    forged_journal = journals / "BLUE-forged.journal"
+    forged_journal.write_bytes((journals / "BLUE.journal").read_bytes())
+    journal = Journal(forged_journal)
+    journal.append(blue.ended_at, "sent", "flight-2",
+                   {"message": forged, "channel": "air", "to": ["RED-AOC"]})  # fmt: skip
+    journal.close()
+    keyring = load_keyring(journals / RUN_KEYRING)
+    findings = compare_journals(forged_journal, journals / "RED.journal", keyring).findings
+    assert any("journaled after that head, though signed before it" in f for f in findings)
+
+
+def test_a_bundle_no_one_countersigned_can_be_required_to_be(
+    journals: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = journals / "b.evidence"
+    export_evidence(journals / "BLUE.journal", "flight-1", bundle)
+    assert main(["audit", "verify", str(bundle), "--require-countersigned"]) == 4
+    _reseal(bundle, lambda b: b.__setitem__("messages", b["messages"][:2]))
+    assert main(["audit", "verify", str(bundle), "--require-countersigned"]) == 3
+    assert "no other party countersigned" in capsys.readouterr().err
+
+
+def test_published_files_are_readable_and_private_keys_are_not(journals: Path) -> None:
+    assert (journals / RUN_KEYRING).stat().st_mode & 0o777 == 0o644
+    assert (journals / "RED-AOC.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_skewed_clock_that_refuses_the_heads_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    skewed = ONE_NOTICE + '\n[[faults]]\nkind = "clock-skew"\nstation = "RED-AOC"\nskew = "2h"\n'
+    scenario = tmp_path / "skewed.toml"
+    scenario.write_text(skewed)
+    main(["exercise", "run", str(scenario), "-q", "--journal", str(tmp_path)])
+    assert "refused BLUE-AOC's heartbeat about journals" in capsys.readouterr().out

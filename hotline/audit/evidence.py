@@ -12,8 +12,9 @@ stretch of the journal's chain from the first of those messages to the journal's
 at export (each entry as a link: its fields, its body by digest, so other incidents'
 content stays out), and the countersignature another party signed of a journal head at
 or after the last of them (`hotline.audit.heads`). A post that later rewrote or
-trimmed its journal could not produce a chain through a head the other side
-countersigned.
+trimmed its journal cannot produce a chain through a head the other side countersigned,
+short of signing a second head for the rewritten journal (a fork), which the other
+side's journal then also holds: `hotline.audit.compare` finds it there.
 
 A bundle is a msgpack map ``{"evidence": BODY, "digest": SHA-256(BODY), "statement":
 S}``, S (optional) being the exporting post's signature, in the signed-message form of
@@ -44,6 +45,8 @@ from hotline.audit.heads import Countersignature, countersignatures, covering
 from hotline.audit.journal import (
     GENESIS,
     KINDS,
+    MSGPACK_ERRORS,
+    SQLITE_MAGIC,
     Entry,
     JournalError,
     Link,
@@ -65,7 +68,6 @@ VERSION = 2
 #: What an exporting post signs: this prefix, then the SHA-256 of the bundle's evidence
 #: (which holds the journal head), in the signed-message form of PROTOCOL.md section 2.
 STATEMENT_PREFIX = b"hotline evidence statement v1\x00"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,10 @@ class Report:
     head_traffic: list[CheckedMessage] = field(default_factory=list)
     #: a bundle: other parties' countersignatures of a head covering its messages
     countersigned: list[Countersignature] = field(default_factory=list)
+    #: the party whose post's journal it is (None: it holds no message it sent)
+    party: str | None = None
+    #: the time of the last entry (the post's clock)
+    ended_at: float = 0.0
 
 
 def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
@@ -159,8 +165,34 @@ def verify_journal(path: Path) -> Report:
             report.signatures += 1
         report.entries, report.head = entry.number, entry.hash
         report.hashes.append(entry.hash)
+        report.ended_at = entry.at
+    report.party = post_party(path, report.messages)
     report.unchecked_bytes = check_file(path)
     return report
+
+
+def post_party(path: Path, messages: list[CheckedMessage]) -> str | None:
+    """The party whose post journaled ``messages``: every message it sent is that
+    party's, and none it received is (None: it sent none).
+
+    Raises:
+        JournalError: messages sent by two parties, or one received from its own.
+    """
+    senders = {m.party for m in messages if m.direction == "sent"}
+    if len(senders) > 1:
+        raise JournalError(
+            f"{path}: holds messages sent by {' and '.join(sorted(senders))}: "
+            "one post's journal holds the messages of one party"
+        )
+    party = next(iter(senders), None)
+    for message in messages:
+        if message.direction == "received" and message.party == party:
+            raise JournalError(
+                f"entry {message.entry}: received from {message.envelope.sender}, a station "
+                f"of {party}, the party whose post this is",
+                message.entry,
+            )
+    return party
 
 
 def _checked(entry: Entry, keyring: Keyring | None) -> CheckedMessage:
@@ -207,11 +239,9 @@ def export_evidence(
     carried = {m.entry for m in chosen}
     carried.update(c.message.entry for c in cover)
     carried.update(c.head.message.entry for c in cover)
-    first = chosen[0].entry
     chain, messages = [], []
-    for entry in read_entries(journal):
-        if entry.number >= first:
-            chain.append(list(entry.link()))
+    for entry in read_entries(journal):  # the whole chain: nothing before is hidden
+        chain.append(list(entry.link()))
         if entry.number in carried:
             messages.append([entry.number, entry.packed])
     body = {
@@ -243,7 +273,7 @@ def verify_bundle(path: Path) -> Report:
         report.signed_by = _check_statement(path, statement, keyring)
     links = _chain(path, body["chain"])
     first = links[0][0]
-    report.head = link_hash(links[-1])
+    report.head, report.ended_at = link_hash(links[-1]), links[-1][1]
     numbers: list[int] = []
     for position, item in enumerate(body["messages"], 1):
         if not (
@@ -272,6 +302,21 @@ def verify_bundle(path: Path) -> Report:
             )
     if not report.messages:
         raise JournalError(f"{path}: no message about incident {report.incident!r}")
+    carried = set(numbers)
+    for number, _, kind, incident, _, _ in links:  # the incident's whole story, or nothing
+        if incident == report.incident and kind in ("sent", "received") and number not in carried:
+            raise JournalError(
+                f"entry {number}: a message about incident {report.incident!r} the chain "
+                "holds and the bundle leaves out",
+                number,
+            )
+    report.party = post_party(path, report.messages + report.head_traffic)
+    signer = report.signed_by
+    if signer is not None and report.party is not None and signer.party != report.party:
+        raise JournalError(
+            f"{path}: the statement is signed by {signer.station} ({signer.party}), but the "
+            f"journal is {report.party}'s post's"
+        )
     last = report.messages[-1].entry
     report.countersigned = countersignatures(report.head_traffic)
     for signature in report.countersigned:
@@ -333,8 +378,8 @@ def _chain(path: Path, rows: Any) -> list[Link]:
                     "(its previous-hash differs)",
                     number,
                 )
-        elif number < 1:
-            raise JournalError(f"{path}: the chain starts at entry {number}")
+        elif number != 1 or prev != GENESIS:
+            raise JournalError(f"{path}: the chain does not start at the journal's first entry")
         links.append((number, at, kind, incident, body_digest, prev))
     return links
 
@@ -348,7 +393,7 @@ def _bundled(number: int, packed: bytes, link: Link, keyring: Keyring) -> Checke
         raise JournalError(f"entry {number}: a {kind} entry, not a signed message", number)
     try:
         body = msgpack.unpackb(packed, raw=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+    except MSGPACK_ERRORS:
         raise JournalError(f"entry {number}: the body is not msgpack", number) from None
     entry = Entry(number, at, kind, incident, body if isinstance(body, dict) else {}, b"", b"", b"")
     return _checked(entry, keyring)
@@ -375,7 +420,7 @@ def _bundle_body(
     signed statement with the digest it must cover (None: an unsigned bundle)."""
     try:
         outer = msgpack.unpackb(path.read_bytes(), raw=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+    except MSGPACK_ERRORS:
         raise JournalError(f"{path}: not an evidence bundle (not msgpack)") from None
     if not isinstance(outer, dict) or set(outer) - {"statement"} != {"evidence", "digest"}:
         raise JournalError(f"{path}: not an evidence bundle (no evidence and digest)")
@@ -387,7 +432,7 @@ def _bundle_body(
         raise JournalError(f"{path}: the bundle's digest does not match its content")
     try:
         body = msgpack.unpackb(packed, raw=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+    except MSGPACK_ERRORS:
         raise JournalError(f"{path}: the evidence is not msgpack") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise JournalError(f"{path}: not a hotline evidence bundle")
@@ -425,6 +470,13 @@ def check_trust(report: Report, keyring: Keyring) -> None:
                 f"the bundle is signed by key {signer.key_id.hex()} ({signer.station}), "
                 "which the keyring given does not hold for that station"
             )
+        try:  # it was signed no earlier than the journal's last entry
+            held.check_usable(report.ended_at)
+        except RejectedMessage as exc:
+            raise JournalError(
+                f"the bundle's statement: {exc.detail} by the journal's last entry, in the "
+                "keyring given"
+            ) from None
     stations = {key.station for key in keyring}
     for held in report.keys.values():  # what the post says it trusted, for known stations
         if held.station in stations and keyring.get(held.key_id) is None:
@@ -448,6 +500,14 @@ def check_trust(report: Report, keyring: Keyring) -> None:
                 f"({trusted.party}) in the keyring given, not {sender}'s",
                 message.entry,
             )
+        try:  # at the time it says it was signed
+            trusted.check_usable(message.envelope.sent_at)
+        except RejectedMessage as exc:
+            raise JournalError(
+                f"message {position} ({sender}): {exc.detail} when it was signed, in the "
+                "keyring given",
+                message.entry,
+            ) from None
 
 
 def verify_any(path: Path) -> Report:

@@ -62,6 +62,9 @@ MESSAGE_KINDS = ("sent", "received", "rejected")
 COLUMNS = ("number", "at", "kind", "incident", "body", "prev", "hash")
 INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM journal ORDER BY number"
+#: what decoding untrusted msgpack may raise
+MSGPACK_ERRORS = (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError)
+SQLITE_MAGIC = b"SQLite format 3\x00"
 #: ``PRAGMA application_id`` of a journal in a file of its own: "HLJ1"
 APPLICATION_ID = 0x484C4A31
 
@@ -232,6 +235,9 @@ def reading(path: Path) -> Iterator[sqlite3.Connection]:
     """The journal file at ``path``, opened read-only; SQLite's errors as JournalError."""
     if not path.is_file():
         raise JournalError(f"{path}: no such file")
+    with path.open("rb") as stream:
+        if stream.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            raise JournalError(f"{path}: not a journal (not an SQLite file)")
     try:
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
@@ -299,7 +305,7 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         raise JournalError(f"entry {number}: its hash does not match its content", number)
     try:
         decoded = msgpack.unpackb(body, raw=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+    except MSGPACK_ERRORS:
         raise JournalError(f"entry {number}: the body is not msgpack", number) from None
     if not isinstance(decoded, dict):
         raise JournalError(f"entry {number}: the body is not a map", number)

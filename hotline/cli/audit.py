@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "verify",
         help="check a journal's chain and signatures, or an evidence bundle offline",
         description="Check a journal (hash chain and every signature) or an evidence "
-        "bundle (digest and every signature), and judge its signatures against the keys "
+        "bundle (statement, chain, every signature, the countersignature of a later "
+        "journal head), and judge its signatures against the keys "
         "each party published (--keyring). Exit 0 if it verifies against that keyring, "
         "4 if it verifies only against the keys the file holds itself (no --keyring: "
         "intact, but untrusted), 3 naming the first bad entry, 2 if a file cannot be read.",
@@ -42,6 +43,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--keyring",
         type=Path,
         help="the parties' published keys (a keyring file, as `inspect` reads)",
+    )
+    verify.add_argument(
+        "--require-countersigned",
+        action="store_true",
+        help="refuse a bundle (exit 3) that no other party's countersigned journal head covers",
     )
     verify.set_defaults(run=verify_command)
     show = actions.add_parser(
@@ -56,9 +62,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "evidence",
         help="export one incident's signed messages and keys as a bundle",
         description="Write a self-contained evidence bundle: every signed message the "
-        "journal holds about the incident, with the public keys that sign them. A third "
-        "party checks it with `hotline audit verify BUNDLE`; that the keys in it are the "
-        "parties' own, it must check against the keys each party published.",
+        "journal holds about the incident, with the public keys that sign them, the "
+        "journal's chain (each entry by its body's digest, so other incidents stay out) "
+        "and the other side's countersignature of a journal head at or after the last of "
+        "them. A third party checks it with `hotline audit verify BUNDLE --keyring "
+        "PUBLISHED`: whose keys sign it, only the keys each party published can say.",
     )
     evidence.add_argument("journal", type=Path)
     evidence.add_argument("--incident", metavar="ID", required=True)
@@ -100,6 +108,9 @@ def verify_command(args: argparse.Namespace) -> int:
         report = verify_any(_existing(args.path))
         if trusted is not None:
             check_trust(report, trusted)
+        bundle = report.kind == "evidence bundle"
+        if args.require_countersigned and bundle and not report.countersigned:
+            raise JournalError("no other party countersigned a journal head covering it")
     except JournalError as exc:
         return _rejected(args.path, exc)
     print(f"{args.path}: {report.kind} verifies: {_summary(report)}")
@@ -182,6 +193,8 @@ def compare_command(args: argparse.Namespace) -> int:
         heads = [h for s, h in comparison.heads if s is side]
         print(f"{len(heads)} journal heads {side.party} signed are held by the other side")
     print(f"{comparison.shared} signed messages between them are in both journals")
+    for note in comparison.notes:
+        print(f"  (cannot tell) {note}")
     if not comparison.findings:
         print("the journals agree")
         return EXIT_OK
@@ -199,7 +212,8 @@ def _existing(path: Path) -> Path:
 
 def _rejected(path: Path, exc: JournalError) -> int:
     where = "" if exc.entry is None else f" (first bad entry: {exc.entry})"
-    print(f"hotline: {path}: does not verify{where}: {exc}", file=sys.stderr)
+    text = str(exc).removeprefix(f"{path}: ")  # said once is enough
+    print(f"hotline: {path}: does not verify{where}: {text}", file=sys.stderr)
     return EXIT_REJECTED
 
 

@@ -123,6 +123,8 @@ def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> 
         out = _console(sys.stdout)
     for earlier, kept in run.kept_journals:
         out.print(f"journal: the earlier {earlier} is kept as {kept}", markup=False, soft_wrap=True)
+    for refusal in run.head_refusals:
+        out.print(f"journal: {refusal}", markup=False, soft_wrap=True)
     if args.journal is not None:
         written = save_run_keys(args.journal, run.station_keys, run.scenario.stations())
         out.print(

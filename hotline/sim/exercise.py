@@ -194,6 +194,8 @@ class Exercise:
         }
         #: journals earlier runs left in the directory, and where they were moved
         self.kept_journals: list[tuple[Path, Path]] = []
+        #: journal heads or countersignatures refused as the run ended (clock skew...)
+        self.head_refusals: list[str] = []
         self.recorders = {} if journals is None else self._recorders(journals)
         self._owner = {s: p for s, (p, _) in stations.items()}
         self.responders = Responders(
@@ -247,6 +249,12 @@ class Exercise:
                 now = self._local(other)
                 events = self.endpoints[other].receive(message.data, now, channel=message.channel)
                 self.recorders[other].received(message.data, message.channel, events, now)
+                for event in events:
+                    if isinstance(event, Rejected):
+                        self.head_refusals.append(
+                            f"{station} refused {message.envelope.sender}'s "
+                            f"{message.envelope.kind} about journals: {event.reason}"
+                        )
                 self._hand_over(other)
 
     def _recorders(self, directory: Path) -> dict[str, Recorder]:

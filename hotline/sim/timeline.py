@@ -62,3 +62,7 @@ class Timeline(Protocol):
     @property
     def station_keys(self) -> Mapping[str, StationKey]:
         """The private key of each station, by station id."""
+
+    @property
+    def head_refusals(self) -> Sequence[str]:
+        """Journal heads left uncountersigned as the run ended, and why."""
