@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
 from hotline.report.html import write_sweep_report
 from hotline.report.plots import plot_sweep, require_matplotlib
+from hotline.sim.cluster import Cluster, connect
 from hotline.sim.scenario import load_scenario, load_scenario_data
 from hotline.sim.sweep import OUTCOME_NAMES, csv_rows, grid, parse_vary, sweep, sweep_document
 
@@ -33,8 +34,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "Wilson intervals, time-to-close percentiles over the closed incidents, and each "
         "expectation's ([[expect]]) pass rate over the runs. Exit 1 if an invariant broke "
         "in any run, or an expectation failed in any run (unless "
-        "--allow-failed-expectations); exit 2 on bad input or an output that cannot be "
-        "written, before anything runs.",
+        "--allow-failed-expectations); exit 2 on bad input, an output that cannot be "
+        "written or a cluster that cannot be used, before anything runs.",
     )
     parser.add_argument("scenario", type=Path)
     parser.add_argument("--runs", type=int, required=True, help="seeded runs per point")
@@ -46,7 +47,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="a scenario value to vary, e.g. network.ground.loss=0,0.2,0.5 (repeat for a grid)",
     )
     parser.add_argument("--seed", type=int, help="first seed (default: the scenario's)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    parser.add_argument(
+        "--workers", type=int, help="local processes (default: one per CPU); not with --scheduler"
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the chunks on the workers of this Dask distributed scheduler instead of "
+        "local processes (needs hotline[cluster]; the result is the same)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds for the scheduler to answer and a worker to join (default 10)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON (- for stdout)")
     parser.add_argument("--csv", metavar="PATH", help="write one row per point as CSV")
     parser.add_argument("--plot", metavar="PNG", help="draw probabilities and times")
@@ -162,15 +178,16 @@ class ProgressLines:
 
 
 @contextlib.contextmanager
-def _progress(total: int, workers: int) -> Iterator[Callable[[int, int], None]]:
-    """A progress callback: a bar on a terminal, else lines (both on standard error)."""
+def _progress(total: int, workers: int, where: str = "") -> Iterator[Callable[[int, int], None]]:
+    """A progress callback: a bar on a terminal, else lines (both on standard error),
+    the first saying over how many workers, and ``where`` they are."""
     if sys.stderr.isatty():
         columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("runs", total=total)
             yield lambda done, _: bar.update(task, completed=done)
         return
-    over = f"{workers} worker{'s' if workers > 1 else ''}"
+    over = f"{workers} worker{'s' if workers > 1 else ''}" + (f" at {where}" if where else "")
     print(f"sweep: {total} runs over {over}", file=sys.stderr, flush=True)
     yield ProgressLines(total, sys.stderr).update
 
@@ -214,8 +231,13 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Run the sweep and write what was asked."""
     if not 1 <= args.runs <= 1_000_000:
         raise UserError(f"--runs: {args.runs} is not in 1 .. 1000000")
-    if not 1 <= args.workers <= 256:
-        raise UserError(f"--workers: {args.workers} is not in 1 .. 256")
+    if args.workers is not None and args.scheduler:
+        raise UserError("--workers: not with --scheduler (the cluster's workers run the sweep)")
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    if not 1 <= workers <= 256:
+        raise UserError(f"--workers: {workers} is not in 1 .. 256")
+    if not 0 < args.connect_timeout <= 3600:
+        raise UserError(f"--connect-timeout: {args.connect_timeout:g} is not in (0, 3600] s")
     try:
         varies = [parse_vary(text) for text in args.vary]
     except ValueError as exc:
@@ -225,8 +247,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     points = grid(document, varies, str(args.scenario))
     check_outputs(args)
     seed = scenario.seed if args.seed is None else args.seed
-    with _progress(len(points) * args.runs, args.workers) as progress:
-        results = sweep(points, args.runs, seed, args.workers, progress)
+    with contextlib.ExitStack() as stack:
+        cluster: Cluster | None = None
+        if args.scheduler:
+            cluster = stack.enter_context(connect(args.scheduler, args.connect_timeout))
+            workers = cluster.threads
+        where = cluster.address if cluster else ""
+        with _progress(len(points) * args.runs, workers, where) as progress:
+            results = sweep(points, args.runs, seed, workers, progress, cluster=cluster)
     result = sweep_document(scenario.name, seed, args.runs, varies, results)
     text = json.dumps(result, indent=2) + "\n"
     if args.json == "-":

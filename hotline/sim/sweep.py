@@ -3,9 +3,11 @@
 A sweep varies values of the scenario document (``network.ground.loss=0,0.2,0.5``;
 several ``--vary`` make a grid) and runs each point ``runs`` times, with seeds
 ``seed, seed + 1, ...`` — the same seeds at every point, so points differ by the varied
-values and not by luck (common random numbers). Runs are spread over a process pool in
-chunks; each chunk returns counts and durations, never whole runs, and results are
-combined in a fixed order, so the output does not depend on the number of workers.
+values and not by luck (common random numbers). Runs are spread in chunks over a process
+pool, or over the workers of a Dask distributed cluster (`hotline.sim.cluster`); each
+chunk returns counts and durations, never whole runs, and results are combined in a
+fixed order, so the output depends neither on the number of workers nor on where they
+run.
 
 The unit of the statistics is the incident: for each point, the probability of each
 outcome (``open`` among them: still open when its run ended) with a 95% Wilson score
@@ -27,9 +29,9 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotline import __version__
 from hotline.core.incident import OUTCOMES
@@ -38,6 +40,9 @@ from hotline.sim.fields import ScenarioError
 from hotline.sim.model import Scenario
 from hotline.sim.result import build_result
 from hotline.sim.scenario import scenario_from_data
+
+if TYPE_CHECKING:
+    from hotline.sim.cluster import Cluster
 
 OUTCOME_NAMES = (*OUTCOMES.values(), "open")
 _STEP = re.compile(r"([A-Za-z0-9_-]+)(?:\[(\d+)\])?$")
@@ -279,25 +284,43 @@ def sweep(
     seed: int,
     workers: int,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    cluster: Cluster | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every point ``runs`` times and summarise each, in grid order."""
+    """Run every point ``runs`` times and summarise each, in grid order: in this process
+    (``workers`` 1), over a pool of ``workers`` processes, or as tasks on ``cluster``
+    (whose worker threads then stand for ``workers``). ``progress`` is told the runs
+    done, and of how many, as each chunk finishes."""
     seeds = list(range(seed, seed + runs))
+    if cluster is not None:
+        workers = cluster.threads
     size = max(1, min(50, math.ceil(runs / max(1, workers) / 4)))
     jobs = [(i, list(part)) for i in range(len(points)) for part in chunks(seeds, size)]
     tallies = [Tally() for _ in points]
-    done = 0
+    finished: dict[int, Tally] = {}  # by position in jobs, until the ones before it are in
+    added = done = 0
     with contextlib.ExitStack() as stack:
-        results: Iterator[Tally]
-        if workers <= 1:
-            results = (run_chunk(points[i].document, part) for i, part in jobs)
+        results: Iterator[tuple[int, Tally]]
+        if cluster is not None:
+            documents = [point.document for point in points]
+            completed = cluster.completed(run_chunk, documents, jobs)
+            results = stack.enter_context(contextlib.closing(completed))  # while connected
+        elif workers <= 1:
+            results = ((n, run_chunk(points[i].document, part)) for n, (i, part) in enumerate(jobs))
         else:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
-            futures = [pool.submit(run_chunk, points[i].document, part) for i, part in jobs]
-            results = (future.result() for future in futures)
-        # taken in submission order, whoever finished first: the result is deterministic
-        for (index, part), tally in zip(jobs, results, strict=True):
-            tallies[index].add(tally)
-            done += len(part)
+            futures = {
+                pool.submit(run_chunk, points[i].document, part): n
+                for n, (i, part) in enumerate(jobs)
+            }
+            results = ((futures[future], future.result()) for future in as_completed(futures))
+        for n, tally in results:
+            finished[n] = tally
+            # added in job order, whoever finished first: the result is deterministic
+            while added in finished:
+                tallies[jobs[added][0]].add(finished.pop(added))
+                added += 1
+            done += len(jobs[n][1])
             if progress:
                 progress(done, len(points) * runs)
     return [summarise(point, tally, runs) for point, tally in zip(points, tallies, strict=True)]
