@@ -13,11 +13,13 @@ from hotline import COMPILED
 from hotline.cli import main
 from hotline.core.incident import HANDLERS, Heard, Incident, Send, State, Verdict
 from hotline.core.names import Kind
+from hotline.explore.replay import replay
 from hotline.explore.search import explore
 from hotline.explore.world import Bounds, initial_world
 from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.model import Scenario
+from hotline.sim.result import build_result
 from hotline.sim.scenario import parse_scenario
 
 #: one flash notice on the air line, acknowledged after 30 s; no fallback line
@@ -212,3 +214,57 @@ def test_a_run_draws_one_of_the_answers_for_each_call() -> None:
     scenario = parse_scenario(text, "s.toml")
     seen = {run_exercise(scenario, seed).incidents()[0].outcome for seed in range(20)}
     assert seen == {"acknowledged", "disputed"}
+
+
+def test_a_counterexample_replays_to_the_same_violation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "no-retries.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "0"))
+    out = tmp_path / "cx"
+    assert main(["explore", str(scenario), "--max-loss", "1", "--counterexamples", str(out)]) == 1
+    capsys.readouterr()
+    counterexample = out / "counterexample-1.toml"
+    assert main(["exercise", "run", str(counterexample), "--json", str(tmp_path / "r.json")]) == 1
+    printed = capsys.readouterr().out
+    assert "replay: the 5 steps" in printed
+    assert "FAIL every incident acknowledged (flight-1: outcome unresolved" in printed
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["replay"] == {"property": "expect every incident acknowledged", "steps": 5}
+    assert [e["passed"] for e in result["expectations"]] == [False]
+    assert all(i["held"] for i in result["invariants"])
+    assert result["messages"]["dropped"] == 1
+    # a path the scenario no longer takes is refused, naming the step
+    edited = counterexample.read_text().replace("is lost", "arrives")
+    counterexample.write_text(edited)
+    assert main(["exercise", "run", str(counterexample)]) == 2
+    err = capsys.readouterr().err
+    assert "replay.steps[2]:" in err  # the notice arrived: no deadline passes unanswered
+    assert "is not a next step here" in err
+
+
+@pytest.mark.skipif(COMPILED, reason="patches the incident table, which is compiled")
+def test_a_views_disagree_counterexample_replays_to_a_broken_invariant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = Incident._on_closing
+
+    def unreconciled(self: Incident, heard: Heard, now: float) -> Verdict:
+        if heard.kind is Kind.WITHDRAW and self.state is State.ACKNOWLEDGED:
+            return Verdict([Send(Kind.CONFIRM, self.channel, (heard.sender,), heard.digest, {})])
+        return original(self, heard, now)
+
+    monkeypatch.setitem(HANDLERS, Kind.WITHDRAW, unreconciled)
+    text = ONE_NOTICE.replace("RETRIES", "0").replace(
+        "[[expect]]",
+        '[[events]]\nat = "30s"\naction = "withdraw"\noriginator = "BLUE-AOC"\n'
+        'incident = "flight-1"\n[[expect]]',
+    )
+    found = explore(_scenario(text=text), Bounds())
+    [violation] = [v for v in found.violations if "views-agree" in v.property]
+    steps = "".join(f"    {json.dumps(s)},\n" for s in violation.steps)
+    pinned = parse_scenario(text + f"\n[replay]\nsteps = [\n{steps}]\n", "cx.toml")
+    result = build_result(replay(pinned))
+    [verdict] = [v for v in result["invariants"] if v["name"] == "views-agree-at-quiescence"]
+    assert not verdict["held"]
+    assert verdict["incidents"] == ["flight-1"]

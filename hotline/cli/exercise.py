@@ -13,12 +13,13 @@ from typing import Any
 from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.explore.replay import replay
 from hotline.keyfiles import save_run_keys
 from hotline.live import LiveExercise
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
-from hotline.sim.model import NOTICE_ACTIONS
+from hotline.sim.model import NOTICE_ACTIONS, Scenario
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import load_scenario
 from hotline.sim.timeline import Timeline
@@ -96,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
+    if scenario.replay is not None:
+        return _replay(args, scenario)
     if args.broker:
         if not 0 < args.time_scale <= 100_000:
             raise UserError(f"--time-scale: {args.time_scale} is not in (0, 100000]")
@@ -111,6 +114,27 @@ def _run(args: argparse.Namespace) -> int:
     # recorded: traces need the timeline
     exercise = run_exercise(scenario, args.seed, journals=args.journal)
     return _report(args, build_result(exercise), exercise)
+
+
+def _replay(args: argparse.Namespace, scenario: Scenario) -> int:
+    """Run a counterexample `hotline explore` wrote: its path, step by step."""
+    for given, name in ((args.broker, "--broker"), (args.journal, "--journal"),
+                        (args.report, "--report"), (args.seed, "--seed")):  # fmt: skip
+        if given:
+            raise UserError(
+                f"{name}: {args.scenario} is a replay ([replay]): it runs its pinned path "
+                "in simulation, with no seed, journals or report (--timeline shows its steps)"
+            )
+    run = replay(scenario)
+    assert scenario.replay is not None
+    result = build_result(run)
+    result["replay"] = {"property": scenario.replay.property, "steps": len(scenario.replay.steps)}
+    if args.json != "-":
+        print(
+            f"replay: the {len(scenario.replay.steps)} steps `hotline explore` found to break "
+            f"{scenario.replay.property or 'a property'}"
+        )
+    return _report(args, result, run)
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> int:

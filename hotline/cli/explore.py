@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
 from hotline.core.incident import OUTCOMES
+from hotline.explore.replay import replay_table
 from hotline.explore.search import Exploration, explore
 from hotline.explore.world import Bounds
 from hotline.sim.scenario import load_scenario
@@ -80,6 +81,11 @@ def run_explore(args: argparse.Namespace) -> int:
     if where is not None and where.exists() and not where.is_dir():
         raise UserError(f"--counterexamples: {where} is not a directory")
     scenario = load_scenario(args.scenario)
+    if scenario.replay is not None and args.counterexamples is not None:
+        raise UserError(
+            f"--counterexamples: {args.scenario} is a counterexample already ([replay]); "
+            "explore the scenario it came from"
+        )
     if scenario.faults:
         print(
             f"explore: the {len(scenario.faults)} [[faults]] of {args.scenario} are not "
@@ -116,7 +122,7 @@ def run_explore(args: argparse.Namespace) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(found.document(), indent=2) + "\n")
     if args.counterexamples is not None:
-        _write_counterexamples(found, args.counterexamples)
+        _write_counterexamples(found, args.counterexamples, args.scenario, bounds)
     held = not found.violations and not found.never and found.complete
     return EXIT_OK if held else EXIT_FAILED
 
@@ -152,13 +158,24 @@ def _print(found: Exploration, name: str) -> None:
         print("every property holds")
 
 
-def _write_counterexamples(found: Exploration, directory: Path) -> None:
+def _write_counterexamples(
+    found: Exploration, directory: Path, source: Path, bounds: Bounds
+) -> None:
+    """Each violation as the scenario with its path pinned (``[replay]``: `hotline
+    exercise run` takes exactly those steps), and as JSON."""
+    text = source.read_text(encoding="utf-8")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for number, violation in enumerate(found.violations, 1):
             stem = directory / f"counterexample-{number}"
-            stem.with_suffix(".txt").write_text(
-                f"{violation.property}: {violation.detail}\n" + "\n".join(violation.steps) + "\n"
+            table = replay_table(violation.property, violation.steps, bounds)
+            pinned = "\n".join(f"{key} = {_toml(value)}" for key, value in table.items())
+            header = (
+                f"\n# The shortest path `hotline explore` found to violate: {violation.property}"
+                f"\n# ({violation.detail}). `hotline exercise run` on this file takes it.\n"
+            )
+            stem.with_suffix(".toml").write_text(
+                text.rstrip() + "\n" + header + "[replay]\n" + pinned + "\n"
             )
             document = {
                 "property": violation.property,
@@ -168,3 +185,12 @@ def _write_counterexamples(found: Exploration, directory: Path) -> None:
             stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
     except OSError as exc:
         raise UserError(f"--counterexamples: {directory}: {exc.strerror or exc}") from None
+
+
+def _toml(value: object) -> str:
+    """A TOML value: a string (JSON's escapes are TOML's), an integer, or an array."""
+    if isinstance(value, list):
+        return "[\n" + "".join(f"    {_toml(item)},\n" for item in value) + "]"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value))

@@ -149,10 +149,7 @@ def _violate(found: Exploration, violated: set[str], name: str, detail: str, wor
 def _always(world: World, found: Exploration, violated: set[str]) -> None:
     for breach in world.watch.breaches:
         _violate(found, violated, f"always {breach.invariant}", breach.detail, world)
-    flying: dict[str, int] = {}
-    for copy in world.flight:
-        flying[copy.envelope.incident] = flying.get(copy.envelope.incident, 0) + 1
-    for breach in disagreements(world.incidents(), flying):
+    for breach in disagreements(world.incidents(), world.tally.flying):
         _violate(found, violated, f"always {breach.invariant}", breach.detail, world)
 
 
@@ -178,7 +175,7 @@ def _final(world: World, found: Exploration, violated: set[str]) -> None:
             if view.role is Role.RESPONDER:
                 views.setdefault(view.id, []).append((party, view))
     records = [
-        incident_record(i, scenario.start, views.get(i.id, ()), world.rejected.get(i.id))
+        incident_record(i, scenario.start, views.get(i.id, ()), world.tally.rejected_by.get(i.id))
         for i in originated
     ]
     for expectation in scenario.expectations:

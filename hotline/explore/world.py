@@ -41,7 +41,7 @@ from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.core.wire import Envelope
-from hotline.sim.exercise import perform, station_seed
+from hotline.sim.exercise import Tally, perform, station_seed
 from hotline.sim.invariants import Watch
 from hotline.sim.model import ResponderRule, Scenario, ScriptEvent
 
@@ -128,7 +128,7 @@ class World:
     duplicates: int = 0
     reorders: int = 0
     watch: Watch = field(default_factory=Watch)
-    rejected: dict[str, Counter[str]] = field(default_factory=dict)  # incident -> reasons
+    tally: Tally = field(default_factory=Tally)  # copies sent, delivered, lost, refused
     #: the last step on the way here, linked to the ones before (a counterexample)
     trail: Trail | None = None
     depth: int = 0  # steps taken
@@ -213,11 +213,12 @@ class World:
         party = self._party_of(copy.to)
         endpoint = self.endpoints[party]
         events = endpoint.receive_envelope(copy.envelope, copy.digest, self.now)
+        self.tally.landed(copy.envelope.incident)
+        self.tally.delivered += 1
         what = "arrives" + (" again" if copy.duplicate else "")
         for event in events:
             if isinstance(event, Rejected):
-                reasons = self.rejected.setdefault(copy.envelope.incident, Counter())
-                reasons[event.reason.value] += 1
+                self.tally.refused(copy.envelope.incident, event.reason.value)
                 what = f"refused ({event.reason.value})"
             elif isinstance(event, Received):
                 self.watch.observe(party, event, None, self._owners())
@@ -228,12 +229,18 @@ class World:
     def _lose(self, index: int) -> str:
         copy = self.flight.pop(index)
         self.losses += 1
+        self.tally.landed(copy.envelope.incident)
+        self.tally.dropped += 1
+        self.tally.drops["lost"] += 1
         return f"{self._at()} {self._describe(copy)} is lost"
 
     def _duplicate(self, index: int) -> str:
         copy = self.flight[index]
         self.flight.insert(index + 1, dataclasses.replace(copy, duplicate=True))
         self.duplicates += 1
+        self.tally.injected += 1
+        self.tally.injections["duplicate"] += 1
+        self.tally.fly(copy.envelope.incident)
         return f"{self._at()} {self._describe(copy)} is duplicated"
 
     def _act(self, at: float) -> str:
@@ -319,6 +326,8 @@ class World:
             self.watch.sent.add(envelope.id)
             for recipient in message.recipients:
                 self.flight.append(Copy(recipient, envelope, message.digest, self.now))
+                self.tally.sent += 1
+                self.tally.fly(envelope.incident)
             sent.append(f"{envelope.kind} {envelope.incident} to {','.join(message.recipients)}")
         return sent
 
@@ -361,7 +370,7 @@ class World:
                 carried=Counter(self.watch.carried),
                 breaches=list(self.watch.breaches),
             ),
-            rejected={i: Counter(r) for i, r in self.rejected.items()},
+            tally=_copied(self.tally),
             trail=self.trail,
             depth=self.depth,
         )
@@ -419,6 +428,21 @@ def initial_world(scenario: Scenario, bounds: Bounds) -> World:
     acts = tuple(sorted(scenario.events, key=lambda e: e.at))  # as the simulator runs them
     return World(
         scenario=scenario, bounds=bounds, acts=acts, now=scenario.start, endpoints=endpoints
+    )
+
+
+def _copied(tally: Tally) -> Tally:
+    return Tally(
+        sent=tally.sent,
+        injected=tally.injected,
+        delivered=tally.delivered,
+        dropped=tally.dropped,
+        in_flight=tally.in_flight,
+        rejected=Counter(tally.rejected),
+        drops=Counter(tally.drops),
+        injections=Counter(tally.injections),
+        flying=Counter(tally.flying),
+        rejected_by={i: Counter(r) for i, r in tally.rejected_by.items()},
     )
 
 

@@ -120,6 +120,17 @@ class Expectation:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Replay:
+    """A path `hotline explore` found, every choice pinned: run, it takes these steps."""
+
+    property: str  # what the path violates
+    steps: tuple[str, ...]
+    max_loss: int = 0
+    max_duplicates: int = 0
+    max_reorder: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """A validated scenario, ready to run."""
 
@@ -139,6 +150,7 @@ class Scenario:
     events: tuple[ScriptEvent, ...]
     expectations: tuple[Expectation, ...]
     faults: tuple[Fault, ...] = ()
+    replay: Replay | None = None
 
     def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
         """Every station: its party and the lines it sits on."""

@@ -37,6 +37,7 @@ from hotline.sim.model import (
     NOTICE_ACTIONS,
     Expectation,
     Link,
+    Replay,
     ResponderRule,
     Scenario,
     ScriptEvent,
@@ -60,8 +61,10 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "events",
             "expect",
             "faults",
+            "replay",
         }
     ),
+    "replay": frozenset({"property", "steps", "max_loss", "max_duplicates", "max_reorder"}),
     "scenario": frozenset({"name", "description", "start", "seed", "duration", "signing"}),
     "verifier": frozenset({"max_age", "max_skew"}),
     "network": frozenset({"latency", "loss", "outages", "detect_outages"}),
@@ -246,6 +249,7 @@ class _Reader(FieldReader):
         incidents = {e.incident: e for e in events if e.action in NOTICE_ACTIONS}
         expectations = self.expectations(data.get("expect", []), incidents, parties)
         faults = self.faults(data.get("faults", []), stations, signing)
+        replay = self.replay(data["replay"]) if "replay" in data else None
         return Scenario(
             name=name,
             source=self.source,
@@ -263,6 +267,29 @@ class _Reader(FieldReader):
             events=events,
             expectations=expectations,
             faults=faults,
+            replay=replay,
+        )
+
+    def replay(self, value: object) -> Replay:
+        """A path `hotline explore` wrote, every step pinned."""
+        table = self.table(value, "replay", TABLE_KEYS["replay"])
+        steps = table.get("steps")
+        if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+            raise self.fail("replay.steps", "must be a list of steps (strings)")
+        bounds = []
+        for key in ("max_loss", "max_duplicates", "max_reorder"):
+            number = table.get(key)
+            if number is not None and (
+                isinstance(number, bool) or not isinstance(number, int) or number < 0
+            ):
+                raise self.fail(f"replay.{key}", f"must be a whole number from 0, not {number!r}")
+            bounds.append(number)
+        return Replay(
+            property=self.text(table, "property", "replay", ""),
+            steps=tuple(steps),
+            max_loss=bounds[0] or 0,
+            max_duplicates=bounds[1] or 0,
+            max_reorder=bounds[2],
         )
 
     def parties(self, value: object) -> dict[str, dict[Channel, str]]:

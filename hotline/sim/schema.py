@@ -246,6 +246,16 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "description": _d({"type": "string"}, "how the result names this expectation"),
     },
+    "replay": {
+        "property": _d({"type": "string"}, "the property the path violates"),
+        "steps": _d(
+            {"type": "array", "items": {"type": "string"}},
+            "every step of the path, as `hotline explore` printed it",
+        ),
+        "max_loss": _d({"type": "integer", "minimum": 0}, "the losses the path may take"),
+        "max_duplicates": _d({"type": "integer", "minimum": 0}, "the duplicates it may take"),
+        "max_reorder": _d({"type": "integer", "minimum": 0}, "the overtakings it may take"),
+    },
 }
 REQUIRED = {
     "scenario": ["name"],
@@ -253,6 +263,7 @@ REQUIRED = {
     "responders": ["station"],
     "events": ["at"],
     "expect": ["incident"],
+    "replay": ["steps"],
 }
 
 
@@ -304,6 +315,7 @@ def scenario_schema() -> dict[str, Any]:
             "events": {"type": "array", "items": _table("events")},
             "expect": {"type": "array", "items": _table("expect")},
             "faults": {"type": "array", "items": _table("faults")},
+            "replay": _table("replay"),
         },
     }
 
@@ -325,6 +337,12 @@ _TABLE_INTRO = {
     ),
     "events": ("[[events]]", "The script: what each party does, and when."),
     "expect": ("[[expect]]", "What must come out; `hotline exercise run` exits 1 if one fails."),
+    "replay": (
+        "[replay]",
+        "A path `hotline explore` found, every choice pinned (it writes this table into "
+        "each counterexample): `hotline exercise run` takes exactly these steps instead of "
+        "drawing, and reports what they come to.",
+    ),
     "faults": (
         "[[faults]]",
         "Failed calls to inject, drawn from the run's seed. Each matching copy of a message "
@@ -378,7 +396,8 @@ def scenario_reference() -> str:
         "shape: `[doctrine.channels.air] retries = 2`, `[doctrine.precedence] flash = 300`,",
         "`[doctrine.lead_times] convoy = 3600`. Stations come from `[parties]`.",
     ]
-    for table in ("scenario", "verifier", "network", "responders", "events", "expect", "faults"):
+    tables = ("scenario", "verifier", "network", "responders", "events", "expect", "faults")
+    for table in (*tables, "replay"):
         heading, intro = _TABLE_INTRO[table]
         required = set(REQUIRED.get(table, ()))
         lines += ["", f"## {heading}", "", intro, "", "| key | type | meaning |", "|---|---|---|"]
