@@ -20,7 +20,8 @@ from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.model import Scenario
 from hotline.sim.result import build_result
-from hotline.sim.scenario import parse_scenario
+from hotline.sim.scenario import load_scenario, parse_scenario
+from tests.conftest import REPO
 
 #: one flash notice on the air line, acknowledged after 30 s; no fallback line
 ONE_NOTICE = """
@@ -268,3 +269,29 @@ def test_a_views_disagree_counterexample_replays_to_a_broken_invariant(
     [verdict] = [v for v in result["invariants"] if v["name"] == "views-agree-at-quiescence"]
     assert not verdict["held"]
     assert verdict["incidents"] == ["flight-1"]
+
+
+def test_two_worker_processes_find_exactly_what_one_finds() -> None:
+    scenario = load_scenario(REPO / "examples" / "tutorial.toml")
+    bounds = Bounds(max_loss=1, max_duplicates=1)
+    one, two = explore(scenario, bounds), explore(scenario, bounds, workers=2)
+    assert (one.states, one.transitions, one.final, one.depth) == (
+        two.states,
+        two.transitions,
+        two.final,
+        two.depth,
+    )
+    assert [(v.property, v.steps) for v in one.violations] == [
+        (v.property, v.steps) for v in two.violations
+    ]
+    assert one.outcomes == two.outcomes
+
+
+def test_depth_first_finds_the_same_states(capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = load_scenario(REPO / "examples" / "tutorial.toml")
+    bounds = Bounds(max_loss=1)
+    breadth, depth = explore(scenario, bounds), explore(scenario, bounds, depth_first=True)
+    assert (breadth.states, breadth.final) == (depth.states, depth.final)
+    assert {v.property for v in breadth.violations} == {v.property for v in depth.violations}
+    with pytest.raises(ValueError, match="depth first explores in one process"):
+        explore(scenario, bounds, depth_first=True, workers=2)

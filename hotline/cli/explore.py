@@ -50,6 +50,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--dfs", action="store_true", help="depth first (a smaller frontier; longer paths)"
     )
     command.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes expanding each level (breadth first; the same result for any N)",
+    )
+    command.add_argument(
         "--sometimes",
         action="append",
         default=[],
@@ -76,6 +83,10 @@ def run_explore(args: argparse.Namespace) -> int:
             raise UserError(f"--{name.replace('_', '-')}: {value} is below 0")
     if args.max_states < 1:
         raise UserError(f"--max-states: {args.max_states} is below 1")
+    if not 1 <= args.workers <= 256:
+        raise UserError(f"--workers: {args.workers} is not in 1 .. 256")
+    if args.dfs and args.workers > 1:
+        raise UserError("--dfs: depth first explores in one process; leave out --workers")
     sometimes = [_pair(text) for text in args.sometimes]
     where = args.counterexamples
     if where is not None and where.exists() and not where.is_dir():
@@ -112,6 +123,7 @@ def run_explore(args: argparse.Namespace) -> int:
         depth_first=args.dfs,
         sometimes=sometimes,
         progress=progress,
+        workers=args.workers,
     )
     if terminal:
         print(" " * 60, end="\r", file=sys.stderr)

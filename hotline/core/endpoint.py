@@ -33,7 +33,6 @@ if it had never left.
 
 from __future__ import annotations
 
-import copy
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,7 +60,7 @@ from hotline.core.names import (
     check_station_id,
     inbox_topic,
 )
-from hotline.core.records import incident_record
+from hotline.core.records import incident_from_record, incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import Verifier, VerifierPolicy
 from hotline.core.wire import MAX_SAFE_INTEGER, Envelope, encode_envelope
@@ -277,27 +276,6 @@ class StationEndpoint:
 
     # -- IO-facing pumps ------------------------------------------------------------
 
-    def copy(self) -> StationEndpoint:
-        """An independent copy of this endpoint's whole state, for an explorer that
-        branches on it: incidents, timers, replay memory, sequence counters and the
-        message id source. The doctrine, the keys and the keyring are shared: nothing
-        changes them."""
-        memo: dict[int, Any] = {
-            id(self.doctrine): self.doctrine,
-            id(self.verifier.keyring): self.verifier.keyring,
-            id(self.verifier.policy): self.verifier.policy,
-        }
-        for key in self._keys.values():
-            memo[id(key)] = key
-        twin = copy.deepcopy(self, memo)
-        # what is keyed by object identity is keyed by the copies' identities
-        twin._scheduled = {
-            id(incident): at for at, _, incident in twin._timers if incident.deadline == at
-        }
-        if twin._changed is not None:
-            twin._changed = {id(incident): incident for incident in twin._changed.values()}
-        return twin
-
     def state(self) -> tuple[object, ...]:
         """Everything that decides this endpoint's future, canonically (an explorer
         tells states apart by it): each incident's record, the verifier's memory, the
@@ -312,6 +290,27 @@ class StationEndpoint:
             sorted(self._seq.items()),
             sorted((party, line.value, state) for (party, line), state in self.declared.items()),
         )
+
+    def resume(self, state: tuple[object, ...]) -> None:
+        """Take up what `state` returned, of an endpoint of the same party, keys and
+        doctrine: its incidents (rebuilt from their records, as a restarted post does),
+        the verifier's memory, the sequence counters and the lines declared. An explorer
+        copies a world this way; this endpoint must hold no incident yet.
+
+        Raises:
+            ValueError: this endpoint holds incidents, or ``state`` is not a state.
+        """
+        if self._originated or self._answering:
+            raise ValueError("resume into an endpoint that holds no incident")
+        records, memory, seq, declared = state
+        for record in records:  # type: ignore[attr-defined]
+            self.restore(incident_from_record(record, self.doctrine))
+        self.verifier.restore_memory(memory)  # type: ignore[arg-type]
+        self._seq.update(seq)  # type: ignore[call-overload]
+        self.declared = {
+            (party, Channel(line)): status
+            for party, line, status in declared  # type: ignore[attr-defined]
+        }
 
     def outbox(self) -> list[Outgoing]:
         """Signed messages to publish, oldest first; the queue is emptied."""

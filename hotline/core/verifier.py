@@ -136,6 +136,24 @@ class Verifier:
         windows = sorted((k, w.highest, w.seen) for k, w in memory.windows.items())
         return tuple(windows), tuple(sorted(memory.ids.items()))
 
+    def restore_memory(self, memory: tuple[object, ...]) -> None:
+        """Take up what `memory` returned (of a verifier under the same policy), in
+        place of what this one remembers.
+
+        Raises:
+            ValueError: not what `memory` returns.
+        """
+        try:
+            windows, ids = memory
+            restored = _ReplayMemory()
+            for (sender, key_id), highest, seen in windows:  # type: ignore[attr-defined]
+                restored.windows[(sender, key_id)] = _SequenceWindow(highest, seen)
+            restored.ids = dict(ids)  # type: ignore[call-overload]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a verifier's memory: {exc}") from None
+        restored.expiries = sorted((at, message_id) for message_id, at in restored.ids.items())
+        self._memory = restored
+
     def verify(
         self, data: bytes, now: float, *, channel: Channel | str | None = None
     ) -> VerifiedMessage:

@@ -20,17 +20,18 @@ Properties, after TLC's and Stateright's kinds:
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.core.incident import Role
-from hotline.explore.world import Bounds, World, initial_world
+from hotline.explore.world import Bounds, World, freeze, initial_world, thaw
 from hotline.sim.invariants import bound_breaches, disagreements
 from hotline.sim.model import Scenario
 from hotline.sim.result import check_expectation, incident_record
+from hotline.sim.scenario import scenario_from_data
 
 
 @dataclass(slots=True)
@@ -85,6 +86,62 @@ class Exploration:
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A property failing in one world, with the path there."""
+
+    property: str
+    detail: str
+    steps: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Expanded:
+    """What expanding one world gave: its successors (key, bytes, what fails in each),
+    or, for a final world, its outcomes and what fails in it."""
+
+    depth: int
+    successors: list[tuple[bytes, bytes, list[Finding]]]
+    outcomes: dict[str, str] | None = None  # a final world: incident -> outcome
+    final: list[Finding] = field(default_factory=list)
+
+
+class Expander:
+    """Expands frozen worlds of one scenario (in the explorer's process, or a worker's)."""
+
+    def __init__(self, scenario: Scenario, bounds: Bounds) -> None:
+        self.start = initial_world(scenario, bounds)
+
+    def expand(self, frozen: bytes) -> Expanded:
+        """Every successor of the world ``frozen`` holds, or what its end shows."""
+        kit = self.start.kit
+        world = thaw(kit, frozen)
+        successors = list(world.successors(lambda: thaw(kit, frozen)))
+        found = Expanded(world.depth, [])
+        if not successors:
+            if world.bounds.depth is None or world.depth < world.bounds.depth:
+                found.outcomes, found.final = _final(world)
+            return found
+        for _, after in successors:
+            findings = _always(after)
+            key, data = freeze(after)
+            found.successors.append((key, data, findings))
+        return found
+
+
+_worker: Expander | None = None  # a worker process's own
+
+
+def _start_worker(document: Mapping[str, Any], source: str, bounds: Bounds) -> None:
+    global _worker  # noqa: PLW0603 - one per worker process, made once
+    _worker = Expander(scenario_from_data(document, source), bounds)
+
+
+def _expand_chunk(chunk: list[bytes]) -> list[Expanded]:
+    assert _worker is not None  # the pool's initializer made it
+    return [_worker.expand(frozen) for frozen in chunk]
+
+
 def explore(
     scenario: Scenario,
     bounds: Bounds,
@@ -93,44 +150,55 @@ def explore(
     depth_first: bool = False,
     sometimes: Sequence[tuple[str, str]] = (),
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Exploration:
     """Explore every world of ``scenario`` reachable within ``bounds``.
+
+    Breadth first, level by level: each level's worlds are expanded (over ``workers``
+    processes, in chunks) and their successors taken in the order of the level, so the
+    states, transitions and counterexamples found do not depend on ``workers``.
 
     Args:
         scenario: the exercise (its stations, doctrine, script, responders).
         bounds: faults allowed, and the depth.
         max_states: stop after this many distinct worlds (``complete`` is then False).
-        depth_first: explore depth first instead of breadth first.
+        depth_first: explore depth first instead (in this process only).
         sometimes: (incident, outcome) pairs some final world must show.
         progress: told the worlds found and the frontier's size, every 1,000 worlds.
+        workers: processes expanding each level.
+
+    Raises:
+        ValueError: depth first over several workers.
     """
+    if depth_first and workers > 1:
+        raise ValueError("depth first explores in one process: give one worker")
     started = time.perf_counter()
-    found = Exploration()
-    start = initial_world(scenario, bounds)
-    seen = {start.key()}
-    frontier: deque[World] = deque([start])
-    violated: set[str] = set()
-    found.states = 1
-    while frontier:
-        world = frontier.pop() if depth_first else frontier.popleft()
-        found.depth = max(found.depth, world.depth)
-        successors = list(world.successors())
-        if not successors:
-            _final(world, found, violated)
-        for _, after in successors:
-            found.transitions += 1
-            key = after.key()
-            if key in seen:
-                continue
-            seen.add(key)
-            found.states += 1
-            _always(after, found, violated)
-            frontier.append(after)
-            if progress is not None and found.states % 1000 == 0:
-                progress(found.states, len(frontier))
-        if found.states >= max_states and frontier:
-            found.complete = False
-            break
+    expander = Expander(scenario, bounds)
+    key, data = freeze(expander.start)
+    search = _Search(key, max_states, progress)
+    frontier = [data]
+    if depth_first:
+        while frontier and search.take(expander.expand(frontier[-1]), _popped(frontier)):
+            pass
+    elif workers <= 1:
+        while frontier:
+            level: list[bytes] = []
+            if not all(search.take(expander.expand(frozen), level) for frozen in frontier):
+                break
+            frontier = level
+    else:
+        context = multiprocessing.get_context("spawn")
+        # the document, not the scenario: a worker reads it as this process did
+        arguments = (scenario.document, scenario.source, bounds)
+        with context.Pool(workers, _start_worker, arguments) as pool:
+            while frontier:
+                level = []
+                chunks = _chunks(frontier, workers)
+                expansions = (e for chunk in pool.imap(_expand_chunk, chunks) for e in chunk)
+                if not all(search.take(expanded, level) for expanded in expansions):
+                    break
+                frontier = level
+    found = search.found
     for incident, outcome in sometimes:
         if outcome not in found.outcomes.get(incident, set()):
             found.never.append(f"{incident} {outcome}")
@@ -138,37 +206,95 @@ def explore(
     return found
 
 
-def _violate(found: Exploration, violated: set[str], name: str, detail: str, world: World) -> None:
-    if name in violated:
-        return  # the first found is kept: breadth first, one of the shortest
-    violated.add(name)
-    steps = [] if world.trail is None else world.trail.steps()
-    found.violations.append(Violation(name, detail, steps))
+class _Search:
+    """The explorer's books: worlds seen, what they showed, when to stop."""
+
+    def __init__(self, start: bytes, max_states: int, progress: Progress | None) -> None:
+        self.found = Exploration(states=1)
+        self.seen = {start}
+        self.violated: set[str] = set()
+        self.max_states = max_states
+        self.progress = progress
+
+    def take(self, expanded: Expanded, into: list[bytes]) -> bool:
+        """Count what one expansion found, its new worlds going ``into`` the frontier;
+        False once max_states is reached (the exploration is then incomplete)."""
+        found = self.found
+        found.depth = max(found.depth, expanded.depth)
+        if expanded.outcomes is not None:
+            found.final += 1
+            for incident, outcome in expanded.outcomes.items():
+                found.outcomes.setdefault(incident, set()).add(outcome)
+        for finding in expanded.final:
+            self.violate(finding)
+        for key, frozen, findings in expanded.successors:
+            found.transitions += 1
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            found.states += 1
+            for finding in findings:
+                self.violate(finding)
+            into.append(frozen)
+            if self.progress is not None and found.states % 1000 == 0:
+                self.progress(found.states, len(into))
+            if found.states >= self.max_states:
+                found.complete = False
+                return False
+        return True
+
+    def violate(self, finding: Finding) -> None:
+        """Keep the first world found failing each property (breadth first: one of the
+        shortest paths to it)."""
+        if finding.property in self.violated:
+            return
+        self.violated.add(finding.property)
+        violation = Violation(finding.property, finding.detail, list(finding.steps))
+        self.found.violations.append(violation)
 
 
-def _always(world: World, found: Exploration, violated: set[str]) -> None:
-    for breach in world.watch.breaches:
-        _violate(found, violated, f"always {breach.invariant}", breach.detail, world)
+def _popped(stack: list[bytes]) -> list[bytes]:
+    """The stack with its top taken off (depth first: the successors go on top)."""
+    stack.pop()
+    return stack
+
+
+def _chunks(frontier: list[bytes], workers: int) -> list[list[bytes]]:
+    """A level cut into pieces, several per worker (so one slow piece does not idle the
+    others), in order."""
+    size = max(1, min(256, len(frontier) // (workers * 4) or 1))
+    return [frontier[i : i + size] for i in range(0, len(frontier), size)]
+
+
+def _finding(name: str, detail: str, world: World) -> Finding:
+    return Finding(name, detail, tuple([] if world.trail is None else world.trail.steps()))
+
+
+def _always(world: World) -> list[Finding]:
+    findings = [
+        _finding(f"always {breach.invariant}", breach.detail, world)
+        for breach in world.watch.breaches
+    ]
     for breach in disagreements(world.incidents(), world.tally.flying):
-        _violate(found, violated, f"always {breach.invariant}", breach.detail, world)
+        findings.append(_finding(f"always {breach.invariant}", breach.detail, world))
+    return findings
 
 
-def _final(world: World, found: Exploration, violated: set[str]) -> None:
-    """A world where nothing is left to happen (not one cut off by the depth bound)."""
-    if world.bounds.depth is not None and world.depth >= world.bounds.depth:
-        return
-    found.final += 1
+def _final(world: World) -> tuple[dict[str, str], list[Finding]]:
+    """A final world's outcomes, and what fails in it."""
+    findings = []
     scenario = world.scenario
     incidents = world.incidents()
     originated = [i for i in incidents if i.role is Role.ORIGINATOR]
+    outcomes = {}
     for incident in originated:
-        found.outcomes.setdefault(incident.id, set()).add(incident.outcome)
+        outcomes[incident.id] = incident.outcome
         if incident.is_open and not world.ended:
             detail = f"{incident.id} is still {incident.state} with nothing left to happen"
-            _violate(found, violated, "eventually every incident ends", detail, world)
+            findings.append(_finding("eventually every incident ends", detail, world))
     ends = dict.fromkeys(world.endpoints, world.now)
     for breach in bound_breaches(incidents, ends):
-        _violate(found, violated, f"always {breach.invariant}", breach.detail, world)
+        findings.append(_finding(f"always {breach.invariant}", breach.detail, world))
     views: dict[str, list[tuple[str, Any]]] = {}
     for party, endpoint in world.endpoints.items():
         for view in endpoint.incidents():
@@ -181,4 +307,5 @@ def _final(world: World, found: Exploration, violated: set[str]) -> None:
     for expectation in scenario.expectations:
         passed, detail = check_expectation(expectation, records)
         if not passed:
-            _violate(found, violated, f"expect {expectation.description}", detail, world)
+            findings.append(_finding(f"expect {expectation.description}", detail, world))
+    return outcomes, findings

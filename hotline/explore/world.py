@@ -23,14 +23,14 @@ answers).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import pickle
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final
+from typing import Final, NamedTuple
+
+import msgpack
 
 from hotline.core.endpoint import StationEndpoint
 from hotline.core.errors import HotlineError, IllegalTransition, UnknownIncident
@@ -40,10 +40,10 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.core.wire import Envelope
+from hotline.core.wire import Envelope, decode_envelope, encode_envelope
 from hotline.sim.exercise import Tally, perform, station_seed
 from hotline.sim.invariants import Watch
-from hotline.sim.model import ResponderRule, Scenario, ScriptEvent
+from hotline.sim.model import Scenario, ScriptEvent
 
 #: the answers a responder may give that make it answer at all
 _ANSWERING: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "resolve")
@@ -59,8 +59,7 @@ class Bounds:
     depth: int | None = None  # None: until nothing is left to happen
 
 
-@dataclass(frozen=True, slots=True)
-class Copy:
+class Copy(NamedTuple):
     """A message copy in flight."""
 
     to: str  # the recipient station
@@ -70,8 +69,7 @@ class Copy:
     duplicate: bool = False  # a second copy the explorer made
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
+class Due(NamedTuple):
     """An answer a responder owes, and when."""
 
     at: float
@@ -79,16 +77,16 @@ class Due:
     incident: str
     channel: Channel
     answers: tuple[str, ...]
-    rule: ResponderRule
+    rule: int  # its place in the scenario's responders (a world's bytes hold plain values)
 
 
 class MessageIds:
     """Message ids from a count per party: the same messages, signed in the same order
     on two paths, have the same ids (so the two states are one)."""
 
-    def __init__(self, party: str) -> None:
+    def __init__(self, party: str, count: int = 0) -> None:
         self.party = party
-        self.count = 0
+        self.count = count
 
     def __call__(self) -> bytes:
         self.count += 1
@@ -119,8 +117,10 @@ class World:
     scenario: Scenario
     bounds: Bounds
     acts: tuple[ScriptEvent, ...]  # the script, in the order it runs
+    kit: Kit  # what every post is made of
     now: float
     endpoints: dict[str, StationEndpoint]
+    ids: dict[str, MessageIds]  # each post's message id source
     flight: list[Copy] = field(default_factory=list)
     due: list[Due] = field(default_factory=list)
     script: int = 0  # scripted acts done
@@ -134,11 +134,14 @@ class World:
     depth: int = 0  # steps taken
     #: the run is over: its duration is reached (what is open stays open)
     ended: bool = False
+    _fresh: Callable[[], World] | None = None  # how `successors` copies this world
 
     # -- the next steps ---------------------------------------------------------------
 
-    def successors(self) -> Iterator[tuple[str, World]]:
-        """Every next step from here: (what happened, the world after it)."""
+    def successors(self, fresh: Callable[[], World] | None = None) -> Iterator[tuple[str, World]]:
+        """Every next step from here: (what happened, the world after it). Each step is
+        taken in a copy of this world: ``fresh()`` when given, else `copy`."""
+        self._fresh = fresh or self.copy
         if self.bounds.depth is not None and self.depth >= self.bounds.depth:
             return
         for index, copy in enumerate(self.flight):
@@ -154,7 +157,7 @@ class World:
         yield from self._time_steps()
 
     def _branch(self, step: Callable[[World], str]) -> tuple[str, World]:
-        twin = self.copy()
+        twin = (self._fresh or self.copy)()
         label = step(twin)
         twin.trail, twin.depth = Trail(label, self.trail), self.depth + 1
         return label, twin
@@ -236,7 +239,7 @@ class World:
 
     def _duplicate(self, index: int) -> str:
         copy = self.flight[index]
-        self.flight.insert(index + 1, dataclasses.replace(copy, duplicate=True))
+        self.flight.insert(index + 1, copy._replace(duplicate=True))
         self.duplicates += 1
         self.tally.injected += 1
         self.tally.injections["duplicate"] += 1
@@ -273,14 +276,14 @@ class World:
         self.now = at
         self.due.remove(due)
         endpoint = self.endpoints[due.party]
-        rule, channel = due.rule, due.channel
+        rule, channel = self.scenario.responders[due.rule], due.channel
         try:
             if answer == "ack":
                 endpoint.acknowledge(due.incident, at, channel=channel, text=rule.text)
             elif answer in ("standby", "standby-then-ack"):
                 endpoint.standby(due.incident, at, channel=channel, text=rule.text)
                 if answer == "standby-then-ack":
-                    later = Due(at + rule.final_delay.mean, *_who(due), ("ack",), rule)
+                    later = Due(at + rule.final_delay.mean, *_who(due), ("ack",), due.rule)
                     self.due.append(later)
             elif answer in ("dispute", "disavow"):
                 reason = DisputeReason.NOT_OUR_FORCES if answer == "disavow" else rule.reason
@@ -307,16 +310,17 @@ class World:
                 (d.party, d.incident, d.channel) == (party, view.id, view.channel) for d in self.due
             ):
                 continue
-            rule = _rule(self.scenario, view.station, self.now - self.scenario.start, view)
-            if rule is None:
+            number = _rule(self.scenario, view.station, self.now - self.scenario.start, view)
+            if number is None:
                 continue
+            rule = self.scenario.responders[number]
             answers = rule.answers or (rule.action,)
             if rule.probability < 1.0 and "silent" not in answers:
                 answers = (*answers, "silent")
             if not any(a in _ANSWERING for a in answers):
                 continue
             at = self.now + rule.delay.mean
-            self.due.append(Due(at, party, view.id, view.channel, answers, rule))
+            self.due.append(Due(at, party, view.id, view.channel, answers, number))
 
     def _pump(self, party: str) -> list[str]:
         """Put what ``party`` signed in flight; returns what it was, for the trail."""
@@ -350,48 +354,14 @@ class World:
     # -- identity ---------------------------------------------------------------------
 
     def copy(self) -> World:
-        """An independent copy, to take one step in."""
-        return World(
-            scenario=self.scenario,
-            bounds=self.bounds,
-            acts=self.acts,
-            now=self.now,
-            endpoints={p: e.copy() for p, e in self.endpoints.items()},
-            flight=list(self.flight),
-            due=list(self.due),
-            script=self.script,
-            losses=self.losses,
-            duplicates=self.duplicates,
-            reorders=self.reorders,
-            watch=Watch(
-                sent=set(self.watch.sent),
-                accepted={p: set(ids) for p, ids in self.watch.accepted.items()},
-                notices={p: set(d) for p, d in self.watch.notices.items()},
-                carried=Counter(self.watch.carried),
-                breaches=list(self.watch.breaches),
-            ),
-            tally=_copied(self.tally),
-            trail=self.trail,
-            depth=self.depth,
-        )
+        """An independent copy, to take one step in (through the records a restarted
+        post reads back: the same in the pure and the compiled build)."""
+        return thaw(self.kit, freeze(self)[1])
 
     def key(self) -> bytes:
         """A digest of everything that decides what can happen next (not of how the
         world got here): two worlds with one key have the same futures."""
-        flight = [(c.to, c.envelope.id, c.sent, c.duplicate) for c in self.flight]
-        if self.bounds.max_reorder is None:
-            flight.sort()  # every order is explored: the order in flight says nothing
-        state = (
-            self.now,
-            self.script,
-            self.losses,
-            self.duplicates,
-            self.reorders,
-            flight,
-            sorted((d.at, d.party, d.incident, d.channel.value, d.answers) for d in self.due),
-            [(party, endpoint.state()) for party, endpoint in sorted(self.endpoints.items())],
-        )
-        return hashlib.blake2b(pickle.dumps(state, protocol=5), digest_size=16).digest()
+        return freeze(self)[0]
 
     @property
     def quiet(self) -> bool:
@@ -404,6 +374,105 @@ class World:
         return sorted(views, key=lambda i: (i.role is not Role.ORIGINATOR, i.opened_at, i.id))
 
 
+@dataclass(frozen=True, slots=True)
+class Kit:
+    """What every world of one exploration shares: the scenario, the bounds, the script
+    and the keys, keyring and policy the posts are made with (never changed by a step,
+    never in a world's bytes)."""
+
+    scenario: Scenario
+    bounds: Bounds
+    acts: tuple[ScriptEvent, ...]  # the script, in the order it runs
+    keys: dict[str, list[StationKey]]  # party -> its stations' keys
+    keyring: Keyring
+    policy: VerifierPolicy
+
+    def endpoint(self, ids: MessageIds) -> StationEndpoint:
+        """A post of ``ids``'s party, holding nothing yet (protocol-only)."""
+        return StationEndpoint(
+            party=ids.party,
+            keys=self.keys[ids.party],
+            keyring=self.keyring,
+            doctrine=self.scenario.doctrine,
+            message_ids=ids,
+            policy=self.policy,
+            encode=False,
+        )
+
+
+def freeze(world: World) -> tuple[bytes, bytes]:
+    """A world's key (the digest of what decides its future) and its bytes: plain
+    values only (incident records, envelopes encoded), which any process that made the
+    same first world can `thaw`."""
+    flight = [
+        (c.to, encode_envelope(c.envelope), c.digest, c.sent, c.duplicate) for c in world.flight
+    ]
+    order = sorted(flight) if world.bounds.max_reorder is None else flight
+    state = (
+        world.now,
+        world.script,
+        world.losses,
+        world.duplicates,
+        world.reorders,
+        order,  # every order is explored: unbounded, the order in flight says nothing
+        sorted((d.at, d.party, d.incident, d.channel.value, d.answers) for d in world.due),
+        [(party, endpoint.state()) for party, endpoint in sorted(world.endpoints.items())],
+    )
+    # msgpack, not pickle, for the key: pickle writes an object met twice as a reference,
+    # so two equal states of different histories would pickle differently
+    key = hashlib.blake2b(msgpack.packb(state, use_bin_type=True), digest_size=16).digest()
+    tally = world.tally
+    extras = (
+        flight,
+        world.due,
+        {party: ids.count for party, ids in world.ids.items()},
+        (tally.sent, tally.injected, tally.delivered, tally.dropped, tally.in_flight,
+         tally.rejected, tally.drops, tally.injections, tally.flying, tally.rejected_by),
+        world.watch,
+        world.trail,
+        world.depth,
+        world.ended,
+    )  # fmt: skip
+    return key, pickle.dumps((state, extras), protocol=5)
+
+
+def thaw(
+    kit: Kit, data: bytes, scenario: Scenario | None = None, bounds: Bounds | None = None
+) -> World:
+    """The world whose bytes `freeze` made."""
+    state, extras = pickle.loads(data)
+    now, script, losses, duplicates, reorders, _, _, posts = state
+    flight, due, counts, tally, watch, trail, depth, ended = extras
+    ids = {party: MessageIds(party, count) for party, count in counts.items()}
+    endpoints = {}
+    for party, posted in posts:
+        endpoint = endpoints[party] = kit.endpoint(ids[party])
+        endpoint.resume(posted)
+    sent, injected, delivered, dropped, in_flight, rejected, drops, injections, flying, by = tally
+    return World(
+        scenario=kit.scenario,
+        bounds=kit.bounds,
+        acts=kit.acts,
+        kit=kit,
+        now=now,
+        endpoints=endpoints,
+        ids=ids,
+        flight=[Copy(t, decode_envelope(e), d, at, dup) for t, e, d, at, dup in flight],
+        due=list(due),
+        script=script,
+        losses=losses,
+        duplicates=duplicates,
+        reorders=reorders,
+        watch=watch,
+        tally=Tally(
+            sent, injected, delivered, dropped, in_flight, rejected, drops, injections, flying, by
+        ),
+        trail=trail,
+        depth=depth,
+        ended=ended,
+    )
+
+
 def initial_world(scenario: Scenario, bounds: Bounds) -> World:
     """The world at the scenario's start: every post up, nothing sent."""
     stations = scenario.stations()
@@ -412,44 +481,33 @@ def initial_world(scenario: Scenario, bounds: Bounds) -> World:
         TrustedKey(public_key=keys[s].public_key, party=p, station=s, channels=c)
         for s, (p, c) in stations.items()
     )
-    policy = VerifierPolicy(max_age=scenario.max_age, max_skew=scenario.max_skew)
-    endpoints = {
-        party: StationEndpoint(
-            party=party,
-            keys=[keys[s] for s in sorted(set(table.values()))],
-            keyring=keyring,
-            doctrine=scenario.doctrine,
-            message_ids=MessageIds(party),
-            policy=policy,
-            encode=False,
-        )
-        for party, table in scenario.parties.items()
-    }
     acts = tuple(sorted(scenario.events, key=lambda e: e.at))  # as the simulator runs them
+    kit = Kit(
+        scenario=scenario,
+        bounds=bounds,
+        acts=acts,
+        keys={p: [keys[s] for s in sorted(set(t.values()))] for p, t in scenario.parties.items()},
+        keyring=keyring,
+        policy=VerifierPolicy(max_age=scenario.max_age, max_skew=scenario.max_skew),
+    )
+    ids = {party: MessageIds(party) for party in scenario.parties}
+    endpoints = {party: kit.endpoint(ids[party]) for party in scenario.parties}
     return World(
-        scenario=scenario, bounds=bounds, acts=acts, now=scenario.start, endpoints=endpoints
+        scenario=scenario,
+        bounds=bounds,
+        acts=acts,
+        kit=kit,
+        now=scenario.start,
+        endpoints=endpoints,
+        ids=ids,
     )
 
 
-def _copied(tally: Tally) -> Tally:
-    return Tally(
-        sent=tally.sent,
-        injected=tally.injected,
-        delivered=tally.delivered,
-        dropped=tally.dropped,
-        in_flight=tally.in_flight,
-        rejected=Counter(tally.rejected),
-        drops=Counter(tally.drops),
-        injections=Counter(tally.injections),
-        flying=Counter(tally.flying),
-        rejected_by={i: Counter(r) for i, r in tally.rejected_by.items()},
-    )
-
-
-def _rule(scenario: Scenario, station: str, at: float, view: Incident) -> ResponderRule | None:
-    for rule in scenario.responders:
+def _rule(scenario: Scenario, station: str, at: float, view: Incident) -> int | None:
+    """The place of the first responder rule that governs a call at ``station``."""
+    for number, rule in enumerate(scenario.responders):
         if rule.station == station and rule.matches(at, view.notice.activity):
-            return rule
+            return number
     return None
 
 

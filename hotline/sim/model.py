@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from hotline.core.channels import Doctrine
 from hotline.core.names import Channel, DisputeReason, Kind, Precedence
@@ -151,6 +151,8 @@ class Scenario:
     expectations: tuple[Expectation, ...]
     faults: tuple[Fault, ...] = ()
     replay: Replay | None = None
+    #: the document it was read from (another process reads it again from this)
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
         """Every station: its party and the lines it sits on."""

@@ -268,6 +268,7 @@ class _Reader(FieldReader):
             expectations=expectations,
             faults=faults,
             replay=replay,
+            document=data,
         )
 
     def replay(self, value: object) -> Replay:
