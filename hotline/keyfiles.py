@@ -8,9 +8,13 @@ A keyring file is JSON::
                "not_before": "2026-01-01T00:00:00Z", "not_after": null, "revoked_at": null}]}
 
 Times are RFC 3339 strings (or Unix seconds); ``key_id`` may be left out and is checked
-against the public key when present. A private key file is JSON too, holds the station's
-32-byte seed, and is created with mode 0600; loading one that others can read is refused,
-as ssh does.
+against the public key when present. A keyring may also hold ``log``: the revocations
+made and undone in it, oldest first (``{"act": "revoke" or "unrevoke", "key_id": ...,
+"station": ..., "revoked_at": ..., "done_at": ..., "reason": ...}``); every command that
+rewrites the file keeps it, so undoing a revocation is never silent.
+
+A private key file is JSON too, holds the station's 32-byte seed, and is created with
+mode 0600; loading one that others can read is refused, as ssh does.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def keyring_from_document(document: object, source: str = "keyring") -> Keyring:
         raise KeyringError(source, "", "a keyring is a JSON object")
     if document.get("hotline_keyring") != KEYRING_FORMAT:
         raise KeyringError(source, "hotline_keyring", f"must be {KEYRING_FORMAT} (format version)")
-    unknown = set(document) - {"hotline_keyring", "keys"}
+    unknown = set(document) - {"hotline_keyring", "keys", "log"}
     if unknown:
         raise KeyringError(source, sorted(unknown)[0], "unknown field")
     entries = document.get("keys")
@@ -180,9 +184,34 @@ def load_keyring(path: Path) -> Keyring:
     return keyring_from_json(text, str(path))
 
 
-def save_keyring(path: Path, keyring: Keyring) -> None:
-    """Write a keyring file atomically (a reader never sees half a file)."""
-    write_output(path, keyring_to_json(keyring).encode(), force=True)
+def load_log(path: Path) -> list[dict[str, Any]]:
+    """The revocation log of the keyring file at ``path`` (empty: none, or no file).
+
+    Raises:
+        KeyringError: the log is not a list of entries.
+    """
+    if not path.exists():
+        return []
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []  # load_keyring reports what is wrong with the file
+    log = document.get("log", []) if isinstance(document, dict) else []
+    if not isinstance(log, list) or not all(isinstance(entry, dict) for entry in log):
+        raise KeyringError(str(path), "log", "must be a list of entries")
+    return log
+
+
+def save_keyring(path: Path, keyring: Keyring, *, logged: Mapping[str, Any] | None = None) -> None:
+    """Write a keyring file atomically (a reader never sees half a file), keeping the
+    log the file held, with ``logged`` added at its end."""
+    log = load_log(path)
+    if logged is not None:
+        log.append(dict(logged))
+    document = keyring_to_document(keyring)
+    if log:
+        document["log"] = log
+    write_output(path, (json.dumps(document, indent=2) + "\n").encode(), force=True)
 
 
 def write_private_key(path: Path, key: StationKey, party: str, *, overwrite: bool = False) -> None:

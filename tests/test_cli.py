@@ -187,6 +187,33 @@ def test_revoked_key_is_refused(cli: Cli, stations: Path) -> None:
     assert (code, report["reason"]) == (3, "key-revoked")
 
 
+def test_undoing_a_revocation_is_explicit_and_logged(cli: Cli, stations: Path) -> None:
+    sign_notice(cli, "-o", "notice.bin")
+    key_id = json.loads((stations / "keyring.json").read_text())["keys"][1]["key_id"]
+    revoke = ("keys", "revoke", key_id[:8], "--keyring", "keyring.json", "--at", "0")
+    assert cli(*revoke, "--reason", "laptop lost").returncode == 0
+    assert cli("keys", "unrevoke", key_id[:8], "--keyring", "keyring.json").returncode == 2
+    blank = cli("keys", "unrevoke", key_id[:8], "--keyring", "keyring.json", "--reason", " ")
+    assert_one_line_error(blank, "--reason")
+    undo = ("keys", "unrevoke", key_id[:8], "--keyring", "keyring.json", "--reason", "found")
+    assert cli(*undo).returncode == 0
+    code, report = inspect(cli, "notice.bin")
+    assert code == 0
+    document = json.loads((stations / "keyring.json").read_text())
+    assert [(e["act"], e["reason"]) for e in document["log"]] == [
+        ("revoke", "laptop lost"),
+        ("unrevoke", "found"),
+    ]
+    # the log survives every rewrite of the file, and the listing shows it
+    generate = ("keys", "generate", "--station", "XX-NEW", "--party", "XX", "--channels", "air")
+    assert cli(*generate, "--keyring", "keyring.json", "--out", "new.key").returncode == 0
+    assert len(json.loads((stations / "keyring.json").read_text())["log"]) == 2
+    listed = cli("keys", "list", "--keyring", "keyring.json").stdout.decode()
+    assert "unrevoke" in listed
+    assert "found" in listed
+    assert_one_line_error(cli(*undo), "is not revoked")
+
+
 @pytest.mark.parametrize(
     ("args", "needles"),
     [

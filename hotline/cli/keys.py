@@ -1,8 +1,9 @@
-"""``hotline keys``: generate station keys, list and revoke keys in a keyring."""
+"""``hotline keys``: generate station keys; list, revoke and (logged) unrevoke keys."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from hotline.cli.common import EXIT_OK, UserError, channel_list, instant, now_or
@@ -11,7 +12,7 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import check_station_id
 from hotline.core.signing import StationKey
 from hotline.entropy import new_seed
-from hotline.keyfiles import load_keyring, save_keyring, write_private_key
+from hotline.keyfiles import load_keyring, load_log, save_keyring, write_private_key
 from hotline.timestamps import format_instant
 
 
@@ -49,6 +50,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     revoke.add_argument("key_id", help="key id (hex, or a unique prefix of it)")
     revoke.add_argument("--keyring", type=Path, required=True)
     revoke.add_argument("--at", type=instant, help="revoked from this time (default: now)")
+    revoke.add_argument("--reason", default="", help="why, for the keyring's log")
+    unrevoke = actions.add_parser(
+        "unrevoke",
+        help="undo a revocation (logged in the keyring, with the reason given)",
+        description="Undo a key's revocation: the one way a revocation moves later. The "
+        "act is logged in the keyring file (when, which key, the revocation undone, why), "
+        "and `keys list` shows the log.",
+    )
+    unrevoke.add_argument("key_id", help="key id (hex, or a unique prefix of it)")
+    unrevoke.add_argument("--keyring", type=Path, required=True)
+    unrevoke.add_argument("--reason", required=True, help="why it is undone (logged)")
+    unrevoke.set_defaults(run=run_unrevoke)
     revoke.set_defaults(run=run_revoke)
 
 
@@ -109,24 +122,66 @@ def run_list(args: argparse.Namespace) -> int:
             f"{key.key_id.hex()}  {key.station:<20} {key.party:<6} "
             f"{','.join(sorted(key.channels)):<28} {status:<18} {window}"
         )
+    for entry in load_log(args.keyring):
+        print(
+            f"log: {entry.get('done_at')} {entry.get('act')} {entry.get('key_id')} "
+            f"({entry.get('station')}), revoked from {entry.get('revoked_at')}: "
+            f"{entry.get('reason') or '(no reason given)'}"
+        )
     return EXIT_OK
+
+
+def _one_key(keyring: Keyring, key_id: str, path: Path) -> TrustedKey:
+    """The one key whose id is or starts with ``key_id``."""
+    prefix = key_id.lower()
+    matches = [key for key in keyring if key.key_id.hex().startswith(prefix)]
+    if len(matches) != 1:
+        found = "no key" if not matches else f"{len(matches)} keys"
+        raise UserError(f"{path}: {found} with id starting {prefix!r}")
+    return matches[0]
 
 
 def run_revoke(args: argparse.Namespace) -> int:
     """Revoke one key, found by id or unique id prefix."""
     keyring = load_keyring(args.keyring)
-    prefix = args.key_id.lower()
-    matches = [key for key in keyring if key.key_id.hex().startswith(prefix)]
-    if len(matches) != 1:
-        found = "no key" if not matches else f"{len(matches)} keys"
-        raise UserError(f"{args.keyring}: {found} with id starting {prefix!r}")
-    key = matches[0]
+    key = _one_key(keyring, args.key_id, args.keyring)
     at = now_or(args.at)
     if key.revoked_at is not None and at >= key.revoked_at:
         raise UserError(
             f"{key.key_id.hex()} ({key.station}) is already revoked from "
-            f"{format_instant(key.revoked_at)}: a revocation only moves earlier"
+            f"{format_instant(key.revoked_at)}: a revocation only moves earlier "
+            "(`keys unrevoke` undoes one, logged)"
         )
-    save_keyring(args.keyring, keyring.revoke(key.key_id, at))
+    logged = _act("revoke", key, at, args.reason)
+    save_keyring(args.keyring, keyring.revoke(key.key_id, at), logged=logged)
     print(f"revoked {key.key_id.hex()} ({key.station}) from {format_instant(at)}")
     return EXIT_OK
+
+
+def run_unrevoke(args: argparse.Namespace) -> int:
+    """Undo one key's revocation, logged."""
+    keyring = load_keyring(args.keyring)
+    key = _one_key(keyring, args.key_id, args.keyring)
+    if key.revoked_at is None:
+        raise UserError(f"{key.key_id.hex()} ({key.station}) is not revoked")
+    if not args.reason.strip():
+        raise UserError("--reason: say why the revocation is undone (it is logged)")
+    logged = _act("unrevoke", key, key.revoked_at, args.reason)
+    save_keyring(args.keyring, keyring.unrevoke(key.key_id), logged=logged)
+    print(
+        f"the revocation of {key.key_id.hex()} ({key.station}) from "
+        f"{format_instant(key.revoked_at)} is undone; logged in {args.keyring}"
+    )
+    return EXIT_OK
+
+
+def _act(act: str, key: TrustedKey, revoked_at: float, reason: str) -> dict[str, str]:
+    """A log entry of the keyring."""
+    return {
+        "act": act,
+        "key_id": key.key_id.hex(),
+        "station": key.station,
+        "revoked_at": format_instant(revoked_at),
+        "done_at": format_instant(time.time()),
+        "reason": reason,
+    }

@@ -117,6 +117,15 @@ class Keyring:
         """A keyring with ``key`` added (`KeyringError` if its id is present)."""
         return Keyring([*self, key])
 
+    def unrevoke(self, key_id: bytes) -> Keyring:
+        """A keyring in which ``key_id`` is no longer revoked (`KeyError` if unknown):
+        the one way a revocation is undone (`revoke` never moves one later)."""
+        if key_id not in self._entries:
+            raise KeyError(key_id.hex())
+        return Keyring(
+            replace(key, revoked_at=None) if key.key_id == key_id else key for key in self
+        )
+
     def revoke(self, key_id: bytes, at: float) -> Keyring:
         """A keyring in which ``key_id`` is revoked from ``at`` on (`KeyError` if unknown).
 
