@@ -295,3 +295,67 @@ def test_depth_first_finds_the_same_states(capsys: pytest.CaptureFixture[str]) -
     assert {v.property for v in breadth.violations} == {v.property for v in depth.violations}
     with pytest.raises(ValueError, match="depth first explores in one process"):
         explore(scenario, bounds, depth_first=True, workers=2)
+
+
+#: BLUE notifies RED and GREEN at once; each acknowledges after 30 s, alike
+TWO_RESPONDERS = """
+[scenario]
+name = "two-responders"
+start = "2026-03-01T06:00:00Z"
+duration = "2h"
+[parties.BLUE]
+air = "BLUE-AOC"
+[parties.RED]
+air = "RED-AOC"
+[parties.GREEN]
+air = "GREEN-AOC"
+[doctrine.channels.air]
+fallback = "none"
+retries = 1
+[network.air]
+latency = "2s"
+[[responders]]
+station = "RED-AOC"
+action = "ack"
+delay = "30s"
+[[responders]]
+station = "GREEN-AOC"
+action = "ack"
+delay = "30s"
+[[events]]
+at = "0s"
+originator = "BLUE-AOC"
+incident = "flight-1"
+activity = "flight"
+precedence = "flash"
+[[expect]]
+incident = "*"
+outcome = "acknowledged"
+"""
+
+
+def test_symmetric_parties_give_the_same_verdicts_with_fewer_states() -> None:
+    plain = parse_scenario(TWO_RESPONDERS, "s.toml")
+    symmetric = parse_scenario(
+        TWO_RESPONDERS + '[explore]\nsymmetric = [["RED", "GREEN"]]\n', "s.toml"
+    )
+    for bounds in (Bounds(max_loss=1), Bounds(max_loss=2)):
+        full, reduced = explore(plain, bounds), explore(symmetric, bounds)
+        assert reduced.states < full.states
+        assert reduced.outcomes == full.outcomes
+        assert {v.property for v in reduced.violations} == {v.property for v in full.violations}
+        assert [len(v.steps) for v in reduced.violations] == [len(v.steps) for v in full.violations]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('symmetric = [["RED"]]', "must list two parties or more"),
+        ('symmetric = [["RED", "PURPLE"]]', "'PURPLE' is no party"),
+        ('symmetric = [["RED", "GREEN"], ["GREEN", "BLUE"]]', "GREEN is in two groups"),
+        ("symmetric = 3", "must be a list of groups"),
+    ],
+)
+def test_bad_symmetry_is_refused_with_the_field(table: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        parse_scenario(TWO_RESPONDERS + f"[explore]\n{table}\n", "s.toml")

@@ -24,11 +24,12 @@ answers).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgpack
 
@@ -82,15 +83,22 @@ class Due(NamedTuple):
 
 class MessageIds:
     """Message ids from a count per party: the same messages, signed in the same order
-    on two paths, have the same ids (so the two states are one)."""
+    on two paths, have the same ids (so the two states are one). An id is its party's
+    8-byte prefix and the count, so swapping two parties' names swaps their ids too."""
 
     def __init__(self, party: str, count: int = 0) -> None:
         self.party = party
         self.count = count
+        self.prefix = id_prefix(party)
 
     def __call__(self) -> bytes:
         self.count += 1
-        return hashlib.blake2b(f"{self.party}:{self.count}".encode(), digest_size=16).digest()
+        return self.prefix + self.count.to_bytes(8, "big")
+
+
+def id_prefix(party: str) -> bytes:
+    """The first 8 bytes of every message id ``party`` signs in an exploration."""
+    return hashlib.blake2b(party.encode(), digest_size=8).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +394,7 @@ class Kit:
     keys: dict[str, list[StationKey]]  # party -> its stations' keys
     keyring: Keyring
     policy: VerifierPolicy
+    symmetry: Symmetry
 
     def endpoint(self, ids: MessageIds) -> StationEndpoint:
         """A post of ``ids``'s party, holding nothing yet (protocol-only)."""
@@ -407,20 +416,21 @@ def freeze(world: World) -> tuple[bytes, bytes]:
     flight = [
         (c.to, encode_envelope(c.envelope), c.digest, c.sent, c.duplicate) for c in world.flight
     ]
-    order = sorted(flight) if world.bounds.max_reorder is None else flight
     state = (
         world.now,
         world.script,
         world.losses,
         world.duplicates,
         world.reorders,
-        order,  # every order is explored: unbounded, the order in flight says nothing
+        [(c.to, *_fields(c.envelope), c.digest, c.sent, c.duplicate) for c in world.flight],
         sorted((d.at, d.party, d.incident, d.channel.value, d.answers) for d in world.due),
         [(party, endpoint.state()) for party, endpoint in sorted(world.endpoints.items())],
     )
-    # msgpack, not pickle, for the key: pickle writes an object met twice as a reference,
-    # so two equal states of different histories would pickle differently
-    key = hashlib.blake2b(msgpack.packb(state, use_bin_type=True), digest_size=16).digest()
+    unordered = world.bounds.max_reorder is None  # every order is explored: none says more
+    key = min(
+        _digest(rename_state(state, renaming, unordered))
+        for renaming in world.kit.symmetry.renamings
+    )
     tally = world.tally
     extras = (
         flight,
@@ -489,6 +499,7 @@ def initial_world(scenario: Scenario, bounds: Bounds) -> World:
         keys={p: [keys[s] for s in sorted(set(t.values()))] for p, t in scenario.parties.items()},
         keyring=keyring,
         policy=VerifierPolicy(max_age=scenario.max_age, max_skew=scenario.max_skew),
+        symmetry=Symmetry(scenario, keyring),
     )
     ids = {party: MessageIds(party) for party in scenario.parties}
     endpoints = {party: kit.endpoint(ids[party]) for party in scenario.parties}
@@ -501,6 +512,122 @@ def initial_world(scenario: Scenario, bounds: Bounds) -> World:
         endpoints=endpoints,
         ids=ids,
     )
+
+
+class Symmetry:
+    """The renamings under which a scenario's worlds are one (``[explore] symmetric``):
+    each swaps the names of interchangeable parties, their stations, their keys' ids and
+    their message ids. The identity comes first; without symmetric parties it is alone."""
+
+    def __init__(self, scenario: Scenario, keyring: Keyring) -> None:
+        groups = scenario.symmetric
+        stations = frozenset(scenario.stations()) if groups else frozenset()
+        self.renamings: list[Renaming] = [Renaming({}, stations)]
+        for combination in itertools.product(*(itertools.permutations(g) for g in groups)):
+            parties: dict[str, str] = {}
+            for group, order in zip(groups, combination, strict=True):
+                parties.update((a, b) for a, b in zip(group, order, strict=True) if a != b)
+            if not parties:
+                continue  # the identity
+            names: dict[object, object] = {}
+            names.update(parties)
+            key_ids = {key.station: key.key_id for key in keyring}
+            for a, b in parties.items():
+                for line, station in scenario.parties[a].items():
+                    other = scenario.parties[b][line]
+                    names[station] = other
+                    names[key_ids[station]] = key_ids[other]
+                names[id_prefix(a)] = id_prefix(b)
+            self.renamings.append(Renaming(names, stations))
+
+
+class Renaming:
+    """One renaming of names, key ids and message ids (and their stand-in digests).
+
+    Under symmetry (``stations`` given) it also puts what a renaming would reorder into
+    one order: maps by key, and lists of stations (addressees: a set on the wire)."""
+
+    def __init__(self, names: dict[object, object], stations: frozenset[str]) -> None:
+        self.names = names
+        self.stations = stations
+
+    def __call__(self, value: Any) -> Any:
+        if not self.stations:
+            return value  # no symmetry: the one renaming is the identity
+        names = self.names
+        if isinstance(value, str):
+            return names.get(value, value)
+        if isinstance(value, bytes):
+            if value in names:
+                return names[value]
+            if len(value) == 16 and value[:8] in names:  # a message id
+                return names[value[:8]] + value[8:]  # type: ignore[operator]
+            if len(value) == 32 and value[:16] == value[16:]:  # a protocol-only digest
+                half = self(value[:16])
+                return half + half
+            return value
+        if isinstance(value, tuple | list):
+            items = [self(item) for item in value]
+            if items and all(isinstance(i, str) and i in self.stations for i in items):
+                items.sort()
+            return items
+        if isinstance(value, dict):
+            return dict(sorted((self(k), self(v)) for k, v in value.items()))
+        return value
+
+
+def rename_state(state: tuple[Any, ...], rename: Renaming, unordered: bool) -> tuple[Any, ...]:
+    """A world's state under ``rename``, its sorted parts sorted again."""
+    now, script, losses, duplicates, reorders, flight, due, posts = state
+    flight = [rename(copy) for copy in flight]
+    if unordered:
+        flight.sort(key=lambda copy: (copy[0], copy[1]))  # recipient, then message id
+    return (
+        now,
+        script,
+        losses,
+        duplicates,
+        reorders,
+        flight,
+        sorted(rename(d) for d in due),
+        sorted(
+            ((rename(party), _rename_post(post, rename)) for party, post in posts),
+            key=lambda item: item[0],
+        ),
+    )
+
+
+def _rename_post(post: tuple[Any, ...], rename: Renaming) -> list[Any]:
+    records, (windows, ids), seq, declared = post
+    return [
+        rename(records),
+        [sorted(rename(w) for w in windows), sorted(rename(i) for i in ids)],
+        sorted(rename(item) for item in seq),
+        sorted(rename(item) for item in declared),
+    ]
+
+
+def _fields(envelope: Envelope) -> tuple[Any, ...]:
+    """An envelope's fields as plain values (the key's view of a copy in flight)."""
+    return (
+        envelope.id,
+        envelope.channel.value,
+        envelope.kind.value,
+        envelope.sender,
+        list(envelope.recipients),
+        envelope.incident,
+        envelope.ref,
+        envelope.seq,
+        envelope.sent_at_ms,
+        envelope.precedence.value,
+        envelope.body,
+    )
+
+
+def _digest(state: tuple[Any, ...]) -> bytes:
+    # msgpack, not pickle: pickle writes an object met twice as a reference, so two
+    # equal states of different histories would pickle differently
+    return hashlib.blake2b(msgpack.packb(state, use_bin_type=True), digest_size=16).digest()
 
 
 def _rule(scenario: Scenario, station: str, at: float, view: Incident) -> int | None:

@@ -151,6 +151,8 @@ class Scenario:
     expectations: tuple[Expectation, ...]
     faults: tuple[Fault, ...] = ()
     replay: Replay | None = None
+    #: groups of parties the explorer may treat as interchangeable (``[explore]``)
+    symmetric: tuple[tuple[str, ...], ...] = ()
     #: the document it was read from (another process reads it again from this)
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -62,8 +62,10 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "expect",
             "faults",
             "replay",
+            "explore",
         }
     ),
+    "explore": frozenset({"symmetric"}),
     "replay": frozenset({"property", "steps", "max_loss", "max_duplicates", "max_reorder"}),
     "scenario": frozenset({"name", "description", "start", "seed", "duration", "signing"}),
     "verifier": frozenset({"max_age", "max_skew"}),
@@ -250,6 +252,7 @@ class _Reader(FieldReader):
         expectations = self.expectations(data.get("expect", []), incidents, parties)
         faults = self.faults(data.get("faults", []), stations, signing)
         replay = self.replay(data["replay"]) if "replay" in data else None
+        symmetric = self.symmetric(data.get("explore", {}), parties)
         return Scenario(
             name=name,
             source=self.source,
@@ -268,8 +271,36 @@ class _Reader(FieldReader):
             expectations=expectations,
             faults=faults,
             replay=replay,
+            symmetric=symmetric,
             document=data,
         )
+
+    def symmetric(
+        self, value: object, parties: Mapping[str, Mapping[Channel, str]]
+    ) -> tuple[tuple[str, ...], ...]:
+        """Groups of interchangeable parties: each on the same lines, none in two groups."""
+        table = self.table(value, "explore", TABLE_KEYS["explore"])
+        groups = table.get("symmetric", [])
+        if not isinstance(groups, list):
+            raise self.fail("explore.symmetric", "must be a list of groups of parties")
+        found: list[tuple[str, ...]] = []
+        placed: set[str] = set()
+        for index, group in enumerate(groups):
+            where = f"explore.symmetric[{index}]"
+            if not isinstance(group, list) or len(group) < 2:
+                raise self.fail(where, "must list two parties or more")
+            for party in group:
+                if party not in parties:
+                    raise self.fail(where, f"{party!r} is no party of the scenario")
+                if party in placed:
+                    raise self.fail(where, f"{party} is in two groups")
+                if set(parties[party]) != set(parties[group[0]]):
+                    raise self.fail(
+                        where, f"{party} and {group[0]} do not sit on the same lines"
+                    )
+                placed.add(party)
+            found.append(tuple(group))
+        return tuple(found)
 
     def replay(self, value: object) -> Replay:
         """A path `hotline explore` wrote, every step pinned."""

@@ -246,6 +246,14 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "description": _d({"type": "string"}, "how the result names this expectation"),
     },
+    "explore": {
+        "symmetric": _d(
+            {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+            "groups of parties `hotline explore` may treat as interchangeable (the same "
+            'lines, rules and script but for their names), e.g. [["RED", "GREEN"]]: it '
+            "then counts two states that differ only by swapping them as one",
+        ),
+    },
     "replay": {
         "property": _d({"type": "string"}, "the property the path violates"),
         "steps": _d(
@@ -316,6 +324,7 @@ def scenario_schema() -> dict[str, Any]:
             "expect": {"type": "array", "items": _table("expect")},
             "faults": {"type": "array", "items": _table("faults")},
             "replay": _table("replay"),
+            "explore": _table("explore"),
         },
     }
 
@@ -337,6 +346,10 @@ _TABLE_INTRO = {
     ),
     "events": ("[[events]]", "The script: what each party does, and when."),
     "expect": ("[[expect]]", "What must come out; `hotline exercise run` exits 1 if one fails."),
+    "explore": (
+        "[explore]",
+        "What `hotline explore` may assume of the scenario. A simulated run ignores it.",
+    ),
     "replay": (
         "[replay]",
         "A path `hotline explore` found, every choice pinned (it writes this table into "
@@ -397,7 +410,7 @@ def scenario_reference() -> str:
         "`[doctrine.lead_times] convoy = 3600`. Stations come from `[parties]`.",
     ]
     tables = ("scenario", "verifier", "network", "responders", "events", "expect", "faults")
-    for table in (*tables, "replay"):
+    for table in (*tables, "explore", "replay"):
         heading, intro = _TABLE_INTRO[table]
         required = set(REQUIRED.get(table, ()))
         lines += ["", f"## {heading}", "", intro, "", "| key | type | meaning |", "|---|---|---|"]
