@@ -197,7 +197,7 @@ def test_undoing_a_revocation_is_explicit_and_logged(cli: Cli, stations: Path) -
     assert_one_line_error(blank, "--reason")
     undo = ("keys", "unrevoke", key_id[:8], "--keyring", "keyring.json", "--reason", "found")
     assert cli(*undo).returncode == 0
-    code, report = inspect(cli, "notice.bin")
+    code, _report = inspect(cli, "notice.bin")
     assert code == 0
     document = json.loads((stations / "keyring.json").read_text())
     assert [(e["act"], e["reason"]) for e in document["log"]] == [

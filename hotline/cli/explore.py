@@ -12,6 +12,7 @@ from hotline.core.incident import OUTCOMES
 from hotline.explore.replay import replay_table
 from hotline.explore.search import Exploration, explore
 from hotline.explore.world import Bounds
+from hotline.sim.cluster import require_distributed
 from hotline.sim.scenario import load_scenario
 
 
@@ -52,9 +53,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     command.add_argument(
         "--workers",
         type=int,
-        default=1,
         metavar="N",
-        help="processes expanding each level (breadth first; the same result for any N)",
+        help="processes expanding each level (breadth first; the same result for any N; "
+        "default 1); not with --scheduler",
+    )
+    command.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="expand each level on the workers of this Dask distributed scheduler instead "
+        "(breadth first; needs hotline[cluster]; the same result)",
+    )
+    command.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds for the scheduler to answer and a worker to join (default 10)",
     )
     command.add_argument(
         "--sometimes",
@@ -83,10 +97,19 @@ def run_explore(args: argparse.Namespace) -> int:
             raise UserError(f"--{name.replace('_', '-')}: {value} is below 0")
     if args.max_states < 1:
         raise UserError(f"--max-states: {args.max_states} is below 1")
-    if not 1 <= args.workers <= 256:
-        raise UserError(f"--workers: {args.workers} is not in 1 .. 256")
-    if args.dfs and args.workers > 1:
+    if args.scheduler and args.workers is not None:
+        raise UserError("--workers: not with --scheduler (the cluster's workers expand each level)")
+    if args.scheduler and args.dfs:
+        raise UserError("--dfs: not with --scheduler (depth first explores in one process)")
+    workers = 1 if args.workers is None else args.workers
+    if not 1 <= workers <= 256:
+        raise UserError(f"--workers: {workers} is not in 1 .. 256")
+    if args.dfs and workers > 1:
         raise UserError("--dfs: depth first explores in one process; leave out --workers")
+    if not 0 < args.connect_timeout <= 3600:
+        raise UserError(f"--connect-timeout: {args.connect_timeout:g} is not in (0, 3600] s")
+    if args.scheduler:
+        require_distributed()  # told at once, before the scenario is read
     sometimes = [_pair(text) for text in args.sometimes]
     where = args.counterexamples
     if where is not None and where.exists() and not where.is_dir():
@@ -123,7 +146,9 @@ def run_explore(args: argparse.Namespace) -> int:
         depth_first=args.dfs,
         sometimes=sometimes,
         progress=progress,
-        workers=args.workers,
+        workers=workers,
+        scheduler=args.scheduler,
+        connect_timeout=args.connect_timeout,
     )
     if terminal:
         print(" " * 60, end="\r", file=sys.stderr)

@@ -20,14 +20,20 @@ Properties, after TLC's and Stateright's kinds:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import Any
 
 from hotline.core.incident import Role
 from hotline.explore.world import Bounds, World, freeze, initial_world, thaw
+from hotline.sim.cluster import Cluster, ClusterError, connect
 from hotline.sim.invariants import bound_breaches, disagreements
 from hotline.sim.model import Scenario
 from hotline.sim.result import check_expectation, incident_record
@@ -142,6 +148,32 @@ def _expand_chunk(chunk: list[bytes]) -> list[Expanded]:
     return [_worker.expand(frozen) for frozen in chunk]
 
 
+#: what makes a worker's Expander: the scenario's document and source, and the bounds
+Setup = tuple[Mapping[str, Any], str, Bounds]
+
+#: a cluster worker's expanders, by (exploration, thread): each made at its first chunk
+_expanders: dict[tuple[str, int], Expander] = {}
+_expanders_lock = threading.Lock()
+_EXPANDERS_KEPT = 8  # the newest; older explorations are done (or one rebuilds, once)
+
+
+def _expand_task(chunk: list[bytes], token: str, setup: Setup) -> list[Expanded]:
+    """A chunk expanded as a task on a cluster's worker, by the Expander of exploration
+    ``token``: made from ``setup`` at that exploration's first chunk in this thread, then
+    kept (a thread's own, as each pool process has its own)."""
+    key = (token, threading.get_ident())
+    with _expanders_lock:
+        expander = _expanders.get(key)
+    if expander is None:
+        document, source, bounds = setup
+        expander = Expander(scenario_from_data(document, source), bounds)
+        with _expanders_lock:
+            _expanders[key] = expander
+            while len(_expanders) > _EXPANDERS_KEPT:
+                del _expanders[next(iter(_expanders))]
+    return [expander.expand(frozen) for frozen in chunk]
+
+
 def explore(
     scenario: Scenario,
     bounds: Bounds,
@@ -151,12 +183,15 @@ def explore(
     sometimes: Sequence[tuple[str, str]] = (),
     progress: Progress | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
 ) -> Exploration:
     """Explore every world of ``scenario`` reachable within ``bounds``.
 
     Breadth first, level by level: each level's worlds are expanded (over ``workers``
-    processes, in chunks) and their successors taken in the order of the level, so the
-    states, transitions and counterexamples found do not depend on ``workers``.
+    processes, or the workers of a Dask distributed cluster, in chunks) and their
+    successors taken in the order of the level, so the states, transitions and
+    counterexamples found do not depend on ``workers`` or the cluster.
 
     Args:
         scenario: the exercise (its stations, doctrine, script, responders).
@@ -166,44 +201,147 @@ def explore(
         sometimes: (incident, outcome) pairs some final world must show.
         progress: told the worlds found and the frontier's size, every 1,000 worlds.
         workers: processes expanding each level.
+        scheduler: the address (``tcp://HOST:PORT``) of a Dask distributed scheduler
+            whose workers expand each level instead (`hotline.sim.cluster.connect`);
+            the time to connect is not counted in ``seconds``.
+        connect_timeout: seconds for that scheduler to answer and a worker to join.
 
     Raises:
-        ValueError: depth first over several workers.
+        ValueError: depth first over several workers or a cluster, or a cluster and
+            several workers.
+        ClusterError: no cluster to run on (`hotline.sim.cluster.connect`), or the
+            scheduler was lost during the exploration.
     """
-    if depth_first and workers > 1:
+    if depth_first and (workers > 1 or scheduler is not None):
         raise ValueError("depth first explores in one process: give one worker")
-    started = time.perf_counter()
-    expander = Expander(scenario, bounds)
-    key, data = freeze(expander.start)
-    search = _Search(key, max_states, progress)
-    frontier = [data]
-    if depth_first:
-        while frontier and search.take(expander.expand(frontier[-1]), _popped(frontier)):
-            pass
-    elif workers <= 1:
-        while frontier:
-            level: list[bytes] = []
-            if not all(search.take(expander.expand(frozen), level) for frozen in frontier):
-                break
-            frontier = level
-    else:
-        context = multiprocessing.get_context("spawn")
-        # the document, not the scenario: a worker reads it as this process did
-        arguments = (scenario.document, scenario.source, bounds)
-        with context.Pool(workers, _start_worker, arguments) as pool:
+    if scheduler is not None and workers > 1:
+        raise ValueError("a cluster's workers expand each level: give one worker")
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if scheduler is not None:
+            cluster = stack.enter_context(connect(scheduler, connect_timeout))
+        started = time.perf_counter()
+        expander = Expander(scenario, bounds)
+        key, data = freeze(expander.start)
+        search = _Search(key, max_states, progress)
+        frontier = [data]
+        if depth_first:
+            while frontier and search.take(expander.expand(frontier[-1]), _popped(frontier)):
+                pass
+        elif cluster is not None:
+            _explore_on(cluster, search, frontier, (scenario.document, scenario.source, bounds))
+        elif workers <= 1:
             while frontier:
-                level = []
-                chunks = _chunks(frontier, workers)
-                expansions = (e for chunk in pool.imap(_expand_chunk, chunks) for e in chunk)
-                if not all(search.take(expanded, level) for expanded in expansions):
+                level: list[bytes] = []
+                if not all(search.take(expander.expand(frozen), level) for frozen in frontier):
                     break
                 frontier = level
-    found = search.found
-    for incident, outcome in sometimes:
-        if outcome not in found.outcomes.get(incident, set()):
-            found.never.append(f"{incident} {outcome}")
-    found.seconds = time.perf_counter() - started
+        else:
+            context = multiprocessing.get_context("spawn")
+            # the document, not the scenario: a worker reads it as this process did
+            arguments = (scenario.document, scenario.source, bounds)
+            with context.Pool(workers, _start_worker, arguments) as pool:
+                while frontier:
+                    level = []
+                    chunks = _chunks(frontier, workers)
+                    expansions = (e for chunk in pool.imap(_expand_chunk, chunks) for e in chunk)
+                    if not all(search.take(expanded, level) for expanded in expansions):
+                        break
+                    frontier = level
+        found = search.found
+        for incident, outcome in sometimes:
+            if outcome not in found.outcomes.get(incident, set()):
+                found.never.append(f"{incident} {outcome}")
+        found.seconds = time.perf_counter() - started
     return found
+
+
+def _explore_on(cluster: Cluster, search: _Search, frontier: list[bytes], setup: Setup) -> None:
+    """Breadth first from ``frontier``, each level's chunks run as tasks on ``cluster``
+    (`_expanded_on`) and taken in the order of the level.
+
+    Raises:
+        ClusterError: the scheduler was lost.
+    """
+    token = uuid.uuid4().hex  # by which each worker keeps the Expander it makes
+    # the client's notices of its connection closing, of fetches it retries and of its
+    # giving up reconnecting: a lost scheduler is told here, in one line
+    with _quiet("distributed.batched"), _quiet("distributed.client"):
+        while frontier:
+            level: list[bytes] = []
+            chunks = _chunks(frontier, cluster.threads)
+            with contextlib.closing(_expanded_on(cluster, chunks, token, setup)) as expansions:
+                if not all(search.take(expanded, level) for expanded in expansions):
+                    break  # max_states: closing cancels the rest of the level
+            frontier = level
+
+
+def _expanded_on(
+    cluster: Cluster, chunks: list[list[bytes]], token: str, setup: Setup
+) -> Generator[Expanded, None, None]:
+    """What expanding each world of ``chunks`` gave, in their order, each chunk a task on
+    ``cluster``, whichever finishes first.
+
+    The chunks are scattered to the workers (a level may be megabytes: as data, not in
+    the task graph); each task carries ``setup`` (the document, about 1.6 KB pickled for
+    the tutorial: no more than a few worlds) and ``token``, by which a worker makes its
+    Expander at its first chunk of the exploration and keeps it (`_expand_task`).
+
+    Raises:
+        ClusterError: the scheduler was lost (the tasks were cancelled, or a result could
+            not be fetched).
+    """
+    from distributed import as_completed  # noqa: PLC0415 - optional; installed: connected
+
+    def lost(exc: BaseException) -> ClusterError:
+        reason = getattr(exc, "reason", None)
+        if reason in (None, "unknown"):  # a fetch cut, or the client closed: not reconnected
+            gone = isinstance(exc, OSError) or client.status != "running"
+            reason = "scheduler-connection-lost" if gone else "unknown"
+        return ClusterError(
+            f"--scheduler {cluster.address}: the exploration's tasks were cancelled "
+            f"({reason}); nothing was written"
+        )
+
+    client = cluster.client
+    shared: list[Any] = []
+    futures: list[Any] = []
+    finished: dict[int, list[Expanded]] = {}  # by chunk, until the ones before it are in
+    taken = 0
+    try:
+        try:
+            shared = client.scatter(chunks, hash=False)  # type: ignore[no-untyped-call]
+            futures = client.map(_expand_task, shared, token=token, setup=setup, pure=False)
+        except (CancelledError, OSError) as exc:  # OSError: distributed's CommClosedError
+            raise lost(exc) from None
+        position = {future.key: n for n, future in enumerate(futures)}
+        # each result fetched here, not by as_completed(with_results=True): a fetch cut by
+        # the scheduler's loss then raises, rather than being logged and never given
+        for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
+            if future.status == "error":  # a task that raised: raised here, as in-process
+                future.result()
+            try:
+                finished[position[future.key]] = future.result()
+            except (CancelledError, OSError) as exc:
+                raise lost(exc) from None
+            while taken in finished:
+                yield from finished.pop(taken)
+                taken += 1
+    finally:  # done, or given up: the cluster forgets the tasks and the chunks
+        if client.status == "running":
+            client.cancel([*futures, *shared])  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """The logger ``name`` silent but for the critical, while inside."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class _Search:

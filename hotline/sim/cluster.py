@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -111,16 +112,17 @@ class Cluster:
         )
         position = {future.key: n for n, future in enumerate(futures)}
         try:
-            done = as_completed(  # type: ignore[no-untyped-call]
-                futures, loop=self.client.loop, with_results=True
-            )
-            for future, result in done:
-                if future.status == "cancelled":  # not raised: given as the result
-                    reason = getattr(result, "reason", "unknown")
+            # results fetched one by one, not with_results: a result whose fetch the
+            # scheduler's loss interrupts would never be yielded, and the loop would wait
+            done = as_completed(futures, loop=self.client.loop)  # type: ignore[no-untyped-call]
+            for future in done:
+                try:
+                    result = future.result()
+                except (CancelledError, OSError) as exc:
                     raise ClusterError(
                         f"--scheduler {self.address}: the sweep's tasks were cancelled "
-                        f"({reason}); nothing was written"
-                    )
+                        f"({type(exc).__name__}: the scheduler was lost?); nothing was written"
+                    ) from None
                 yield position[future.key], result
         finally:  # done, or given up: the cluster forgets the tasks and the documents
             if self.client.status == "running":

@@ -295,9 +295,7 @@ class _Reader(FieldReader):
                 if party in placed:
                     raise self.fail(where, f"{party} is in two groups")
                 if set(parties[party]) != set(parties[group[0]]):
-                    raise self.fail(
-                        where, f"{party} and {group[0]} do not sit on the same lines"
-                    )
+                    raise self.fail(where, f"{party} and {group[0]} do not sit on the same lines")
                 placed.add(party)
             found.append(tuple(group))
         return tuple(found)
