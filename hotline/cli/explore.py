@@ -181,7 +181,11 @@ def _print(found: Exploration, name: str) -> None:
         f"({found.rate:,.0f} states/s)"
     )
     if not found.complete:
-        print("INCOMPLETE: --max-states reached before every state was explored")
+        print(
+            "INCOMPLETE: --max-states reached before every state was explored "
+            f"(depth {found.depth}; {found.growth()}): tighten the bounds, or raise "
+            "--max-states"
+        )
     for incident, outcomes in sorted(found.outcomes.items()):
         print(f"  {incident} ends {' or '.join(sorted(outcomes))}")
     for violation in found.violations:

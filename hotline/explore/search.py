@@ -21,6 +21,7 @@ Properties, after TLC's and Stateright's kinds:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import threading
@@ -63,6 +64,15 @@ class Exploration:
     #: incident -> outcomes it ends with, over every final world
     outcomes: dict[str, set[str]] = field(default_factory=dict)
     never: list[str] = field(default_factory=list)  # sometimes-properties never met
+    levels: list[int] = field(default_factory=lambda: [1])  # new worlds at each depth
+
+    def growth(self) -> str:
+        """How the search grew, level by level, for one that stopped at max_states: the
+        last levels' new worlds and the factor between them."""
+        last = [n for n in self.levels if n][-4:]
+        factors = [b / a for a, b in itertools.pairwise(last) if a]
+        rate = f", about x{sum(factors) / len(factors):.1f} a level" if factors else ""
+        return f"new states at the last depths: {', '.join(f'{n:,}' for n in last)}{rate}"
 
     @property
     def rate(self) -> float:
@@ -85,6 +95,7 @@ class Exploration:
                 for v in self.violations
             ],
             "never_reached": self.never,
+            "states_per_depth": self.levels,
         }
 
 
@@ -371,6 +382,10 @@ class _Search:
                 continue
             self.seen.add(key)
             found.states += 1
+            depth = expanded.depth + 1
+            while len(found.levels) <= depth:
+                found.levels.append(0)
+            found.levels[depth] += 1
             for finding in findings:
                 self.violate(finding)
             into.append(frozen)
