@@ -59,20 +59,21 @@ def _scenario(retries: int = 0, text: str = ONE_NOTICE) -> Scenario:
 
 
 def test_without_loss_the_one_path_is_counted_by_hand() -> None:
-    # notify; the notice arrives; RED acknowledges; the ack arrives: five states
+    # notify; 2 s pass (the line's latency); the notice arrives; RED acknowledges 30 s
+    # later; 2 s pass; the ack arrives: seven states, six steps
     found = explore(_scenario(), Bounds())
-    assert (found.states, found.transitions, found.final, found.depth) == (5, 4, 1, 4)
+    assert (found.states, found.transitions, found.final, found.depth) == (7, 6, 1, 6)
     assert found.violations == []
     assert found.outcomes == {"flight-1": {"acknowledged"}}
 
 
 def test_one_loss_is_counted_by_hand() -> None:
-    # besides the five states above, with one copy lost (retries = 0):
-    #   the notice lost -> BLUE's deadline passes (unresolved; it tells RED, which never
-    #   answered) -> the close arrives -> RED's confirm arrives: 4 new states;
-    #   the ack lost -> the same deadline, close and confirm: 4 new states
+    # besides the seven states above, with one copy lost (retries = 0) once it could
+    # have arrived: the notice lost -> BLUE's deadline passes (unresolved; it tells RED,
+    # which never answered) -> 2 s -> the close arrives -> 2 s -> RED's confirm arrives:
+    # 6 new states; the ack lost -> the same deadline, close and confirm: 6 new states
     found = explore(_scenario(), Bounds(max_loss=1))
-    assert (found.states, found.final) == (5 + 4 + 4, 3)
+    assert (found.states, found.final) == (7 + 6 + 6, 3)
     assert found.outcomes == {"flight-1": {"acknowledged", "unresolved"}}
 
 
@@ -89,8 +90,9 @@ def test_a_protocol_that_breaks_under_one_loss_yields_its_shortest_counterexampl
     document = json.loads((out / "counterexample-1.json").read_text())
     # the shortest way to break it: the notice itself is lost
     assert document["steps"][0].endswith("BLUE: scripted notify (flight-1)")
-    assert "notify flight-1 BLUE-AOC->RED-AOC (sent +0s) is lost" in document["steps"][1]
-    assert len(document["steps"]) == 5  # then the deadline, the close, the confirm
+    assert document["steps"][1] == "+2s time passes"
+    assert "notify flight-1 BLUE-AOC->RED-AOC (sent +0s) is lost" in document["steps"][2]
+    assert len(document["steps"]) == 8  # then the deadline, the close, the confirm
     assert "flight-1: outcome unresolved" in document["detail"]
 
 
@@ -228,10 +230,10 @@ def test_a_counterexample_replays_to_the_same_violation(
     counterexample = out / "counterexample-1.toml"
     assert main(["exercise", "run", str(counterexample), "--json", str(tmp_path / "r.json")]) == 1
     printed = capsys.readouterr().out
-    assert "replay: the 5 steps" in printed
+    assert "replay: the 8 steps" in printed
     assert "FAIL every incident acknowledged (flight-1: outcome unresolved" in printed
     result = json.loads((tmp_path / "r.json").read_text())
-    assert result["replay"] == {"property": "expect every incident acknowledged", "steps": 5}
+    assert result["replay"]["steps"] == 8
     assert [e["passed"] for e in result["expectations"]] == [False]
     assert all(i["held"] for i in result["invariants"])
     assert result["messages"]["dropped"] == 1
@@ -240,7 +242,7 @@ def test_a_counterexample_replays_to_the_same_violation(
     counterexample.write_text(edited)
     assert main(["exercise", "run", str(counterexample)]) == 2
     err = capsys.readouterr().err
-    assert "replay.steps[2]:" in err  # the notice arrived: no deadline passes unanswered
+    assert "replay.steps[3]:" in err  # the notice arrived: no deadline passes unanswered
     assert "is not a next step here" in err
 
 
@@ -359,3 +361,72 @@ def test_symmetric_parties_give_the_same_verdicts_with_fewer_states() -> None:
 def test_bad_symmetry_is_refused_with_the_field(table: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=re.escape(message)):
         parse_scenario(TWO_RESPONDERS + f"[explore]\n{table}\n", "s.toml")
+
+
+def test_a_slow_line_delays_every_arrival_as_a_run_does() -> None:
+    # 40 s on the wire each way: the ack comes back at 40 + 30 + 40 s, never sooner
+    slow = ONE_NOTICE.replace('latency = "2s"', 'latency = "40s"').replace(
+        'outcome = "acknowledged"', 'outcome = "acknowledged"\nwithin = "100s"'
+    )
+    found = explore(_scenario(retries=1, text=slow), Bounds())
+    [violation] = found.violations
+    assert "took 1m50s, expected within 1m40s" in violation.detail
+    assert any("+40s notify flight-1" in step and "arrives" in step for step in violation.steps)
+
+
+def test_things_due_at_one_instant_happen_in_every_order() -> None:
+    # the withdrawal is scripted at the very instant BLUE's deadline lapses
+    text = ONE_NOTICE.replace('action = "ack"', 'action = "silent"').replace(
+        "[[expect]]",
+        '[[events]]\nat = "10m"\naction = "withdraw"\noriginator = "BLUE-AOC"\n'
+        'incident = "flight-1"\n[[expect]]',
+    )
+    found = explore(_scenario(text=text), Bounds())
+    assert found.outcomes == {"flight-1": {"unresolved", "withdrawn"}}
+
+
+def test_a_final_state_at_the_depth_bound_is_judged(capsys: pytest.CaptureFixture[str]) -> None:
+    full = explore(_scenario(), Bounds(max_loss=1))
+    [violation] = full.violations
+    steps = len(violation.steps)
+    assert [v.property for v in explore(_scenario(), Bounds(max_loss=1, depth=steps)).violations]
+    short = explore(_scenario(), Bounds(max_loss=1, depth=steps - 1))
+    assert short.violations == []
+    assert short.cut > 0
+
+
+def test_a_cut_replay_does_not_claim_its_violation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "no-retries.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "0"))
+    out = tmp_path / "cx"
+    main(["explore", str(scenario), "--max-loss", "1", "--counterexamples", str(out)])
+    counterexample = out / "counterexample-1.toml"
+    text = counterexample.read_text()
+    cut = text[: text.index('    "+600s')] + "]\n"  # the path cut before its deadline
+    counterexample.write_text(cut)
+    capsys.readouterr()
+    assert main(["exercise", "run", str(counterexample), "-q"]) == 1
+    printed = capsys.readouterr().out
+    assert "the path stops there: the run's expectations are not judged" in printed
+    assert "NOT REPRODUCED: expect every incident acknowledged" in printed
+
+
+def test_parties_that_are_not_alike_cannot_be_declared_symmetric() -> None:
+    unlike = TWO_RESPONDERS.replace('delay = "30s"\n[[events]]', 'delay = "45s"\n[[events]]')
+    with pytest.raises(ScenarioError, match="responder rules are not RED's"):
+        parse_scenario(unlike + '[explore]\nsymmetric = [["RED", "GREEN"]]\n', "s.toml")
+    named = TWO_RESPONDERS + '[[expect]]\nincident = "flight-1"\nview = { RED = "acknowledged" }\n'
+    with pytest.raises(ScenarioError, match="an expectation about one of a group"):
+        parse_scenario(named + '[explore]\nsymmetric = [["RED", "GREEN"]]\n', "s.toml")
+
+
+def test_an_unknown_incident_to_reach_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(ONE_NOTICE.replace("RETRIES", "1"))
+    assert main(["explore", str(scenario), "--sometimes", "typo=acknowledged"]) == 2
+    assert "no incident 'typo'" in capsys.readouterr().err
+    assert main(["explore", str(scenario), "--json", str(tmp_path / "no" / "x.json")]) == 2

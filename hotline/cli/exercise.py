@@ -14,6 +14,7 @@ from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
 from hotline.explore.replay import replay
+from hotline.explore.search import judge
 from hotline.keyfiles import save_run_keys
 from hotline.live import LiveExercise
 from hotline.report.html import write_exercise_report
@@ -126,15 +127,38 @@ def _replay(args: argparse.Namespace, scenario: Scenario) -> int:
                 "in simulation, with no seed, journals or report (--timeline shows its steps)"
             )
     run = replay(scenario)
-    assert scenario.replay is not None
+    pinned = scenario.replay
+    assert pinned is not None
+    final, findings = judge(run.world)
     result = build_result(run)
-    result["replay"] = {"property": scenario.replay.property, "steps": len(scenario.replay.steps)}
-    if args.json != "-":
-        print(
-            f"replay: the {len(scenario.replay.steps)} steps `hotline explore` found to break "
-            f"{scenario.replay.property or 'a property'}"
+    names = [finding.property for finding in findings]
+    result["replay"] = {
+        "property": pinned.property,
+        "steps": len(pinned.steps),
+        "final": final,
+        "violated": names,
+        "reproduced": pinned.property in names,
+    }
+    if not final:  # the path stops at its violation: the run's end is not judged
+        result["expectations"] = []
+    out = _console(sys.stderr if args.json == "-" else sys.stdout)
+    out.print(
+        f"replay: the {len(pinned.steps)} steps `hotline explore` found to break "
+        f"{pinned.property or 'a property'}"
+        + ("" if final else " (the path stops there: the run's expectations are not judged)"),
+        markup=False,
+        soft_wrap=True,
+    )
+    for finding in findings:
+        out.print(f"VIOLATED {finding.property}: {finding.detail}", markup=False, soft_wrap=True)
+    if pinned.property and pinned.property not in names:
+        out.print(
+            f"NOT REPRODUCED: {pinned.property} holds at the end of this path",
+            markup=False,
+            soft_wrap=True,
         )
-    return _report(args, result, run)
+    code = _report(args, result, run)
+    return EXIT_FAILED if findings or pinned.property not in names else code
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> int:

@@ -13,6 +13,7 @@ from hotline.explore.replay import replay_table
 from hotline.explore.search import Exploration, explore
 from hotline.explore.world import Bounds
 from hotline.sim.cluster import require_distributed
+from hotline.sim.model import Scenario
 from hotline.sim.scenario import load_scenario
 
 
@@ -120,6 +121,7 @@ def run_explore(args: argparse.Namespace) -> int:
             f"--counterexamples: {args.scenario} is a counterexample already ([replay]); "
             "explore the scenario it came from"
         )
+    _check_inputs(args, scenario, sometimes)
     if scenario.faults:
         print(
             f"explore: the {len(scenario.faults)} [[faults]] of {args.scenario} are not "
@@ -164,6 +166,29 @@ def run_explore(args: argparse.Namespace) -> int:
     return EXIT_OK if held else EXIT_FAILED
 
 
+def _check_inputs(
+    args: argparse.Namespace, scenario: Scenario, sometimes: list[tuple[str, str]]
+) -> None:
+    """Refuse what would only fail after exploring; say what the exploration leaves out."""
+    incidents = {event.incident for event in scenario.events}
+    for incident, _ in sometimes:
+        if incident not in incidents:
+            raise UserError(f"--sometimes: no incident {incident!r} in {args.scenario}")
+    if args.json not in (None, "-"):
+        where = Path(args.json).parent
+        if not where.is_dir():
+            raise UserError(f"--json: {args.json}: no directory {where} to write it in")
+    notes = []
+    if scenario.replay is not None:
+        notes.append("its [replay] table (a counterexample) is ignored: every path is explored")
+    if any(link.outages for link in scenario.network.values()):
+        notes.append("line outages ([network] outages) are not explored: lines are always up")
+    if any(rule.misroute for rule in scenario.responders):
+        notes.append("misrouting is not explored: calls reach the right officer")
+    for note in notes:
+        print(f"explore: {args.scenario}: {note}", file=sys.stderr)
+
+
 def _pair(text: str) -> tuple[str, str]:
     incident, sep, outcome = text.partition("=")
     if not sep or not incident or outcome not in OUTCOMES.values():
@@ -186,6 +211,11 @@ def _print(found: Exploration, name: str) -> None:
             f"(depth {found.depth}; {found.growth()}): tighten the bounds, or raise "
             "--max-states"
         )
+    if found.cut:
+        print(
+            f"BOUNDED: {found.cut:,} states at the depth bound had steps left and were not "
+            "expanded: what follows holds for paths of that length only"
+        )
     for incident, outcomes in sorted(found.outcomes.items()):
         print(f"  {incident} ends {' or '.join(sorted(outcomes))}")
     for violation in found.violations:
@@ -196,7 +226,7 @@ def _print(found: Exploration, name: str) -> None:
     for never in found.never:
         print(f"NEVER REACHED: {never}")
     if not found.violations and not found.never and found.complete:
-        print("every property holds")
+        print("every property holds" + (" up to the depth bound" if found.cut else ""))
 
 
 def _write_counterexamples(

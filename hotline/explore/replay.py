@@ -111,15 +111,20 @@ def replay(scenario: Scenario) -> Replayed:
                 chosen = after
                 break
         if chosen is None:
-            could = "; ".join(options[:5]) or "nothing: the run is over"
+            could = "; ".join(_short(o) for o in options[:5]) or "nothing: the run is over"
             raise ReplayError(
-                f"{scenario.source}: replay.steps[{number - 1}]: {step!r} is not a next step "
-                f"here (the scenario or the protocol changed?); what could come next: {could}"
+                f"{scenario.source}: replay.steps[{number - 1}]: {_short(step)!r} is not a "
+                f"next step here (the scenario or the protocol changed?); what could come "
+                f"next: {could}"
             )
         world = chosen
         text = step.split(" ", 1)[-1]  # its time is the note's
         notes.append(Note(world.now - scenario.start, f"step {number}", "", text))
     return Replayed(scenario, world, world.tally, world.watch, notes)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def bounds_of(pinned: Replay) -> Bounds:

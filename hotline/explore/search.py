@@ -65,6 +65,7 @@ class Exploration:
     outcomes: dict[str, set[str]] = field(default_factory=dict)
     never: list[str] = field(default_factory=list)  # sometimes-properties never met
     levels: list[int] = field(default_factory=lambda: [1])  # new worlds at each depth
+    cut: int = 0  # worlds at the depth bound with steps left (the verdicts stop there)
 
     def growth(self) -> str:
         """How the search grew, level by level, for one that stopped at max_states: the
@@ -96,6 +97,7 @@ class Exploration:
             ],
             "never_reached": self.never,
             "states_per_depth": self.levels,
+            "cut_at_depth_bound": self.cut,
         }
 
 
@@ -121,6 +123,7 @@ class Expanded:
     successors: list[tuple[bytes, bytes, list[Finding]]]
     outcomes: dict[str, str] | None = None  # a final world: incident -> outcome
     final: list[Finding] = field(default_factory=list)
+    cut: bool = False  # at the depth bound with steps left: not expanded
 
 
 class Expander:
@@ -133,11 +136,18 @@ class Expander:
         """Every successor of the world ``frozen`` holds, or what its end shows."""
         kit = self.start.kit
         world = thaw(kit, frozen)
-        successors = list(world.successors(lambda: thaw(kit, frozen)))
+        steps = world.successors(lambda: thaw(kit, frozen))
         found = Expanded(world.depth, [])
-        if not successors:
-            if world.bounds.depth is None or world.depth < world.bounds.depth:
+        bound = world.bounds.depth
+        if bound is not None and world.depth >= bound:  # at the depth bound: judged only
+            if next(steps, None) is None:  # if nothing is left to happen
                 found.outcomes, found.final = _final(world)
+            else:
+                found.cut = True
+            return found
+        successors = list(steps)
+        if not successors:
+            found.outcomes, found.final = _final(world)
             return found
         for _, after in successors:
             findings = _always(after)
@@ -370,6 +380,7 @@ class _Search:
         False once max_states is reached (the exploration is then incomplete)."""
         found = self.found
         found.depth = max(found.depth, expanded.depth)
+        found.cut += expanded.cut
         if expanded.outcomes is not None:
             found.final += 1
             for incident, outcome in expanded.outcomes.items():
@@ -417,6 +428,16 @@ def _chunks(frontier: list[bytes], workers: int) -> list[list[bytes]]:
     others), in order."""
     size = max(1, min(256, len(frontier) // (workers * 4) or 1))
     return [frontier[i : i + size] for i in range(0, len(frontier), size)]
+
+
+def judge(world: World) -> tuple[bool, list[Finding]]:
+    """Whether ``world`` is final (nothing left to happen), and every property that
+    fails in it, as the explorer judges them (a replayed counterexample's end)."""
+    findings = _always(world)
+    final = next(world.successors(), None) is None
+    if final:
+        findings += _final(world)[1]
+    return final, findings
 
 
 def _finding(name: str, detail: str, world: World) -> Finding:

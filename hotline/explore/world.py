@@ -5,20 +5,23 @@ as ``signing = "none"`` runs, so a step costs the protocol and not the cryptogra
 the message copies in flight, the answers responders owe, the script's position and
 the faults spent. `World.successors` lists every way the next step can go:
 
-* ``deliver``: any copy in flight arrives now, in any order (``max_reorder`` bounds how
-  many arrivals overtake an earlier copy between the same two stations);
-* ``lose`` and ``duplicate``: a copy is lost, or arrives twice, within ``max_loss`` and
-  ``max_duplicates`` for the whole run;
-* ``time``: the clock moves to the next thing due (a scripted act, a responder's answer,
-  an endpoint's timer), and that one thing happens; an answer the scenario lets a
-  responder give in several ways (``answers``) branches into each.
+* ``deliver``: any copy in flight that can have arrived (its line's shortest latency
+  has passed) arrives now, in any order (``max_reorder`` bounds how many arrivals
+  overtake an earlier copy between the same two stations);
+* ``lose`` and ``duplicate``: such a copy is lost, or arrives twice, within
+  ``max_loss`` and ``max_duplicates`` for the whole run;
+* ``time``: the clock moves to the next instant anything can happen at (a scripted
+  act, a responder's answer, an endpoint's timer, a copy's earliest arrival), and one
+  thing due then happens, each in a branch of its own (things due at one instant happen
+  in every order); an answer the scenario lets a responder give in several ways
+  (``answers``) branches into each.
 
-Time is abstracted to the order of deadlines: a copy may arrive at any moment from when
-it was sent until its line's longest latency has passed (``deliver`` before ``time``),
-so exploration depends on which deadline comes first, never on a latency drawn. A
-responder answers after its rule's mean delay; desks, misrouting and pick-up
-probability below one are not modelled (a probability below one adds ``silent`` to the
-answers).
+Time is abstracted to the order of deadlines: a copy arrives at any moment from its
+line's shortest latency to its longest (the clock cannot pass the longest while it is
+in flight), so exploration depends on which deadline comes first, never on a latency
+drawn. A responder answers after its rule's mean delay; desks, misrouting, outages and
+a pick-up probability below one are not modelled (a probability below one adds
+``silent`` to the answers).
 """
 
 from __future__ import annotations
@@ -150,9 +153,9 @@ class World:
         """Every next step from here: (what happened, the world after it). Each step is
         taken in a copy of this world: ``fresh()`` when given, else `copy`."""
         self._fresh = fresh or self.copy
-        if self.bounds.depth is not None and self.depth >= self.bounds.depth:
-            return
         for index, copy in enumerate(self.flight):
+            if self.now < copy.sent + self._latency(copy)[0]:
+                continue  # not there yet: no line is faster than its shortest latency
             overtakes = self._overtakes(index)
             if self.bounds.max_reorder is None or self.reorders + overtakes <= (
                 self.bounds.max_reorder
@@ -180,41 +183,64 @@ class World:
         )
 
     def _time_steps(self) -> Iterator[tuple[str, World]]:
-        at, what = self.next_due()
+        """The clock moves to the next instant anything can happen at, and one thing due
+        then happens, each in its own branch (things due at one instant happen in every
+        order): a scripted act, an answer (each it may give), a post's timers. When the
+        next instant is only a copy's earliest arrival, the clock moves to it and no more.
+        No copy in flight is left past its line's longest latency."""
+        at, due = self.next_due()
         if at is None:
-            self.ended = what == "end"
+            self.ended = due == ["end"]
             return
-        if any(c.sent + self._latency(c) < at for c in self.flight):
+        if any(c.sent + self._latency(c)[1] < at for c in self.flight):
             return  # a copy must arrive (or be lost) before then
-        if what == "answer":
-            due = min(self.due, key=lambda d: (d.at, d.party, d.incident, d.channel))
-            for answer in due.answers:
-                yield self._branch(partial(World._answer, at=at, due=due, answer=answer))
-        elif what == "script":
-            yield self._branch(partial(World._act, at=at))
-        else:
-            yield self._branch(partial(World._timer, at=at))
+        if not due:
+            yield self._branch(partial(World._wait, at=at))
+        for what in due:
+            if isinstance(what, Due):
+                for answer in what.answers:
+                    yield self._branch(partial(World._answer, at=at, due=what, answer=answer))
+            elif what == "script":
+                yield self._branch(partial(World._act, at=at))
+            else:
+                yield self._branch(partial(World._timer, at=at, party=what))
 
-    def next_due(self) -> tuple[float | None, str]:
-        """When the next thing is due, and what it is: a scripted act first, then an
-        answer, then a timer, when they fall at once (as the simulator orders them)."""
+    def next_due(self) -> tuple[float | None, list[Due | str]]:
+        """The next instant anything can happen at, and what is due then: ``"script"``,
+        answers owed, and the parties whose timers fall due (none: a copy's earliest
+        arrival comes first). None and ``["end"]``: the exercise is over."""
         scenario, candidates = self.scenario, []
         if self.script < len(self.acts):
-            candidates.append((scenario.start + self.acts[self.script].at, 0, "script"))
-        if self.due:
-            candidates.append((min(d.at for d in self.due), 1, "answer"))
-        deadlines = [d for e in self.endpoints.values() if (d := e.next_deadline()) is not None]
-        if deadlines:
-            candidates.append((min(deadlines), 2, "timer"))
-        if not candidates:
-            return None, ""
-        at, _, what = min(candidates)
+            candidates.append(scenario.start + self.acts[self.script].at)
+        candidates += [d.at for d in self.due]
+        deadlines = {
+            p: d for p, e in self.endpoints.items() if (d := e.next_deadline()) is not None
+        }
+        candidates += deadlines.values()
+        if not candidates and not self.flight:
+            return None, []
+        arrivals = [c.sent + self._latency(c)[0] for c in self.flight]
+        soonest = [t for t in arrivals if t > self.now]
+        at = min([*candidates, *soonest]) if candidates or soonest else None
+        if at is None:
+            return None, []  # only copies that may arrive now: deliver or lose them
         if at > scenario.start + scenario.duration:
-            return None, "end"  # the exercise is over
-        return max(at, self.now), what
+            return None, ["end"]  # the exercise is over
+        at = max(at, self.now)
+        due: list[Due | str] = []
+        if self.script < len(self.acts) and scenario.start + self.acts[self.script].at <= at:
+            due.append("script")
+        owed: list[Due] = sorted(
+            (d for d in self.due if d.at <= at), key=lambda d: (d.party, d.incident)
+        )
+        due += owed
+        due += sorted(p for p, d in deadlines.items() if d <= at)
+        return at, due
 
-    def _latency(self, copy: Copy) -> float:
-        return self.scenario.network[copy.envelope.channel].latency.upper
+    def _latency(self, copy: Copy) -> tuple[float, float]:
+        """The shortest and the longest time a copy takes on its line."""
+        latency = self.scenario.network[copy.envelope.channel].latency
+        return latency.lower, latency.upper
 
     # -- steps ------------------------------------------------------------------------
 
@@ -262,23 +288,23 @@ class World:
         self._pump(event.party)
         return f"{self._at()} {event.party}: {what} ({event.incident})"
 
-    def _timer(self, at: float) -> str:
+    def _wait(self, at: float) -> str:
         self.now = at
-        lines = []
-        for party, endpoint in self.endpoints.items():
-            deadline = endpoint.next_deadline()
-            if deadline is not None and deadline <= at:
-                before = {(i.id, i.role): i.state for i in endpoint.incidents()}
-                self._heard(party, endpoint.on_timer(at))
-                sent = self._pump(party)
-                changed = [
-                    f"{i.id} {before.get((i.id, i.role), State.NEW)} -> {i.state}"
-                    for i in endpoint.incidents()
-                    if before.get((i.id, i.role)) != i.state
-                ]
-                done = ", ".join(changed + [f"sends {m}" for m in sent]) or "nothing to do"
-                lines.append(f"{party}'s timer: {done}")
-        return f"{self._at()} " + "; ".join(lines)
+        return f"{self._at()} time passes"
+
+    def _timer(self, at: float, party: str) -> str:
+        self.now = at
+        endpoint = self.endpoints[party]
+        before = {(i.id, i.role): i.state for i in endpoint.incidents()}
+        self._heard(party, endpoint.on_timer(at))
+        sent = self._pump(party)
+        changed = [
+            f"{i.id} {before.get((i.id, i.role), State.NEW)} -> {i.state}"
+            for i in endpoint.incidents()
+            if before.get((i.id, i.role)) != i.state
+        ]
+        done = ", ".join(changed + [f"sends {m}" for m in sent]) or "nothing to do"
+        return f"{self._at()} {party}'s timer: {done}"
 
     def _answer(self, at: float, due: Due, answer: str) -> str:
         self.now = at

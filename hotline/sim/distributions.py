@@ -31,6 +31,11 @@ class Fixed:
         """The longest delay."""
         return self.value
 
+    @property
+    def lower(self) -> float:
+        """The shortest delay."""
+        return self.value
+
 
 @dataclass(frozen=True, slots=True)
 class Uniform:
@@ -52,6 +57,11 @@ class Uniform:
     def upper(self) -> float:
         """The longest delay."""
         return self.high
+
+    @property
+    def lower(self) -> float:
+        """The shortest delay."""
+        return self.low
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,11 @@ class LogNormal:
         """The longest delay but one in a thousand (its 99.9th percentile: it has no
         longest)."""
         return self.median * math.exp(3.090232 * self.sigma)
+
+    @property
+    def lower(self) -> float:
+        """The shortest delay but one in a thousand (its 0.1th percentile)."""
+        return self.median * math.exp(-3.090232 * self.sigma)
 
 
 Distribution = Fixed | Uniform | LogNormal

@@ -11,6 +11,7 @@ through. The accepted keys of each table are in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping
@@ -253,6 +254,7 @@ class _Reader(FieldReader):
         faults = self.faults(data.get("faults", []), stations, signing)
         replay = self.replay(data["replay"]) if "replay" in data else None
         symmetric = self.symmetric(data.get("explore", {}), parties)
+        self.check_symmetry(symmetric, parties, responders, events, expectations)
         return Scenario(
             name=name,
             source=self.source,
@@ -299,6 +301,58 @@ class _Reader(FieldReader):
                 placed.add(party)
             found.append(tuple(group))
         return tuple(found)
+
+    def check_symmetry(
+        self,
+        groups: tuple[tuple[str, ...], ...],
+        parties: Mapping[str, Mapping[Channel, str]],
+        responders: tuple[ResponderRule, ...],
+        events: tuple[ScriptEvent, ...],
+        expectations: tuple[Expectation, ...],
+    ) -> None:
+        """Parties declared interchangeable must be treated alike by everything but their
+        names: the same responder rules, no act of their own in the script, every notice
+        addressed to all of a group or none, and no expectation naming one."""
+        for index, group in enumerate(groups):
+            where = f"explore.symmetric[{index}]"
+            members = set(group)
+            first = group[0]
+            for number, event in enumerate(events):
+                if event.party in members:
+                    raise self.fail(
+                        where,
+                        f"{event.party} acts in the script (events[{number}]): "
+                        "only parties the script treats alike are interchangeable",
+                    )
+                named = members & set(event.to)
+                if named and named != members:
+                    raise self.fail(
+                        where,
+                        f"events[{number}] addresses {', '.join(sorted(named))} but "
+                        "not the rest of the group",
+                    )
+            for number, expectation in enumerate(expectations):
+                named = members & (set(expectation.views) | set(expectation.answers))
+                if named:
+                    raise self.fail(
+                        where,
+                        f"expect[{number}] names {', '.join(sorted(named))}: an "
+                        "expectation about one of a group tells them apart",
+                    )
+            for party in group[1:]:
+                renamed = {parties[first][c]: parties[party][c] for c in parties[first]}
+                mine = [r for r in responders if r.station in renamed.values()]
+                theirs = [
+                    dataclasses.replace(r, station=renamed[r.station])
+                    for r in responders
+                    if r.station in renamed
+                ]
+                if mine != theirs:
+                    raise self.fail(
+                        where,
+                        f"{party}'s responder rules are not {first}'s (but for the "
+                        "station names): they are not interchangeable",
+                    )
 
     def replay(self, value: object) -> Replay:
         """A path `hotline explore` wrote, every step pinned."""
