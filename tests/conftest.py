@@ -103,3 +103,17 @@ def hotline_command() -> str:
     found = str(beside) if beside.exists() else shutil.which("hotline")
     assert found, "the hotline entry point is not installed (pip install -e .)"
     return found
+
+
+@pytest.fixture(scope="session")
+def scheduler() -> Iterator[str]:
+    """The address of a cluster of two worker processes, one thread each, on loopback."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address

@@ -165,12 +165,10 @@ def test_a_world_copy_is_independent_of_its_original() -> None:
     assert initial_world(_scenario(), Bounds()).key() == world.key()
 
 
-@pytest.mark.skipif(COMPILED, reason="patches the incident table, which is compiled")
-def test_a_doctrine_variant_that_leaves_a_crossing_unreconciled_is_caught(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A test-only variant: a responder that has acknowledged takes a withdraw that
-    crosses its ack, confirms it, and keeps its acknowledged view."""
+def unreconciled_crossing(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A test-only doctrine variant, and a scenario that exercises it: a responder that
+    has acknowledged takes a withdraw that crosses its ack, confirms it, and keeps its
+    acknowledged view. Returns the scenario (BLUE withdraws as RED answers)."""
     original = Incident._on_closing
 
     def unreconciled(self: Incident, heard: Heard, now: float) -> Verdict:
@@ -179,11 +177,18 @@ def test_a_doctrine_variant_that_leaves_a_crossing_unreconciled_is_caught(
         return original(self, heard, now)
 
     monkeypatch.setitem(HANDLERS, Kind.WITHDRAW, unreconciled)
-    text = ONE_NOTICE.replace("RETRIES", "0").replace(
+    return ONE_NOTICE.replace("RETRIES", "0").replace(
         "[[expect]]",
         '[[events]]\nat = "30s"\naction = "withdraw"\noriginator = "BLUE-AOC"\n'
         'incident = "flight-1"\n[[expect]]',
     )
+
+
+@pytest.mark.skipif(COMPILED, reason="patches the incident table, which is compiled")
+def test_a_doctrine_variant_that_leaves_a_crossing_unreconciled_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = unreconciled_crossing(monkeypatch)
     found = explore(_scenario(text=text), Bounds())
     [violation] = [v for v in found.violations if "views-agree" in v.property]
     assert "BLUE-AOC holds withdrawn; RED-AOC (air) holds acknowledged" in violation.detail
@@ -250,19 +255,7 @@ def test_a_counterexample_replays_to_the_same_violation(
 def test_a_views_disagree_counterexample_replays_to_a_broken_invariant(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = Incident._on_closing
-
-    def unreconciled(self: Incident, heard: Heard, now: float) -> Verdict:
-        if heard.kind is Kind.WITHDRAW and self.state is State.ACKNOWLEDGED:
-            return Verdict([Send(Kind.CONFIRM, self.channel, (heard.sender,), heard.digest, {})])
-        return original(self, heard, now)
-
-    monkeypatch.setitem(HANDLERS, Kind.WITHDRAW, unreconciled)
-    text = ONE_NOTICE.replace("RETRIES", "0").replace(
-        "[[expect]]",
-        '[[events]]\nat = "30s"\naction = "withdraw"\noriginator = "BLUE-AOC"\n'
-        'incident = "flight-1"\n[[expect]]',
-    )
+    text = unreconciled_crossing(monkeypatch)
     found = explore(_scenario(text=text), Bounds())
     [violation] = [v for v in found.violations if "views-agree" in v.property]
     steps = "".join(f"    {json.dumps(s)},\n" for s in violation.steps)

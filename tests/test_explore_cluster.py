@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,6 @@ BOUNDS = ("--max-loss", "1", "--max-duplicates", "1")
 TIMING = ("seconds", "states_per_second")
 # a second cluster's scheduler finds the first one's HTTP port (8787, on loopback) taken
 pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """The address of a cluster of two worker processes, one thread each, on loopback."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
-        yield cluster.scheduler_address
 
 
 def explored(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:

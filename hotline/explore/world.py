@@ -41,13 +41,14 @@ from hotline.core.errors import HotlineError, IllegalTransition, UnknownIncident
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident, Role, State
 from hotline.core.keyring import Keyring, TrustedKey
-from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason
+from hotline.core.names import NOTICE_KINDS, Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.core.wire import Envelope, decode_envelope, encode_envelope
 from hotline.sim.exercise import Tally, perform, station_seed
 from hotline.sim.invariants import Watch
 from hotline.sim.model import Scenario, ScriptEvent
+from hotline.sim.responders import give
 
 #: the answers a responder may give that make it answer at all
 _ANSWERING: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "resolve")
@@ -312,20 +313,11 @@ class World:
         endpoint = self.endpoints[due.party]
         rule, channel = self.scenario.responders[due.rule], due.channel
         try:
-            if answer == "ack":
-                endpoint.acknowledge(due.incident, at, channel=channel, text=rule.text)
-            elif answer in ("standby", "standby-then-ack"):
-                endpoint.standby(due.incident, at, channel=channel, text=rule.text)
-                if answer == "standby-then-ack":
-                    later = Due(at + rule.final_delay.mean, *_who(due), ("ack",), due.rule)
-                    self.due.append(later)
-            elif answer in ("dispute", "disavow"):
-                reason = DisputeReason.NOT_OUR_FORCES if answer == "disavow" else rule.reason
-                endpoint.dispute(due.incident, reason or DisputeReason.OTHER, at, channel=channel)
-            elif answer == "resolve":
-                endpoint.resolve(due.incident, rule.actions, at, channel=channel)
+            give(endpoint, due.incident, channel, answer, rule=rule, now=at)
         except (IllegalTransition, UnknownIncident, HotlineError, ValueError) as exc:
             return f"{self._at()} {due.party} {answer} on {due.incident}: moot ({exc})"
+        if answer == "standby-then-ack":  # the same desk acknowledges later
+            self.due.append(Due(at + rule.final_delay.mean, *_who(due), ("ack",), due.rule))
         self._pump(due.party)
         return f"{self._at()} {due.party} answers {due.incident} on {channel}: {answer}"
 

@@ -184,30 +184,50 @@ class Responders:
     def _answer(self, call: _Call) -> float | None:
         """Give the rule's answer; for standby-then-ack, the time the ack is due."""
         endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
-        now, channel, action = self._clock(call.party), view.channel, rule.action
-        later = None
+        now, action = self._clock(call.party), rule.action
+        if action == "resolve" and not view.rules.resolves:
+            self._after(call.party, view, "no answer (resolves only on a resolving line)")
+            return None
         try:
-            if action == "ack":
-                endpoint.acknowledge(view.id, now, channel=channel, text=rule.text)
-            elif action in ("standby", "standby-then-ack"):
-                endpoint.standby(view.id, now, channel=channel, text=rule.text)
-                if action == "standby-then-ack":
-                    # true time; `now` is the post's clock
-                    later = self._kernel.now + rule.final_delay.sample(self._rng)
-            elif action in ("dispute", "disavow"):
-                reason = DisputeReason.NOT_OUR_FORCES if action == "disavow" else rule.reason
-                reason = reason or DisputeReason.OTHER
-                endpoint.dispute(view.id, reason, now, channel=channel, text=rule.text)
-            elif action == "resolve":
-                if not view.rules.resolves:
-                    self._after(call.party, view, "no answer (resolves only on a resolving line)")
-                    return None
-                endpoint.resolve(view.id, rule.actions, now, channel=channel, text=rule.text)
+            give(endpoint, view.id, view.channel, action, rule=rule, now=now)
         except (IllegalTransition, UnknownIncident) as exc:
             self._after(call.party, view, f"{action} moot: {exc}")
             return None
         self._after(call.party, view, action)
-        return later
+        if action == "standby-then-ack":  # true time; `now` is the post's clock
+            return self._kernel.now + rule.final_delay.sample(self._rng)
+        return None
+
+
+def give(
+    endpoint: StationEndpoint,
+    incident: str,
+    channel: Channel,
+    action: str,
+    *,
+    rule: ResponderRule,
+    now: float,
+) -> None:
+    """Give the answer ``action`` names (a rule's action, or one of its answers) to the
+    view of ``incident`` on ``channel``, with the rule's text, reason and actions; a
+    standby-then-ack gives its standby (the ack is the caller's to schedule), silent
+    gives nothing.
+
+    Raises:
+        IllegalTransition: the view no longer takes that answer.
+        UnknownIncident: there is no such view.
+    """
+    if action == "ack":
+        endpoint.acknowledge(incident, now, channel=channel, text=rule.text)
+    elif action in ("standby", "standby-then-ack"):
+        endpoint.standby(incident, now, channel=channel, text=rule.text)
+    elif action in ("dispute", "disavow"):
+        reason = DisputeReason.NOT_OUR_FORCES if action == "disavow" else rule.reason
+        endpoint.dispute(
+            incident, reason or DisputeReason.OTHER, now, channel=channel, text=rule.text
+        )
+    elif action == "resolve":
+        endpoint.resolve(incident, rule.actions, now, channel=channel, text=rule.text)
 
 
 def _key(party: str, view: Incident) -> tuple[str, str, Channel]:
