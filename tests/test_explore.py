@@ -242,6 +242,12 @@ def test_a_counterexample_replays_to_the_same_violation(
     assert [e["passed"] for e in result["expectations"]] == [False]
     assert all(i["held"] for i in result["invariants"])
     assert result["messages"]["dropped"] == 1
+    # its timeline draws as any run's: each copy and its fate, in the report's swimlanes
+    report = tmp_path / "report"
+    assert main(["exercise", "run", str(counterexample), "-q", "--report", str(report)]) == 1
+    page = (report / "index.html").read_text()
+    assert "flight-1" in page
+    assert "dropped: lost" in page or "lost" in page
     # a path the scenario no longer takes is refused, naming the step
     edited = counterexample.read_text().replace("is lost", "arrives")
     counterexample.write_text(edited)

@@ -120,11 +120,11 @@ def _run(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace, scenario: Scenario) -> int:
     """Run a counterexample `hotline explore` wrote: its path, step by step."""
     for given, name in ((args.broker, "--broker"), (args.journal, "--journal"),
-                        (args.report, "--report"), (args.seed, "--seed")):  # fmt: skip
+                        (args.seed, "--seed")):  # fmt: skip
         if given:
             raise UserError(
                 f"{name}: {args.scenario} is a replay ([replay]): it runs its pinned path "
-                "in simulation, with no seed, journals or report (--timeline shows its steps)"
+                "in simulation, with no seed or journals (--timeline and --report show it)"
             )
     run = replay(scenario)
     pinned = scenario.replay

@@ -49,8 +49,9 @@ class Replayed:
 
     @property
     def records(self) -> Sequence[MessageRecord] | None:
-        """A replay keeps its steps, not message records."""
-        return None
+        """Every copy sent along the path, and its fate, in the order sent."""
+        timeline = self.world.timeline
+        return None if timeline is None else list(timeline.values())
 
     @property
     def kept_journals(self) -> Sequence[tuple[Path, Path]]:
@@ -101,6 +102,7 @@ def replay(scenario: Scenario) -> Replayed:
     pinned = scenario.replay
     assert pinned is not None  # callers run replays only
     world = initial_world(scenario, bounds_of(pinned))
+    world.timeline = {}  # every copy's fate, for the timeline and the report
     notes = []
     for number, step in enumerate(pinned.steps, 1):
         chosen = None

@@ -26,6 +26,7 @@ a pick-up probability below one are not modelled (a probability below one adds
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import pickle
@@ -49,6 +50,7 @@ from hotline.sim.exercise import Tally, perform, station_seed
 from hotline.sim.invariants import Watch
 from hotline.sim.model import Scenario, ScriptEvent
 from hotline.sim.responders import give
+from hotline.sim.timeline import MessageRecord
 
 #: the answers a responder may give that make it answer at all
 _ANSWERING: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "resolve")
@@ -147,6 +149,9 @@ class World:
     #: the run is over: its duration is reached (what is open stays open)
     ended: bool = False
     _fresh: Callable[[], World] | None = None  # how `successors` copies this world
+    #: a replay's timeline: each copy's record, by (message id, recipient, duplicate);
+    #: None while exploring (not part of a world's bytes)
+    timeline: dict[tuple[bytes, str, bool], MessageRecord] | None = None
 
     # -- the next steps ---------------------------------------------------------------
 
@@ -254,10 +259,15 @@ class World:
         self.tally.landed(copy.envelope.incident)
         self.tally.delivered += 1
         what = "arrives" + (" again" if copy.duplicate else "")
+        record = self._record(copy)
+        if record is not None:
+            record.arrived_at, record.fate = self.now - self.scenario.start, "delivered"
         for event in events:
             if isinstance(event, Rejected):
                 self.tally.refused(copy.envelope.incident, event.reason.value)
                 what = f"refused ({event.reason.value})"
+                if record is not None:
+                    record.fate = f"rejected: {event.reason}"
             elif isinstance(event, Received):
                 self.watch.observe(party, event, None, self._owners())
         self._heard(party, events)
@@ -270,6 +280,9 @@ class World:
         self.tally.landed(copy.envelope.incident)
         self.tally.dropped += 1
         self.tally.drops["lost"] += 1
+        record = self._record(copy)
+        if record is not None:
+            record.fate = "dropped: lost"
         return f"{self._at()} {self._describe(copy)} is lost"
 
     def _duplicate(self, index: int) -> str:
@@ -279,6 +292,8 @@ class World:
         self.tally.injected += 1
         self.tally.injections["duplicate"] += 1
         self.tally.fly(copy.envelope.incident)
+        if self.timeline is not None:
+            self._track(copy._replace(duplicate=True), " (duplicate)")
         return f"{self._at()} {self._describe(copy)} is duplicated"
 
     def _act(self, at: float) -> str:
@@ -355,11 +370,32 @@ class World:
             envelope = message.envelope
             self.watch.sent.add(envelope.id)
             for recipient in message.recipients:
-                self.flight.append(Copy(recipient, envelope, message.digest, self.now))
+                copy = Copy(recipient, envelope, message.digest, self.now)
+                self.flight.append(copy)
                 self.tally.sent += 1
                 self.tally.fly(envelope.incident)
+                if self.timeline is not None:
+                    self._track(copy)
             sent.append(f"{envelope.kind} {envelope.incident} to {','.join(message.recipients)}")
         return sent
+
+    def _track(self, copy: Copy, suffix: str = "") -> None:
+        """Start a replay's timeline record of ``copy``."""
+        assert self.timeline is not None
+        envelope = copy.envelope
+        self.timeline[(envelope.id, copy.to, copy.duplicate)] = MessageRecord(
+            copy.sent - self.scenario.start,
+            envelope.channel.value,
+            envelope.kind.value + suffix,
+            envelope.incident,
+            envelope.sender,
+            copy.to,
+        )
+
+    def _record(self, copy: Copy) -> MessageRecord | None:
+        if self.timeline is None:
+            return None
+        return self.timeline.get((copy.envelope.id, copy.to, copy.duplicate))
 
     def _party_of(self, station: str) -> str:
         return self._owners()[station]
@@ -381,8 +417,12 @@ class World:
 
     def copy(self) -> World:
         """An independent copy, to take one step in (through the records a restarted
-        post reads back: the same in the pure and the compiled build)."""
-        return thaw(self.kit, freeze(self)[1])
+        post reads back: the same in the pure and the compiled build). A replay's
+        timeline goes with it."""
+        twin = thaw(self.kit, freeze(self)[1])
+        if self.timeline is not None:
+            twin.timeline = {k: dataclasses.replace(r) for k, r in self.timeline.items()}
+        return twin
 
     def key(self) -> bytes:
         """A digest of everything that decides what can happen next (not of how the
