@@ -117,9 +117,12 @@ def test_an_unreachable_scheduler_is_one_line_within_the_connect_timeout(
     assert time.monotonic() - started < 8
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.splitlines() == [
-        f"hotline: error: --scheduler {address}: cannot connect within 2 s: Connection refused"
-    ]
+    [line] = captured.err.splitlines()
+    # refused at once, or (a loaded machine: the retries outlast the timeout) no answer
+    assert line in {
+        f"hotline: error: --scheduler {address}: cannot connect within 2 s: {why}"
+        for why in ("Connection refused", "no answer")
+    }
 
 
 @pytest.mark.parametrize(

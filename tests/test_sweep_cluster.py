@@ -84,9 +84,12 @@ def test_an_unreachable_scheduler_is_one_line_within_the_connect_timeout(
     code = run(scenario_file, "--scheduler", address, "--connect-timeout", "2")
     assert code == 2
     assert time.monotonic() - started < 8
-    assert capsys.readouterr().err.splitlines() == [
-        f"hotline: error: --scheduler {address}: cannot connect within 2 s: Connection refused"
-    ]
+    [line] = capsys.readouterr().err.splitlines()
+    # refused at once, or (a loaded machine: the retries outlast the timeout) no answer
+    assert line in {
+        f"hotline: error: --scheduler {address}: cannot connect within 2 s: {why}"
+        for why in ("Connection refused", "no answer")
+    }
 
 
 def test_a_scheduler_without_workers_is_one_line(
