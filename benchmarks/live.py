@@ -29,7 +29,6 @@ from pathlib import Path
 import aiomqtt
 
 import hotline
-from hotline.client import Station
 from hotline.core.channels import Doctrine
 from hotline.core.events import NoticeReceived
 from hotline.core.incident import Notice
@@ -37,8 +36,9 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, Precedence
 from hotline.core.signing import StationKey
 from hotline.doctrine import doctrine_with
+from hotline.live.mqtt import NO_DELAY
+from hotline.live.station import Station
 from hotline.testing import Mosquitto
-from hotline.transport.mqtt import NO_DELAY
 
 PAYLOAD = 300  # bytes: about the size of a signed notice
 

@@ -1,8 +1,12 @@
 """hotline: protocol simulator and client library for military deconfliction hotlines.
 
 The protocol core (`hotline.core`) is pure: bytes and ``now`` in, verdicts out. This
-package adds what touches the outside world: key files, fresh randomness, the CLI.
+package adds what touches the outside world: key files, fresh randomness, the CLI, and
+the live side (`hotline.live`: the `Station` client library over MQTT), whose names
+are exported here too but imported only when first used (it loads the MQTT client).
 """
+
+from typing import Any as _Any
 
 from hotline.core import (
     BadSignature,
@@ -63,9 +67,27 @@ __version__ = "0.1.0"
 #: Whether the hot modules run as mypyc-compiled C extensions (see `make compile`).
 COMPILED = not str(_wire_file).endswith(".py")
 
+#: names of `hotline.live` exported here, imported on first use (PEP 562)
+LIVE_NAMES = frozenset(
+    {"BrokerAddress", "IncidentHandle", "LiveExercise", "Station", "TlsFiles", "TransportError"}
+)
+
+
+def __getattr__(name: str) -> _Any:
+    if name in LIVE_NAMES:
+        import hotline.live  # noqa: PLC0415 (loaded on first use: see the module doc)
+
+        value = getattr(hotline.live, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hotline' has no attribute {name!r}")
+
+
 __all__ = [
     "COMPILED",
+    "LIVE_NAMES",
     "BadSignature",
+    "BrokerAddress",
     "Channel",
     "ChannelDoctrine",
     "Closed",
@@ -78,11 +100,13 @@ __all__ = [
     "HotlineError",
     "IllegalTransition",
     "Incident",
+    "IncidentHandle",
     "Input",
     "InvalidEnvelope",
     "Keyring",
     "KeyringError",
     "Kind",
+    "LiveExercise",
     "MalformedMessage",
     "Notice",
     "NoticeReceived",
@@ -96,8 +120,11 @@ __all__ = [
     "ReplayedMessage",
     "Role",
     "State",
+    "Station",
     "StationEndpoint",
     "StationKey",
+    "TlsFiles",
+    "TransportError",
     "TrustedKey",
     "UnknownIncident",
     "UntimelyMessage",

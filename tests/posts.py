@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hotline.client import Station
 from hotline.core.events import NoticeReceived
 from hotline.core.names import Channel
 from hotline.core.verifier import VerifierPolicy
+from hotline.live.station import Station
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
 from tests.harness import keyring_for, make_doctrine, station_key

@@ -13,10 +13,10 @@ import pytest
 
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Precedence
-from hotline.live import run_live
+from hotline.live.exercise import run_live
+from hotline.live.mqtt import BrokerAddress
 from hotline.sim.scenario import load_scenario
 from hotline.testing import free_port
-from hotline.transport.mqtt import BrokerAddress
 from tests.conftest import REPO
 from tests.posts import answer_every_notice, post, start_profile
 

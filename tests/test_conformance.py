@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hotline.live import run_live
+from hotline.live.exercise import run_live
 from hotline.sim.exercise import run_exercise
 from hotline.sim.result import build_result
 from hotline.sim.scenario import parse_scenario

@@ -25,10 +25,10 @@ from hotline import (
     load_keyring,
     load_private_key,
 )
-from hotline.client import Station
 from hotline.core.records import incident_from_record
+from hotline.live.station import Station
+from hotline.live.store import PostStore
 from hotline.testing import Mosquitto
-from hotline.transport.store import PostStore
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.broker

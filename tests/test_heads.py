@@ -26,7 +26,7 @@ from hotline.keyfiles import (
     save_keyring,
     save_run_keys,
 )
-from hotline.live import LiveExercise
+from hotline.live.exercise import LiveExercise
 from hotline.sim.exercise import run_exercise
 from hotline.sim.scenario import load_scenario, parse_scenario
 from hotline.testing import Mosquitto

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from hotline.audit.journal import read_entries
-from hotline.client import Station
 from hotline.core.events import NoticeReceived, Received, Rejected
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Kind, Precedence
 from hotline.core.verifier import VerifierPolicy
+from hotline.live.mqtt import BrokerAddress, TransportError
+from hotline.live.station import Station
+from hotline.live.store import PostStore
 from hotline.testing import Mosquitto
-from hotline.transport.mqtt import BrokerAddress, TransportError
-from hotline.transport.store import PostStore
 from tests.harness import signed
 from tests.posts import answer_every_notice, post
 

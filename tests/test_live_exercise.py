@@ -18,7 +18,7 @@ from hotline.core.names import Channel, Precedence, inbox_topic
 from hotline.core.signing import split_signed
 from hotline.core.verifier import Verifier
 from hotline.core.wire import decode_envelope
-from hotline.live import LiveExercise, _Clock, run_live
+from hotline.live.exercise import LiveExercise, _Clock, run_live
 from hotline.sim.exercise import Exercise, run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result

@@ -18,7 +18,7 @@ import pytest
 from hotline.core.events import NoticeReceived, Rejected
 from hotline.core.incident import Notice
 from hotline.core.names import Channel, Precedence
-from hotline.live import run_live
+from hotline.live.exercise import run_live
 from hotline.sim.exercise import run_exercise
 from hotline.sim.result import build_result
 from hotline.sim.scenario import load_scenario

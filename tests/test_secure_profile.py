@@ -15,12 +15,12 @@ import aiomqtt
 import pytest
 
 from hotline import Notice, NoticeReceived, Precedence
-from hotline.brokerauth import acl_text, issue, posts_from_keyring
-from hotline.client import Station
 from hotline.core.names import Channel
 from hotline.keyfiles import save_keyring
+from hotline.live.brokerauth import acl_text, issue, posts_from_keyring
+from hotline.live.mqtt import BrokerAddress, TlsFiles
+from hotline.live.station import Station
 from hotline.testing import free_port
-from hotline.transport.mqtt import BrokerAddress, TlsFiles
 from tests.harness import keyring_for, make_doctrine, station_key
 from tests.posts import start_profile
 
@@ -194,7 +194,7 @@ def test_certs_issue_reports_bad_posts_clearly(hotline_command: str, tmp_path: P
 
 
 def test_tls_files_for_a_plain_address_are_refused(tmp_path: Path) -> None:
-    from hotline.transport.mqtt import TransportError
+    from hotline.live.mqtt import TransportError
 
     with pytest.raises(TransportError, match="use an mqtts:// address"):
         Station(

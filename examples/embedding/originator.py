@@ -18,8 +18,8 @@ import tomllib
 from pathlib import Path
 
 from hotline import Channel, Notice, Precedence, doctrine_with, load_keyring, load_private_key
-from hotline.client import Station
 from hotline.core.errors import UnknownIncident
+from hotline.live.station import Station
 
 POSTS = Path(__file__).with_name("posts.toml")
 

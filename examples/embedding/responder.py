@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 from hotline import Channel, NoticeReceived, doctrine_with, load_keyring, load_private_key
-from hotline.client import Station
+from hotline.live.station import Station
 
 POSTS = Path(__file__).with_name("posts.toml")
 

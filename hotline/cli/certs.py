@@ -6,9 +6,9 @@ import argparse
 import datetime
 from pathlib import Path
 
-from hotline.brokerauth import BrokerAuthError, issue, posts_from_keyring
 from hotline.cli.common import EXIT_OK, UserError
 from hotline.keyfiles import load_keyring
+from hotline.live.brokerauth import BrokerAuthError, issue, posts_from_keyring
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

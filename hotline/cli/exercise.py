@@ -16,7 +16,7 @@ from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
 from hotline.explore.replay import replay
 from hotline.explore.search import judge
 from hotline.keyfiles import save_run_keys
-from hotline.live import LiveExercise
+from hotline.live.exercise import LiveExercise
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise

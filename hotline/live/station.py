@@ -41,8 +41,8 @@ from hotline.core.records import incident_from_record, incident_record
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.entropy import new_message_id
-from hotline.transport.mqtt import BrokerAddress, MqttLink, TlsFiles, TransportError
-from hotline.transport.store import PostStore
+from hotline.live.mqtt import BrokerAddress, MqttLink, TlsFiles, TransportError
+from hotline.live.store import PostStore
 
 #: responder views whose notice still waits for this post's final answer
 AWAITING_ANSWER = frozenset({State.NOTIFIED, State.STANDBY})

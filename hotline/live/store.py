@@ -94,7 +94,7 @@ class PostStore:
 
     def forget_before(self, at: float) -> int:
         """Forget ids taken before ``at`` (older messages fail the freshness check); a
-        post does so as it runs (`hotline.client.Station`)."""
+        post does so as it runs (`hotline.live.station.Station`)."""
         return self._db.execute("DELETE FROM taken WHERE at < ?", (at,)).rowcount
 
     # -- the outbox ----------------------------------------------------------------

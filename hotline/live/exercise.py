@@ -1,6 +1,6 @@
 """Live exercises: a scenario file run with every party a real post on an MQTT broker.
 
-Theory of operation. `LiveExercise` starts one `hotline.client.Station` per party, with
+Theory of operation. `LiveExercise` starts one `hotline.live.station.Station` per party, with
 keys derived from the seed exactly as in simulation, on a shared exercise clock that
 runs ``time_scale`` times faster than the wall clock (so a scenario of hours plays in
 seconds). The script and the responder policies are the simulator's own
@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from hotline.audit.journal import keep_earlier
-from hotline.client import Station
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.events import Event, Received, Rejected
 from hotline.core.incident import Incident
@@ -37,6 +36,8 @@ from hotline.core.names import Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.entropy import new_seed
+from hotline.live.mqtt import BrokerAddress
+from hotline.live.station import Station
 from hotline.sim.exercise import (
     Tally,
     declarations,
@@ -51,7 +52,6 @@ from hotline.sim.model import Scenario
 from hotline.sim.responders import Responders
 from hotline.sim.result import build_result
 from hotline.sim.timeline import MessageRecord, Note
-from hotline.transport.mqtt import BrokerAddress
 
 
 class _Clock:

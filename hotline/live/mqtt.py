@@ -44,7 +44,7 @@ import aiomqtt
 import paho.mqtt.client as paho
 
 from hotline.core.errors import HotlineError
-from hotline.transport.store import PostStore
+from hotline.live.store import PostStore
 
 log = logging.getLogger("hotline.mqtt")
 

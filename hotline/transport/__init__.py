@@ -1,1 +1,0 @@
-"""IO adapters around the pure protocol core: the MQTT transport and its durable store."""
