@@ -12,19 +12,32 @@ decides everything. Station faults (down, clock skew) are questions the transpor
 
 Faults compose: a copy can be delayed by one fault and duplicated by the next; every
 duplicate then goes through the remaining faults too.
+
+A plan decides each copy with random numbers drawn for that copy alone (`draws`): from
+the run's seed and the copy's identity (its line, incident, kind, sender, recipient and
+how many such copies came before it), never from the order in which copies happen to
+reach the plan. So a simulated run and a live run of one scenario and seed, whose
+copies reach the plan in different orders, decide every copy they share alike; only
+what depends on timing (a window's edge, an outage) can set them apart.
+
+Connection faults (`CONNECTION_FAULTS`: latency, bandwidth, reset-peer, stall, slicer,
+slow-close, broker-down) act on the TCP connections between posts and a broker, as
+Toxiproxy's toxics do: only a live run's fault proxy (`hotline.live.proxy`) applies
+them; a simulated run says it did not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from hotline.core.errors import RejectedMessage
-from hotline.core.names import NOTICE_KINDS, Channel, Kind
+from hotline.core.names import NOTICE_KINDS, Channel, Kind, inbox_topic
 from hotline.core.signing import StationKey, split_signed
 from hotline.core.wire import Envelope, decode_envelope, digest, encode_envelope
 
@@ -43,6 +56,14 @@ class FaultKind(StrEnum):
     STATION_DOWN = "station-down"  # nothing reaches the station, nothing leaves it
     CLOCK_SKEW = "clock-skew"  # the station's clock is off by a fixed amount
     FLAP = "flap"  # the bearer goes up and down in a cycle
+    # connection faults: on the TCP connections of a live run (the fault proxy)
+    LATENCY = "latency"  # every packet held back (delay: a range, real seconds)
+    BANDWIDTH = "bandwidth"  # at most `rate` bytes a second
+    RESET_PEER = "reset-peer"  # the connection reset (TCP RST), `after` real seconds
+    STALL = "stall"  # half-open: data accepted, nothing forwarded; closed `after` if set
+    SLICER = "slicer"  # each write cut into pieces of about `size` bytes, `delay` apart
+    SLOW_CLOSE = "slow-close"  # a closing connection lingers `delay` real seconds
+    BROKER_DOWN = "broker-down"  # every connection cut, new ones refused (a broker restart)
 
 
 class ForgeKey(StrEnum):
@@ -57,6 +78,26 @@ class ForgeKey(StrEnum):
 BYTE_FAULTS: Final = frozenset({FaultKind.CORRUPT, FaultKind.FORGE, FaultKind.REPLAY})
 #: Faults that act on stations rather than on copies.
 STATION_FAULTS: Final = frozenset({FaultKind.STATION_DOWN, FaultKind.CLOCK_SKEW})
+#: Faults that act on a live run's TCP connections (applied by the fault proxy only).
+CONNECTION_FAULTS: Final = frozenset(
+    {
+        FaultKind.LATENCY,
+        FaultKind.BANDWIDTH,
+        FaultKind.RESET_PEER,
+        FaultKind.STALL,
+        FaultKind.SLICER,
+        FaultKind.SLOW_CLOSE,
+        FaultKind.BROKER_DOWN,
+    }
+)
+
+
+class Stream(StrEnum):
+    """Which way through a connection a connection fault acts (Toxiproxy's stream)."""
+
+    UPSTREAM = "upstream"  # from the client to the broker
+    DOWNSTREAM = "downstream"  # from the broker to the client
+    BOTH = "both"
 
 
 class Tag(StrEnum):
@@ -69,13 +110,31 @@ class Tag(StrEnum):
 
 
 class Copy(NamedTuple):
-    """One copy of a message on its way: the unit a plan decides about."""
+    """One copy of a message on its way: the unit a plan decides about.
 
-    channel: Channel
+    ``incident`` and ``kind`` name what the copy carries (empty for a payload that is no
+    hotline message); with the line, sender and recipient they are the copy's identity,
+    from which the plan draws what happens to it (`FaultPlan.draws`). A live fault proxy
+    also sees copies published to topics that are no hotline inbox: their ``channel``
+    is None and ``topic`` says where they go (a hotline copy's topic is its recipient's
+    inbox, derived when not given).
+    """
+
+    channel: Channel | None
     sender: str
     recipient: str
     data: bytes
     at: float  # exercise seconds when it was sent
+    incident: str = ""
+    kind: str = ""
+    topic: str = ""
+
+    @property
+    def destination(self) -> str:
+        """The MQTT topic the copy is published to."""
+        if self.topic or self.channel is None:
+            return self.topic
+        return inbox_topic(self.channel, self.recipient)
 
 
 class Delivery(NamedTuple):
@@ -117,6 +176,17 @@ class Fault:
         skew: clock-skew: seconds the station's clock is ahead (negative: behind).
         up: flap: seconds the bearer stays up in each cycle.
         down: flap: seconds it stays down.
+        topic: only copies published to a topic this MQTT filter matches (``+`` and
+            ``#`` wildcards); a copy's topic is its recipient's inbox on its line.
+        stream: connection faults: which way through the connection.
+        rate: bandwidth: bytes a second.
+        size: slicer: the average size of a piece, bytes.
+        after: reset-peer, stall: real seconds from the moment the fault takes a
+            connection until it is reset, or closed (stall; None: left hanging).
+
+    The attributes of connection faults (``delay``, ``rate``, ``after``) are in real
+    seconds, as they act on the real network; their window (``start``, ``until``) is in
+    exercise time, as every fault's is.
     """
 
     kind: FaultKind
@@ -134,9 +204,17 @@ class Fault:
     skew: float = 0.0
     up: float = 60.0
     down: float = 60.0
+    topic: str | None = None
+    stream: Stream = Stream.BOTH
+    rate: int = 0
+    size: int = 0
+    after: float | None = None
 
-    def matches(self, channel: Channel, sender: str, recipient: str, at: float) -> bool:
-        """Whether this fault concerns a copy on ``channel`` at exercise time ``at``."""
+    def matches(
+        self, channel: Channel | None, sender: str, recipient: str, at: float, topic: str = ""
+    ) -> bool:
+        """Whether this fault concerns a copy on ``channel`` (None: a topic that is no
+        hotline inbox, ``topic``) at exercise time ``at``."""
         if not self.start <= at < self.until:
             return False
         if self.channel is not None and channel != self.channel:
@@ -147,6 +225,10 @@ class Fault:
             return False
         if self.station is not None and self.station not in (sender, recipient):
             return False
+        if self.topic is not None:
+            where = topic or (inbox_topic(channel, recipient) if channel is not None else "")
+            if not topic_matches(self.topic, where):
+                return False
         if self.kind is FaultKind.FLAP:
             return (at - self.start) % (self.up + self.down) >= self.up
         return True
@@ -172,12 +254,30 @@ class FaultPlan:
     keys: Mapping[str, StationKey] = field(default_factory=dict)
     lines: Mapping[str, frozenset[Channel]] = field(default_factory=dict)
     attacker: StationKey | None = None
+    seed: int = 0
     _forgeries: int = 0
+    _ordinals: dict[tuple[str, ...], int] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         """No copy-level fault to apply (cheap check for the common case)."""
-        return not any(f.kind not in STATION_FAULTS for f in self.faults)
+        return not any(
+            f.kind not in STATION_FAULTS and f.kind not in CONNECTION_FAULTS for f in self.faults
+        )
+
+    def draws(self, copy: Copy) -> CopyDraws:
+        """The random numbers this plan decides ``copy`` with (see the module doc).
+
+        Each call counts one more copy of its identity, so a retry of a notice (same
+        incident, kind, sender and recipient) draws numbers of its own.
+        """
+        line = copy.destination if copy.channel is None else copy.channel.value
+        key = (line, copy.incident, copy.kind, copy.sender, copy.recipient)
+        ordinal = self._ordinals.get(key, 0)
+        self._ordinals[key] = ordinal + 1
+        draws = CopyDraws("|".join(("hotline copy", str(self.seed), *key, str(ordinal))).encode())
+        draws.ordinal = ordinal
+        return draws
 
     def station_down(self, station: str, at: float) -> bool:
         """Whether ``station`` is down at exercise time ``at``."""
@@ -216,7 +316,7 @@ class FaultPlan:
         deliveries = [Delivery(copy.data, 0.0)]
         dropped_by: FaultKind | None = None
         for fault in self.faults:
-            if fault.kind is FaultKind.CLOCK_SKEW:
+            if fault.kind is FaultKind.CLOCK_SKEW or fault.kind in CONNECTION_FAULTS:
                 continue
             survivors: list[Delivery] = []
             for delivery in deliveries:
@@ -225,7 +325,9 @@ class FaultPlan:
                 if fault.kind is FaultKind.STATION_DOWN:
                     down = fault.start <= copy.at < fault.until
                     hit = down and fault.station in (source, target)
-                elif fault.matches(copy.channel, source, target, copy.at):
+                elif fault.matches(
+                    copy.channel, source, target, copy.at, copy.topic if delivery.to is None else ""
+                ):
                     hit = fault.probability >= 1.0 or rng.random() < fault.probability
                 else:
                     hit = False
@@ -285,6 +387,8 @@ class FaultPlan:
         a station not on this line — each a different way for verification to refuse it.
         """
         channel, sender, recipient, data = copy.channel, copy.sender, copy.recipient, copy.data
+        if channel is None:
+            return None  # not a hotline inbox: no station to imitate
         try:
             original = decode_envelope(split_signed(data).envelope_bytes)
         except RejectedMessage:
@@ -326,6 +430,100 @@ class FaultPlan:
             if station != victim and on_line == (key is ForgeKey.OTHER_STATION):
                 return candidate
         return None
+
+
+class CopyDraws(random.Random):
+    """The random numbers of one copy: BLAKE2b of the copy's key and a counter, the same
+    in every process and Python version. A copy draws a handful of numbers, and seeding a
+    Mersenne Twister for it would cost more than all of them (about 7 us against 3)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._count = 0
+        #: how many copies of the same identity the plan decided before this one
+        self.ordinal = 0
+        super().__init__()
+
+    def seed(self, a: object = None, version: int = 2) -> None:
+        """Nothing to seed: the key is the seed."""
+
+    def getrandbits(self, k: int, /) -> int:
+        """``k`` random bits."""
+        bits, have = 0, 0
+        while have < k:
+            self._count += 1
+            block = hashlib.blake2b(self._key + self._count.to_bytes(8, "big"), digest_size=32)
+            bits = (bits << 256) | int.from_bytes(block.digest(), "big")
+            have += 256
+        return bits >> (have - k)
+
+    def random(self) -> float:
+        """A float in [0, 1), 53 bits of it random."""
+        return self.getrandbits(53) * (1.0 / 9_007_199_254_740_992.0)
+
+
+#: what a fault made of a copy, as logs and results say it
+ACTIONS: Final[Mapping[Tag | None, str]] = {
+    None: "delayed",
+    Tag.DUPLICATE: "duplicated",
+    Tag.CORRUPTED: "corrupted",
+    Tag.FORGED: "forged",
+    Tag.REPLAYED: "replayed",
+}
+#: the fault that makes each tag (a delay is a delay or a reorder: both hold a copy back)
+MADE_BY: Final[Mapping[Tag | None, FaultKind]] = {
+    None: FaultKind.DELAY,
+    Tag.DUPLICATE: FaultKind.DUPLICATE,
+    Tag.CORRUPTED: FaultKind.CORRUPT,
+    Tag.FORGED: FaultKind.FORGE,
+    Tag.REPLAYED: FaultKind.REPLAY,
+}
+#: what the plan decides from a copy's own draws, whatever the timing: a simulated and a
+#: live run of one scenario and seed must agree on these for every copy they share
+PLAN_DECIDED: Final = frozenset(
+    {"drop", "duplicate", "corrupt", "forge", "replay", "partition", "flap", "lost"}
+)
+
+
+def copy_label(copy: Copy, ordinal: int | None = None) -> str:
+    """A copy as results name it: ``notify US-CAOC->RU-HMEIMIM #0`` (the ordinal counts
+    earlier copies of the same incident, kind, sender and recipient)."""
+    what = copy.kind or copy.destination
+    label = f"{what} {copy.sender}->{copy.recipient}" if copy.kind else what
+    return label if ordinal is None else f"{label} #{ordinal}"
+
+
+def fault_entry(at: float, label: str, fault: str, action: str, detail: str = "") -> dict[str, Any]:
+    """One fault applied to one copy, as a result document lists it per incident."""
+    entry: dict[str, Any] = {"at": round(at, 3), "copy": label, "fault": fault, "action": action}
+    if detail:
+        entry["detail"] = detail
+    return entry
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """Whether MQTT topic filter ``pattern`` (``+`` one level, ``#`` the rest) matches
+    ``topic`` (MQTT 3.1.1 section 4.7)."""
+    wanted, levels = pattern.split("/"), topic.split("/")
+    for index, part in enumerate(wanted):
+        if part == "#":
+            return True
+        if index >= len(levels) or (part != "+" and part != levels[index]):
+            return False
+    return len(wanted) == len(levels)
+
+
+def check_topic_filter(pattern: str) -> str:
+    """``pattern`` if it is a valid MQTT topic filter, else `ValueError` saying why."""
+    if not pattern or "\x00" in pattern:
+        raise ValueError(f"{pattern!r} is not an MQTT topic filter (empty, or a NUL in it)")
+    levels = pattern.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            raise ValueError(f"{pattern!r}: '#' must be a whole level, and the last")
+        if "+" in level and level != "+":
+            raise ValueError(f"{pattern!r}: '+' must be a whole level")
+    return pattern
 
 
 def flip_bits(data: bytes, bits: int, rng: random.Random) -> bytes:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hotline.audit.journal import Journal, keep_earlier
 from hotline.audit.recorder import Recorder
@@ -40,7 +41,16 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.faults import Copy, FaultKind, FaultPlan, Tag
+from hotline.faults import (
+    ACTIONS,
+    MADE_BY,
+    Copy,
+    FaultKind,
+    FaultPlan,
+    Tag,
+    copy_label,
+    fault_entry,
+)
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.model import NOTICE_ACTIONS, Scenario, ScriptEvent
@@ -62,6 +72,14 @@ class Tally:
     injections: Counter[str] = field(default_factory=Counter)
     flying: Counter[str] = field(default_factory=Counter)  # copies in flight, per incident
     rejected_by: dict[str, Counter[str]] = field(default_factory=dict)  # incident -> reasons
+    #: incident -> each fault applied to its copies (`hotline.faults.fault_entry`); None
+    #: when the run has no faults, loss or outages to log
+    faults: dict[str, list[dict[str, Any]]] | None = None
+
+    def applied(self, incident: str, entry: dict[str, Any]) -> None:
+        """Log one fault applied to a copy of one of ``incident``'s messages."""
+        if self.faults is not None:
+            self.faults.setdefault(incident, []).append(entry)
 
     def fly(self, incident: str) -> None:
         """A copy of one of ``incident``'s messages is on its way."""
@@ -163,8 +181,11 @@ class Exercise:
             keys=keys,
             lines={s: c for s, (_, c) in stations.items()},
             attacker=StationKey(station_seed(self.seed, "ATTACKER"), "ATTACKER"),
+            seed=self.seed,
         )
         self._faulty = not self.plan.empty
+        if self._faulty or any(link.loss or link.outages for link in scenario.network.values()):
+            self.tally.faults = {}
         # the stations a station-down fault names: any other is always up
         self._fallible = frozenset(
             f.station for f in self.plan.faults if f.kind is FaultKind.STATION_DOWN
@@ -362,6 +383,7 @@ class Exercise:
                 self._send_copy(message, recipient, record)
             elif link.detect_outages:  # the sender finds the line down and falls back
                 self._dropped("line down", record)
+                self._log(message, recipient, at, fault="line down", action="dropped")
                 link_down = True
             else:  # held at the sender's desk, sent when the line returns if still current
                 self._hold(message, recipient, record, link.resumes(at) - at)
@@ -375,9 +397,13 @@ class Exercise:
         would wait longer than its precedence's answer deadline on that line is dropped
         as expired (by then a retry, or the next line, has taken over)."""
         envelope, tally = message.envelope, self.tally
+        at = self.kernel.now - self.scenario.start
         if wait > self.scenario.doctrine[message.channel].deadline(envelope.precedence):
             self._dropped("expired in outage", record)
+            self._log(message, recipient, at, fault="expired in outage", action="dropped")
             return
+        wait_text = f"until the line returns in {wait:.1f} s"
+        self._log(message, recipient, at, fault="outage", action="held", detail=wait_text)
         tally.fly(envelope.incident)
         if record is not None:
             record.fate = "held in outage"
@@ -389,27 +415,57 @@ class Exercise:
         self.kernel.schedule(self.kernel.now + wait, Priority.DELIVERY, resend)
 
     def _send_copy(self, message: Outgoing, recipient: str, record: MessageRecord | None) -> None:
-        """One copy onto a working line: random loss, faults, latency."""
+        """One copy onto a working line: random loss, faults, latency.
+
+        Loss and faults draw from the copy's own numbers (`FaultPlan.draws`), as the
+        live fault proxy does, so both decide a copy alike; latency is timing, drawn
+        from the run's generator."""
         scenario, rng, tally, now = self.scenario, self.rng, self.tally, self.kernel.now
         link = scenario.network[message.channel]
         at = now - scenario.start
         envelope = message.envelope
-        if link.loss > 0.0 and rng.random() < link.loss:
-            self._dropped("lost", record)
-            return
+        copy = draws = None
+        label = ""
+        if self._faulty or link.loss > 0.0:
+            copy = Copy(
+                message.channel,
+                envelope.sender,
+                recipient,
+                message.data,
+                at,
+                envelope.incident,
+                envelope.kind.value,
+            )
+            draws = self.plan.draws(copy)
+            label = copy_label(copy, draws.ordinal)
+            if link.loss > 0.0 and draws.random() < link.loss:
+                self._dropped("lost", record)
+                tally.applied(envelope.incident, fault_entry(at, label, "lost", "dropped"))
+                return
         latency = link.latency.sample(rng)
         if not self._faulty:
             tally.fly(envelope.incident)
             arrival = self._arrival(recipient, message, record, message.data, None)
             self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
             return
-        outcome = self.plan.apply(
-            Copy(message.channel, envelope.sender, recipient, message.data, at), rng
-        )
+        assert copy is not None  # made above for a faulty plan
+        assert draws is not None
+        outcome = self.plan.apply(copy, draws)
         if outcome.dropped_by is not None:
             self._dropped(str(outcome.dropped_by), record)
+            tally.applied(
+                envelope.incident, fault_entry(at, label, str(outcome.dropped_by), "dropped")
+            )
         for delivery in outcome.deliveries:
             to = delivery.to or recipient
+            if delivery.tag is not None or delivery.delay > 0:
+                detail = f"+{delivery.delay:.3f} s" if delivery.delay else ""
+                if delivery.to is not None:
+                    detail = f"to {delivery.to}" + (f", {detail}" if detail else "")
+                entry = fault_entry(
+                    at, label, MADE_BY[delivery.tag].value, ACTIONS[delivery.tag], detail
+                )
+                tally.applied(envelope.incident, entry)
             if not delivery.genuine:
                 tally.injected += 1
                 tally.injections[str(delivery.tag)] += 1
@@ -436,6 +492,33 @@ class Exercise:
         )
         self.records.append(record)
         return record
+
+    def _log(
+        self,
+        message: Outgoing,
+        recipient: str,
+        at: float,
+        *,
+        fault: str,
+        action: str,
+        detail: str = "",
+    ) -> None:
+        """Log a line's fault on a copy no plan drew for (an outage)."""
+        if self.tally.faults is None:
+            return
+        envelope = message.envelope
+        copy = Copy(
+            message.channel,
+            envelope.sender,
+            recipient,
+            b"",
+            at,
+            envelope.incident,
+            envelope.kind.value,
+        )
+        self.tally.applied(
+            envelope.incident, fault_entry(at, copy_label(copy), fault, action, detail)
+        )
 
     def _dropped(self, why: str, record: MessageRecord | None) -> None:
         self.tally.dropped += 1

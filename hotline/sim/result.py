@@ -284,6 +284,9 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
         incident_record(i, start, views.get(i.id, ()), tally.rejected_by.get(i.id))
         for i in originated
     ]
+    if tally.faults is not None:  # the run had faults, loss or outages: what each copy met
+        for record in incidents:
+            record["faults"] = tally.faults.get(record["id"], [])
     expectations = []
     for expectation in scenario.expectations:
         passed, detail = check_expectation(expectation, incidents)

@@ -30,7 +30,16 @@ from hotline.core.names import (
     check_station_id,
 )
 from hotline.doctrine import default_doctrine
-from hotline.faults import BYTE_FAULTS, STATION_FAULTS, Fault, FaultKind, ForgeKey
+from hotline.faults import (
+    BYTE_FAULTS,
+    CONNECTION_FAULTS,
+    STATION_FAULTS,
+    Fault,
+    FaultKind,
+    ForgeKey,
+    Stream,
+    check_topic_filter,
+)
 from hotline.sim.distributions import parse_distribution
 from hotline.sim.durations import parse_duration, parse_signed_duration
 from hotline.sim.fields import FieldReader, ScenarioError
@@ -129,6 +138,11 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "skew",
             "up",
             "down",
+            "topic",
+            "stream",
+            "rate",
+            "size",
+            "after",
         }
     ),
     "expect": frozenset(
@@ -832,55 +846,83 @@ class _Reader(FieldReader):
             )
         return made
 
-    def faults(self, value: object, stations: Mapping[str, str], signing: str) -> tuple[Fault, ...]:
+    def faults(
+        self, value: object, stations: Mapping[str, str] | None, signing: str
+    ) -> tuple[Fault, ...]:
+        """The ``[[faults]]`` tables; ``stations`` None accepts any station name (a fault
+        proxy's plan, written for stations it does not know in advance)."""
         if not isinstance(value, list):
             raise self.fail("faults", "must be an array of tables ([[faults]])")
-        result = []
-        for index, raw in enumerate(value):
-            where = f"faults[{index}]"
-            entry = self.table(raw, where, TABLE_KEYS["faults"])
-            kind = FaultKind(self.choice(entry, "kind", where, tuple(FaultKind)))
-            if kind in BYTE_FAULTS and signing == "none":
-                raise self.fail(
-                    f"{where}.kind",
-                    f'{kind} needs signed messages, and this scenario sets signing = "none"',
-                )
-            names = {}
-            for key in ("sender", "recipient", "station"):
-                if key in entry:
-                    names[key] = self.station(entry[key], f"{where}.{key}", stations)
-            if kind in STATION_FAULTS and "station" not in names:
-                raise self.fail(f"{where}.station", f"required for {kind}")
-            channel = (
-                self.channel(entry["channel"], f"{where}.channel") if "channel" in entry else None
-            )
-            start = self.duration_or(entry, "start", where, 0.0)
-            until = self.duration_or(entry, "until", where, math.inf)
-            if until <= start:
-                raise self.fail(f"{where}.until", "must come after start")
-            forge_key = self.choice(entry, "forge_key", where, tuple(ForgeKey), "attacker")
-            result.append(
-                Fault(
-                    kind=kind,
-                    channel=channel,
-                    start=start,
-                    until=until,
-                    probability=_or(self.number(entry, "probability", where, 0.0, 1.0), 1.0),
-                    delay=self.delay_range(entry, where, kind),
-                    copies=_count_or(self.count(entry, "copies", where, 100), 1),
-                    bits=_count_or(self.count(entry, "bits", where, 512), 1),
-                    forge_key=ForgeKey(forge_key),
-                    skew=self.convert(f"{where}.skew", entry.get("skew", 0), parse_signed_duration),
-                    up=self.duration_or(entry, "up", where, 60.0),
-                    down=self.duration_or(entry, "down", where, 60.0),
-                    **names,
-                )
-            )
-            made = result[-1]
-            if kind is FaultKind.FLAP and made.up + made.down <= 0:
-                raise self.fail(f"{where}.up", "a flap's up and down times cannot both be 0")
+        result = [
+            self.fault(raw, f"faults[{index}]", stations, signing)
+            for index, raw in enumerate(value)
+        ]
         self.fault_cost(result)
         return tuple(result)
+
+    def fault(
+        self, raw: object, where: str, stations: Mapping[str, str] | None, signing: str
+    ) -> Fault:
+        """One ``[[faults]]`` table (also one fault added to a running proxy)."""
+        entry = self.table(raw, where, TABLE_KEYS["faults"])
+        kind = FaultKind(self.choice(entry, "kind", where, tuple(FaultKind)))
+        if kind in BYTE_FAULTS and signing == "none":
+            raise self.fail(
+                f"{where}.kind",
+                f'{kind} needs signed messages, and this scenario sets signing = "none"',
+            )
+        names = {}
+        for key in ("sender", "recipient", "station"):
+            if key in entry:
+                if stations is None:
+                    names[key] = self.convert(f"{where}.{key}", entry[key], check_station_id)
+                else:
+                    names[key] = self.station(entry[key], f"{where}.{key}", stations)
+        if kind in STATION_FAULTS and "station" not in names:
+            raise self.fail(f"{where}.station", f"required for {kind}")
+        channel = self.channel(entry["channel"], f"{where}.channel") if "channel" in entry else None
+        start = self.duration_or(entry, "start", where, 0.0)
+        until = self.duration_or(entry, "until", where, math.inf)
+        if until <= start:
+            raise self.fail(f"{where}.until", "must come after start")
+        forge_key = self.choice(entry, "forge_key", where, tuple(ForgeKey), "attacker")
+        topic = self.text(entry, "topic", where, "", limit=65_535) or None
+        if topic is not None:
+            self.convert(f"{where}.topic", topic, check_topic_filter)
+        if kind not in CONNECTION_FAULTS:
+            for key in ("stream", "rate", "size", "after"):
+                if key in entry:
+                    raise self.fail(f"{where}.{key}", f"only for connection faults, not {kind}")
+        elif channel is not None or topic is not None or "sender" in names or "recipient" in names:
+            raise self.fail(
+                where, f"{kind} acts on a station's connections: name a station, not a line"
+            )
+        rate = self.count(entry, "rate", where, 10**12)
+        if kind is FaultKind.BANDWIDTH and not rate:
+            raise self.fail(f"{where}.rate", "required for bandwidth: bytes a second, at least 1")
+        made = Fault(
+            kind=kind,
+            channel=channel,
+            start=start,
+            until=until,
+            probability=_or(self.number(entry, "probability", where, 0.0, 1.0), 1.0),
+            delay=self.delay_range(entry, where, kind),
+            copies=_count_or(self.count(entry, "copies", where, 100), 1),
+            bits=_count_or(self.count(entry, "bits", where, 512), 1),
+            forge_key=ForgeKey(forge_key),
+            skew=self.convert(f"{where}.skew", entry.get("skew", 0), parse_signed_duration),
+            up=self.duration_or(entry, "up", where, 60.0),
+            down=self.duration_or(entry, "down", where, 60.0),
+            topic=topic,
+            stream=Stream(self.choice(entry, "stream", where, tuple(Stream), "both")),
+            rate=rate or 0,
+            size=_count_or(self.count(entry, "size", where, 1 << 20), 16),
+            after=self.duration(entry, "after", where),
+            **names,
+        )
+        if kind is FaultKind.FLAP and made.up + made.down <= 0:
+            raise self.fail(f"{where}.up", "a flap's up and down times cannot both be 0")
+        return made
 
     def fault_cost(self, faults: list[Fault]) -> None:
         """Refuse faults that together would turn one message into more copies than a
@@ -902,7 +944,11 @@ class _Reader(FieldReader):
     def delay_range(
         self, entry: Mapping[str, Any], where: str, kind: FaultKind
     ) -> tuple[float, float]:
-        defaults = {FaultKind.REPLAY: (600.0, 600.0), FaultKind.REORDER: (0.0, 30.0)}
+        defaults = {
+            FaultKind.REPLAY: (600.0, 600.0),
+            FaultKind.REORDER: (0.0, 30.0),
+            FaultKind.SLICER: (0.001, 0.001),
+        }
         if "delay" not in entry:
             return defaults.get(kind, (0.0, 0.0))
         value = entry["delay"]
@@ -995,3 +1041,9 @@ def _or(value: float | None, default: float) -> float:
 
 def _count_or(value: int | None, default: int) -> int:
     return default if value is None or value < 1 else value
+
+
+def fault_reader(source: str) -> _Reader:
+    """A reader of ``[[faults]]`` tables for ``source`` (`hotline.faultfile` reads fault
+    plans with the scenario loader's own checks)."""
+    return _Reader(source)

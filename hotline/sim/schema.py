@@ -12,7 +12,7 @@ from typing import Any
 
 from hotline.core.incident import OUTCOMES
 from hotline.core.names import Channel, DisputeReason, Precedence
-from hotline.faults import FaultKind, ForgeKey
+from hotline.faults import FaultKind, ForgeKey, Stream
 from hotline.sim.scenario import ACTIONS, ANSWER_WORDS, EVENT_ACTIONS, SIGNING
 
 DURATION: dict[str, Any] = {
@@ -208,7 +208,9 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
                 ]
             },
             "delay, duplicate, forge: extra delay; reorder: hold-back window (default 0-30s); "
-            "replay: time until the replay (default 10m); a duration or { low, high }",
+            "replay: time until the replay (default 10m); latency: added to each packet on "
+            "the connection (real time); slicer: pause between pieces (default 1ms); "
+            "slow-close: how long a closing connection lingers; a duration or { low, high }",
         ),
         "copies": _d({"type": "integer", "minimum": 1}, "duplicate: extra copies (default 1)"),
         "bits": _d({"type": "integer", "minimum": 1}, "corrupt: bits flipped (default 1)"),
@@ -222,6 +224,22 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "up": _d(DURATION, "flap: time the bearer stays up in each cycle (default 60s)"),
         "down": _d(DURATION, "flap: time it stays down (default 60s)"),
+        "topic": _d(
+            {"type": "string"},
+            "only copies published to a topic this MQTT filter matches (+ and # wildcards; a "
+            "copy's topic is its recipient's inbox, hotline/v2/LINE/STATION)",
+        ),
+        "stream": _d(
+            {"enum": [s.value for s in Stream]},
+            "connection faults: upstream (client to broker), downstream, or both (default)",
+        ),
+        "rate": _d({"type": "integer", "minimum": 1}, "bandwidth: bytes a second"),
+        "size": _d({"type": "integer", "minimum": 1}, "slicer: average piece, bytes (default 16)"),
+        "after": _d(
+            DURATION,
+            "reset-peer: real time from the fault taking a connection to its reset (default "
+            "at once); stall: until the stalled connection is closed (default: never)",
+        ),
     },
     "expect": {
         "incident": _d({"type": "string"}, "an incident id, or * for every incident"),
@@ -360,7 +378,9 @@ _TABLE_INTRO = {
         "[[faults]]",
         "Failed calls to inject, drawn from the run's seed. Each matching copy of a message "
         "meets each fault in order, so faults compose. corrupt, forge and replay need signed "
-        "messages.",
+        "messages. latency, bandwidth, reset-peer, stall, slicer, slow-close and broker-down "
+        "act on the TCP connections of a live run (the fault proxy), and only there: a "
+        "simulated run lists them as not simulated.",
     ),
 }
 
