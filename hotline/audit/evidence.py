@@ -50,12 +50,13 @@ from hotline.audit.journal import (
     Entry,
     JournalError,
     Link,
+    NotReadable,
     link_hash,
     pack_keys,
     read_entries,
     unpack_keys,
 )
-from hotline.core.errors import RejectedMessage
+from hotline.core.errors import RejectedMessage, UnknownIncident
 from hotline.core.heads import is_head_traffic
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.signing import StationKey, check_signature, split_signed
@@ -68,6 +69,8 @@ VERSION = 2
 #: What an exporting post signs: this prefix, then the SHA-256 of the bundle's evidence
 #: (which holds the journal head), in the signed-message form of PROTOCOL.md section 2.
 STATEMENT_PREFIX = b"hotline evidence statement v1\x00"
+#: how many of the incidents a journal holds an unknown incident's error names
+NAMED_INCIDENTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,13 +231,16 @@ def export_evidence(
     editing it then needs that key.
 
     Raises:
-        JournalError: the journal does not verify, or holds no message of the incident.
+        JournalError: the journal does not verify.
+        UnknownIncident: the journal holds no signed message about ``incident``.
         FileExistsError: ``bundle`` is the journal, or exists and ``force`` is false.
     """
     report = verify_journal(journal)
     chosen = [m for m in report.messages if m.envelope.incident == incident]
     if not chosen:
-        raise JournalError(f"{journal}: no signed message about incident {incident!r}")
+        raise UnknownIncident(
+            f"{journal}: no signed message about incident {incident!r}; {_held(report)}"
+        )
     cover = covering(countersignatures(report.messages), chosen[-1].entry)
     carried = {m.entry for m in chosen}
     carried.update(c.message.entry for c in cover)
@@ -260,11 +266,23 @@ def export_evidence(
     return verify_bundle(bundle)
 
 
+def _held(report: Report) -> str:
+    """The incidents a journal holds signed messages about, the first few of them."""
+    held = sorted({m.envelope.incident for m in report.messages if not is_head_traffic(m.envelope)})
+    if not held:
+        return "it holds no signed message about any incident"
+    named = ", ".join(repr(incident) for incident in held[:NAMED_INCIDENTS])
+    more = len(held) - NAMED_INCIDENTS
+    return f"it holds {named}" + (f" and {more} more" if more > 0 else "")
+
+
 def verify_bundle(path: Path) -> Report:
     """Check an evidence bundle offline: its digest and statement, its chain, every
     signature, every message about its incident, and the countersignatures it carries.
 
     Raises:
+        NotReadable: the file is not a bundle at all (not a msgpack map, or one
+            with neither evidence nor digest).
         JournalError: what is wrong (``entry`` is the journal entry, where one is named).
     """
     body, keyring, statement = _bundle_body(path)
@@ -418,12 +436,25 @@ def _bundle_body(
 ) -> tuple[dict[str, Any], Keyring, tuple[bytes, bytes] | None]:
     """The bundle's body, its digest and shape checked, the keys it carries, and its
     signed statement with the digest it must cover (None: an unsigned bundle)."""
+    data = path.read_bytes()
+    if not data:
+        raise NotReadable(f"{path}: not an evidence bundle: the file is empty")
+    if not _opens_as_a_bundle(data):
+        raise NotReadable(f"{path}: not an evidence bundle (not a msgpack map)")
     try:
-        outer = msgpack.unpackb(path.read_bytes(), raw=False)
+        outer = msgpack.unpackb(data, raw=False)
     except MSGPACK_ERRORS:
-        raise JournalError(f"{path}: not an evidence bundle (not msgpack)") from None
-    if not isinstance(outer, dict) or set(outer) - {"statement"} != {"evidence", "digest"}:
-        raise JournalError(f"{path}: not an evidence bundle (no evidence and digest)")
+        raise JournalError(f"{path}: the bundle is not well-formed msgpack") from None
+    if not isinstance(outer, dict) or not {"evidence", "digest"} & set(outer):
+        # nothing of a bundle in it, and opening as a map it is no journal either
+        raise NotReadable(
+            f"{path}: not a journal or an evidence bundle (a msgpack map with no evidence "
+            "or digest)"
+        )
+    if set(outer) - {"statement"} != {"evidence", "digest"}:
+        raise JournalError(
+            f"{path}: the bundle's fields are not evidence and digest (and a statement)"
+        )
     statement = outer.get("statement")
     if statement is not None and not isinstance(statement, bytes):
         raise JournalError(f"{path}: the bundle's statement is not signed bytes")
@@ -510,11 +541,44 @@ def check_trust(report: Report, keyring: Keyring) -> None:
             ) from None
 
 
+def _opens_as_a_bundle(data: bytes) -> bool:
+    """Whether ``data`` opens as a bundle does, whatever the order of its fields: a
+    msgpack map (fixmap, map 16 or map 32) whose first key is a string (fixstr, str 8,
+    16 or 32). A bundle damaged past these first bytes still opens so, and fails as a
+    bundle; a text or JSON file, a signed message (an array) or a journal never does."""
+    if not data:
+        return False
+    first = data[0]
+    if 0x80 <= first <= 0x8F:
+        key = 1
+    elif first == 0xDE:
+        key = 3
+    elif first == 0xDF:
+        key = 5
+    else:
+        return False
+    return len(data) > key and (0xA0 <= data[key] <= 0xBF or 0xD9 <= data[key] <= 0xDB)
+
+
 def verify_any(path: Path) -> Report:
-    """Check a journal or an evidence bundle, whichever ``path`` holds."""
+    """Check a journal or an evidence bundle, whichever ``path`` holds (by its first
+    bytes: a journal's SQLite header, or a bundle's msgpack map).
+
+    Raises:
+        NotReadable: the file cannot be read, or is neither (bad input).
+        JournalError: it is a journal or a bundle, and does not verify.
+    """
     try:
         with path.open("rb") as stream:
             start = stream.read(len(SQLITE_MAGIC))
     except OSError as exc:
-        raise JournalError(f"{path}: {exc.strerror or exc}") from None
-    return verify_journal(path) if start == SQLITE_MAGIC else verify_bundle(path)
+        raise NotReadable(f"{path}: {exc.strerror or exc}") from None
+    if start == SQLITE_MAGIC:
+        return verify_journal(path)
+    if not start:
+        raise NotReadable(f"{path}: not a journal or an evidence bundle: the file is empty")
+    if not _opens_as_a_bundle(start):
+        raise NotReadable(
+            f"{path}: not a journal (no SQLite header) or an evidence bundle (not a msgpack map)"
+        )
+    return verify_bundle(path)

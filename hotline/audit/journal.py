@@ -88,6 +88,14 @@ class JournalError(HotlineError):
         self.entry = entry
 
 
+class NotReadable(JournalError):
+    """Not a journal or an evidence bundle at all: missing or unreadable, or by its first
+    bytes neither (no SQLite header, no msgpack map). Bad input, where any other
+    JournalError is a journal or bundle that does not verify: a damaged one still opens
+    as its kind does.
+    """
+
+
 #: what a link of the chain shows of an entry: its fields with its body's digest
 Link = tuple[int, float, str, str | None, bytes, bytes]
 
@@ -234,10 +242,13 @@ def stamp(db: sqlite3.Connection) -> None:
 def reading(path: Path) -> Iterator[sqlite3.Connection]:
     """The journal file at ``path``, opened read-only; SQLite's errors as JournalError."""
     if not path.is_file():
-        raise JournalError(f"{path}: no such file")
+        raise NotReadable(f"{path}: no such file")
     with path.open("rb") as stream:
-        if stream.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-            raise JournalError(f"{path}: not a journal (not an SQLite file)")
+        start = stream.read(len(SQLITE_MAGIC))
+    if not start:
+        raise NotReadable(f"{path}: not a journal: the file is empty")
+    if start != SQLITE_MAGIC:
+        raise NotReadable(f"{path}: not a journal (no SQLite header)")
     try:
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
@@ -279,7 +290,8 @@ def read_entries(path: Path) -> Iterator[Entry]:
     """Every entry of the journal at ``path``, in order, as stored (nothing checked).
 
     Raises:
-        JournalError: not a journal, or the file is damaged.
+        NotReadable: not a journal (no such file, or no SQLite header).
+        JournalError: the file is damaged.
     """
     with reading(path) as db:
         rows = db.execute(SELECT)

@@ -2,7 +2,8 @@
 
 Exit codes (a contract, see README): 0 success; 1 ran and an expectation failed;
 2 bad input (one line naming the file, the field and the reason, never a traceback);
-3 a message or journal was rejected (with its reason code).
+3 a message or journal was rejected (with its reason code); 4 `audit verify` without
+--keyring on an intact file.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from hotline.cli import (
     explore,
     keys,
     messages,
+    proxy,
     schema,
     states,
     sweep,
     vectors,
 )
-from hotline.cli.common import EXIT_BAD_INPUT, EXIT_OK, UserError
+from hotline.cli.common import EXIT_BAD_INPUT, EXIT_OK, PipeClosed, UserError
 from hotline.core.errors import HotlineError
 
 
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     vectors.register(commands)
     keys.register(commands)
     certs.register(commands)
+    proxy.register(commands)
     audit.register(commands)
     states.register(commands)
     schema.register(commands)
@@ -53,32 +56,73 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    A reader that goes away (``hotline states | head -1``) ends any command quietly: no
+    message, and the command's exit code if it was decided by then (`common.decided`),
+    else 0.
+    """
+    try:
+        code = _run(argv)
+    except BrokenPipeError as exc:
+        _silence_output()
+        return exc.code if isinstance(exc, PipeClosed) else EXIT_OK
+    except SystemExit as exc:
+        if not isinstance(exc.__context__, BrokenPipeError):
+            _flush_stdout()  # what argparse printed (--help, --version) before exiting
+            raise
+        _silence_output()  # rich's Console exits 1 on a closed pipe: no failed expectation
+        return EXIT_OK
+    _flush_stdout()
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)
-    except BrokenPipeError:  # the reader went away (`hotline states | head -1`): end quietly
-        _silence_stdout()
-        return EXIT_OK
+    except BrokenPipeError:
+        raise  # not bad input: `main` ends quietly
     except (UserError, HotlineError, OSError) as exc:
-        print(f"hotline: error: {exc}", file=sys.stderr)
+        _say(f"hotline: error: {exc}")
         return EXIT_BAD_INPUT
     except sqlite3.Error as exc:  # a store or journal that cannot be opened or written
-        print(f"hotline: error: database: {exc}", file=sys.stderr)
+        _say(f"hotline: error: database: {exc}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("hotline: interrupted", file=sys.stderr)
+        _say("hotline: interrupted")
         return 130
     return code
 
 
-def _silence_stdout() -> None:
-    """Point standard output at nothing, so flushing it as the process ends cannot
-    raise again on the closed pipe."""
+def _flush_stdout() -> None:
+    """Write out what standard output still buffers now, not as the interpreter exits,
+    where a closed pipe can only be reported ("Exception ignored ...", exit 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_output()
+
+
+def _say(line: str) -> None:
+    """A line on standard error, if anyone still reads it (``2>&1 | head``): the exit
+    code says what happened either way."""
+    try:
+        print(line, file=sys.stderr)
+    except BrokenPipeError:
+        _silence_output()
+
+
+def _silence_output() -> None:
+    """Point standard output and error at nothing, so flushing what they still buffer as
+    the process ends cannot raise again on the closed pipe (whichever one it was)."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

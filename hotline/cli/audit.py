@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hotline.audit.compare import compare_journals
+from hotline.audit.compare import Comparison, compare_journals
 from hotline.audit.evidence import (
     CheckedMessage,
     Report,
@@ -16,8 +16,15 @@ from hotline.audit.evidence import (
     verify_any,
     verify_journal,
 )
-from hotline.audit.journal import Entry, JournalError, read_entries, unpack_keys
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, EXIT_UNTRUSTED, UserError
+from hotline.audit.journal import Entry, JournalError, NotReadable, read_entries, unpack_keys
+from hotline.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNTRUSTED,
+    UserError,
+    decided,
+)
 from hotline.core.heads import COUNTERSIGNS, HEAD, read_head
 from hotline.core.wire import Envelope
 from hotline.keyfiles import load_keyring, load_private_key
@@ -36,7 +43,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "journal head), and judge its signatures against the keys "
         "each party published (--keyring). Exit 0 if it verifies against that keyring, "
         "4 if it verifies only against the keys the file holds itself (no --keyring: "
-        "intact, but untrusted), 3 naming the first bad entry, 2 if a file cannot be read.",
+        "intact, but untrusted), 3 naming the first bad entry, 2 if a file cannot be read "
+        "or is neither a journal nor a bundle.",
     )
     verify.add_argument("path", type=Path, help="a journal, or an evidence bundle")
     verify.add_argument(
@@ -111,16 +119,25 @@ def verify_command(args: argparse.Namespace) -> int:
         bundle = report.kind == "evidence bundle"
         if args.require_countersigned and bundle and not report.countersigned:
             raise JournalError("no other party countersigned a journal head covering it")
+    except NotReadable:
+        raise  # not a journal or a bundle at all: bad input, not a rejected file
     except JournalError as exc:
         return _rejected(args.path, exc)
-    print(f"{args.path}: {report.kind} verifies: {_summary(report)}")
+    code = EXIT_OK if trusted is not None else EXIT_UNTRUSTED
+    with decided(code):
+        _print_verified(args.path, report, args.keyring)
+    return code
+
+
+def _print_verified(path: Path, report: Report, keyring: Path | None) -> None:
+    print(f"{path}: {report.kind} verifies: {_summary(report)}")
     signer = report.signed_by
     if signer is not None:
         print(f"a signed statement of {signer.station} ({signer.party}), key {signer.key_id.hex()}")
     elif report.kind == "evidence bundle":
         print("an unsigned bundle: anyone could have written it")
-    if trusted is not None:
-        print(f"every signature is by a key {args.keyring} holds for its sender")
+    if keyring is not None:
+        print(f"every signature is by a key {keyring} holds for its sender")
     else:
         # the keys travel in the file: what they prove depends on whose they are
         print("UNTRUSTED: its signatures were checked against the keys it holds itself;")
@@ -134,13 +151,14 @@ def verify_command(args: argparse.Namespace) -> int:
         print("every byte of the file is what SQLite writes for these entries")
     else:
         print(f"the entries are checked; the file's other bytes are not: {report.unchecked_bytes}")
-    return EXIT_OK if trusted is not None else EXIT_UNTRUSTED
 
 
 def show_command(args: argparse.Namespace) -> int:
     """Print the history of a verified journal."""
     try:
         report = verify_journal(_existing(args.journal))
+    except NotReadable:
+        raise  # not a journal at all: bad input, not a rejected journal
     except JournalError as exc:
         return _rejected(args.journal, exc)
     print(f"{args.journal}: {_summary(report)}")
@@ -167,6 +185,8 @@ def evidence_command(args: argparse.Namespace) -> int:
         report = export_evidence(
             _existing(args.journal), args.incident, args.output, force=args.force, signer=signer
         )
+    except NotReadable:
+        raise  # not a journal at all: bad input, not a rejected journal
     except JournalError as exc:
         return _rejected(args.journal, exc)
     print(f"{args.output}: evidence of incident {args.incident}: {_summary(report)}")
@@ -181,13 +201,22 @@ def compare_command(args: argparse.Namespace) -> int:
     first, second = _existing(args.first), _existing(args.second)
     try:
         comparison = compare_journals(first, second, trusted)
+    except NotReadable:
+        raise  # not a journal at all: bad input, not a rejected journal
     except JournalError as exc:
         print(f"hotline: does not verify: {exc}", file=sys.stderr)
         return EXIT_REJECTED
+    code = EXIT_FAILED if comparison.findings else EXIT_OK
+    with decided(code):
+        _print_comparison(comparison, args.keyring)
+    return code
+
+
+def _print_comparison(comparison: Comparison, keyring: Path) -> None:
     for side in comparison.sides:
         print(
             f"{side.path}: {side.party}'s journal, {side.report.entries} entries, every "
-            f"signature by a key {args.keyring} holds for its sender"
+            f"signature by a key {keyring} holds for its sender"
         )
     for side in comparison.sides:
         heads = [h for s, h in comparison.heads if s is side]
@@ -197,11 +226,10 @@ def compare_command(args: argparse.Namespace) -> int:
         print(f"  (cannot tell) {note}")
     if not comparison.findings:
         print("the journals agree")
-        return EXIT_OK
+        return
     print(f"{len(comparison.findings)} disagreements:")
     for finding in comparison.findings:
         print(f"  - {finding}")
-    return EXIT_FAILED
 
 
 def _existing(path: Path) -> Path:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from hotline.core.names import Channel
@@ -20,6 +23,31 @@ EXIT_UNTRUSTED = 4
 
 class UserError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
+
+
+class PipeClosed(BrokenPipeError):
+    """The reader of standard output went away after the command decided its exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(errno.EPIPE, "the reader went away")
+        self.code = code
+
+
+@contextlib.contextmanager
+def decided(code: int) -> Iterator[None]:
+    """Print a command's report inside this block once its exit code is known: a reader
+    that goes away midway (``| head``) then ends the command quietly with ``code``, where
+    a command cut off before it decided ends with 0 (`hotline.cli.main`). A report too
+    long to stay buffered would otherwise turn, say, an untrusted file's 4 into a 0.
+    """
+    try:
+        yield
+    except BrokenPipeError as exc:
+        raise PipeClosed(code) from exc
+    except SystemExit as exc:
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        raise PipeClosed(code) from exc  # rich's Console exits 1 on a closed pipe
 
 
 def instant(text: str) -> float:
