@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import aiomqtt
 
 from hotline.core.events import NoticeReceived
 from hotline.core.names import Channel
@@ -24,8 +27,10 @@ def post(
     store: Path | str = ":memory:",
     keep_closed: float | None = 600.0,
     policy: VerifierPolicy | None = None,
+    **options: Any,
 ) -> Station:
-    """``party``'s post, hosting its stations on every line, on ``broker`` (or URLs)."""
+    """``party``'s post, hosting its stations on every line, on ``broker`` (or URLs);
+    ``options`` go to the `Station` as they are."""
     stations = sorted(
         {DOCTRINE[c].stations[party] for c in Channel if party in DOCTRINE[c].stations}
     )
@@ -38,6 +43,7 @@ def post(
         store=store,
         keep_closed=keep_closed,
         policy=policy,
+        **options,
     )
 
 
@@ -46,6 +52,27 @@ async def answer_every_notice(station: Station) -> None:
     async for event in station.events():
         if isinstance(event, NoticeReceived):
             await station.acknowledge(event.incident.id, channel=event.incident.channel)
+
+
+async def session_present(broker: Mosquitto, client_id: str) -> bool:
+    """Whether ``broker`` still holds a session for ``client_id``: the session-present
+    flag of its CONNACK to a client connecting under that id with clean_session False."""
+    client = aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier=client_id, clean_session=False, timeout=5
+    )
+    present: list[bool] = []
+    connection = client._client
+    answered = connection.on_connect  # aiomqtt's, which does not pass the flags on
+
+    def on_connect(*args: Any) -> None:
+        present.append(args[2].session_present)
+        if answered is not None:
+            answered(*args)
+
+    connection.on_connect = on_connect
+    async with client:
+        pass
+    return present[0]
 
 
 def start_profile(name: str, *args: str) -> list[str]:

@@ -1,6 +1,7 @@
 """The embedding examples (examples/embedding/) run as written against a real broker,
 and survive kill -9 mid-incident: started again on the same store file, each loses
-nothing and does nothing twice (the other side is a `Station` in the test)."""
+nothing and does nothing twice (the other side is a `Station` in the test). An answer
+given while the broker is down is said to be queued, and is never lost silently."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ async def test_originator_and_responder_examples_talk_over_a_broker(
     assert await line(originator) == "outcome acknowledged"
     assert originator.wait(timeout=30) == 0
     assert await line(responder) == "received US-CAOC:1: flight"
-    assert await line(responder) == "acknowledged US-CAOC:1: flight"
+    assert await line(responder) == "acknowledged US-CAOC:1: flight (with the broker)"
     assert responder.wait(timeout=30) == 0
 
 
@@ -110,6 +111,7 @@ def post(party: str, station: str, stations: Path, broker: Mosquitto) -> Station
         doctrine=DOCTRINE,
         broker=broker.url,
         store=stations / f"{party}-in-test.db",
+        backoff=(0.05, 0.5),  # back soon after a broker restart
     )
 
 
@@ -171,9 +173,85 @@ async def test_a_killed_responder_is_handed_its_unanswered_notice_after_a_restar
         again = example(processes, "responder", stations, mosquitto, *args)
         assert await line(again) == "ready"
         assert await line(again) == f"received {incident.id}: flight"
-        assert await line(again) == f"acknowledged {incident.id}: flight"
+        assert await line(again) == f"acknowledged {incident.id}: flight (with the broker)"
         assert await incident.outcome(timeout=20) == "acknowledged"
         assert again.wait(timeout=10) == 0
     assert incident.incident.attempts == 1
     (after,) = stored_views(stations / "ru.db")
     assert [step.input for step in after.history] == ["notify", "ack"]
+
+
+QUEUED = "(queued: the broker has not confirmed it yet)"
+
+
+async def acknowledged_while_the_broker_is_down(
+    responder: subprocess.Popen[str], us: Station, broker: Mosquitto
+) -> str:
+    """US notifies; the broker dies once the responder has the notice, before it answers
+    (it takes --delay to decide). Returns the incident id."""
+    incident = await us.notify(
+        channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="flight")
+    )
+    assert await line(responder) == f"received {incident.id}: flight"
+    broker.kill()
+    assert await line(responder) == f"acknowledged {incident.id}: flight {QUEUED}"
+    return incident.id
+
+
+@pytest.mark.asyncio
+async def test_an_answer_queued_while_the_broker_is_down_leaves_from_the_store_later(
+    stations: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[str]]
+) -> None:
+    store = str(stations / "ru.db")
+    args = ("--store", store, "--count", "1", "--confirm", "0.3")
+    responder = example(processes, "responder", stations, mosquitto, *args, "--delay", "0.5")
+    assert await line(responder) == "ready"
+    async with post("US", "US-CAOC", stations, mosquitto) as us:
+        # US's session is on disk: the restarted broker keeps the ack for it
+        await asyncio.to_thread(mosquitto.wait_for_save)
+        incident = await acknowledged_while_the_broker_is_down(responder, us, mosquitto)
+        assert (await line(responder)).endswith(
+            f" in {store} for the broker: they leave when the responder runs on that file again"
+        )
+        assert responder.wait(timeout=10) == 0
+        mosquitto.start()
+        again = example(processes, "responder", stations, mosquitto, *args)
+        assert await line(again) == "ready"
+        assert await us.handle(incident).outcome(timeout=10) == "acknowledged"
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_never_left_an_in_memory_post_is_reported_lost(
+    stations: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[str]]
+) -> None:
+    args = ("--count", "1", "--confirm", "0.3", "--delay", "0.5")
+    responder = example(processes, "responder", stations, mosquitto, *args)
+    assert await line(responder) == "ready"
+    async with post("US", "US-CAOC", stations, mosquitto) as us:
+        incident = await acknowledged_while_the_broker_is_down(responder, us, mosquitto)
+        assert responder.wait(timeout=10) == 1
+    assert responder.stderr is not None
+    error = responder.stderr.read()
+    # (paho may log the broker's reset connection on a line of its own first)
+    assert error.splitlines()[-1].startswith("responder: ")
+    assert f" never confirmed by {mosquitto.url} within 0.3 s, lost" in error
+    assert f"1 ack to US-CAOC on air (incident {incident})" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.asyncio
+async def test_an_originator_without_an_outcome_says_the_incident_is_still_open(
+    stations: Path, mosquitto: Mosquitto, processes: list[subprocess.Popen[str]]
+) -> None:
+    store = str(stations / "us.db")
+    originator = example(
+        processes, "originator", stations, mosquitto, "--store", store, "--wait", "0.5"
+    )
+    assert await line(originator) == "notified US-CAOC:1"
+    assert await line(originator) == (
+        "no outcome within 0.5 s: incident US-CAOC:1 is still open; "
+        f"run again with --store {store} --resume US-CAOC:1"
+    )
+    assert originator.wait(timeout=10) == 1
+    assert originator.stderr is not None
+    assert "Traceback" not in originator.stderr.read()

@@ -30,6 +30,8 @@ async def test_notify_and_acknowledge_over_a_real_broker(mosquitto: Mosquitto) -
     async with post("US", mosquitto) as us, post("RU", mosquitto) as ru:
         responder = asyncio.create_task(answer_every_notice(ru))
         incident = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)
+        assert incident.posted is not None
+        assert await incident.posted.sent(timeout=10)  # the broker has the notice
         assert await incident.outcome(timeout=10) == "acknowledged"
         assert incident.incident.path == [Channel.AIR]
         responder.cancel()

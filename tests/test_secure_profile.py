@@ -18,7 +18,7 @@ from hotline import Notice, NoticeReceived, Precedence
 from hotline.core.names import Channel
 from hotline.keyfiles import save_keyring
 from hotline.live.brokerauth import acl_text, issue, posts_from_keyring
-from hotline.live.mqtt import BrokerAddress, TlsFiles
+from hotline.live.mqtt import BrokerAddress, ConnectionFailed, TlsFiles
 from hotline.live.station import Station
 from hotline.testing import free_port
 from tests.harness import keyring_for, make_doctrine, station_key
@@ -164,6 +164,43 @@ async def test_plain_and_foreign_certificate_connections_are_refused(
     with pytest.raises(aiomqtt.MqttError):
         async with raw(secure, impostor, "impostor", timeout=1):
             pass
+
+
+@pytest.mark.asyncio
+async def test_a_post_with_the_wrong_tls_identity_is_told_so_at_once(
+    secure: Broker, tmp_path: Path
+) -> None:
+    foreign = tmp_path / "foreign"
+    issue(foreign, posts_from_keyring(KEYRING), now=datetime.datetime.now(datetime.UTC))
+    good = secure.files("RU-HMEIMIM")
+    for files, what, hint in (
+        # a CA that did not sign the broker's certificate
+        (
+            TlsFiles(foreign / "ca.crt", good.cert, good.key),
+            "TLS: certificate verify failed: ",
+            "check the CA file and that the broker's certificate names this host",
+        ),
+        # the right CA, and a certificate of another authority, which the broker refuses
+        (
+            TlsFiles(good.ca, foreign / "RU-HMEIMIM.crt", foreign / "RU-HMEIMIM.key"),
+            "TLS: the broker refused this post's certificate (",
+            "check that the post's certificate and key were issued by the broker's CA",
+        ),
+    ):
+        station = Station(
+            party="RU",
+            keys=[station_key("RU-HMEIMIM")],
+            keyring=KEYRING,
+            doctrine=DOCTRINE,
+            broker=secure.url,
+            tls=files,
+            connect_timeout=60,  # retrying cannot help: it must not wait this out
+        )
+        with pytest.raises(ConnectionFailed) as failed:
+            await asyncio.wait_for(station.__aenter__(), 10)
+        assert failed.value.reason == "tls"
+        assert str(failed.value).startswith(f"cannot connect to {secure.url}: {what}")
+        assert hint in str(failed.value)
 
 
 def test_the_acl_gives_each_post_its_inboxes_and_its_channels() -> None:

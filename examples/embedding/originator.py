@@ -3,9 +3,10 @@
     python examples/embedding/originator.py --broker mqtt://127.0.0.1:1883 \\
         --party US --key US-CAOC.key --keyring keyring.json --activity strike
 
-Prints the outcome; exits 0 if the notice was acknowledged, 1 otherwise. With
---store FILE the post survives being killed: run it again with --resume INCIDENT to
-wait for the outcome of the notice it had sent.
+Prints the outcome; exits 0 if the notice was acknowledged, 1 otherwise: another
+outcome, none within --wait seconds (the incident is still open), or no broker. With
+--store FILE the post survives being killed or giving up: run it again with --resume
+INCIDENT to wait for the outcome of the notice it had sent.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pathlib import Path
 
 from hotline import Channel, Notice, Precedence, doctrine_with, load_keyring, load_private_key
 from hotline.core.errors import UnknownIncident
-from hotline.live.station import Station
+from hotline.live import ConnectionFailed, Station, UnsentMessages
 
 POSTS = Path(__file__).with_name("posts.toml")
 
 
-async def notify(args: argparse.Namespace) -> str:
+async def notify(args: argparse.Namespace) -> str | None:
+    """The notice's outcome, or None if it has none within --wait seconds."""
     doctrine = doctrine_with(tomllib.loads(POSTS.read_text()), str(POSTS))
     async with Station(
         party=args.party,
@@ -47,7 +49,18 @@ async def notify(args: argparse.Namespace) -> str:
                 notice=Notice(activity=args.activity, starts_at=time.time() + 3 * 3600),
             )
             print(f"notified {incident.id}", flush=True)
-        return await incident.outcome(timeout=args.wait)
+        try:
+            return await incident.outcome(timeout=args.wait)
+        except TimeoutError:
+            if args.store == ":memory:":
+                then = "it was kept in memory only: give --store FILE to be able to --resume"
+            else:
+                then = f"run again with --store {args.store} --resume {incident.id}"
+            print(
+                f"no outcome within {args.wait:g} s: incident {incident.id} is still open; {then}",
+                flush=True,
+            )
+            return None
 
 
 def main() -> None:
@@ -60,7 +73,12 @@ def main() -> None:
     parser.add_argument("--store", default=":memory:", help="SQLite file to survive restarts")
     parser.add_argument("--resume", metavar="INCIDENT", help="wait for a notice sent before")
     parser.add_argument("--wait", type=float, default=1800.0, help="give up after this long")
-    outcome = asyncio.run(notify(parser.parse_args()))
+    try:
+        outcome = asyncio.run(notify(parser.parse_args()))
+    except (ConnectionFailed, UnsentMessages) as exc:
+        sys.exit(f"originator: {exc}")
+    if outcome is None:
+        sys.exit(1)
     print(f"outcome {outcome}", flush=True)
     sys.exit(0 if outcome == "acknowledged" else 1)
 

@@ -23,6 +23,13 @@ its PUBACK seen in ``on_publish``. aiomqtt's ``messages`` iterator and awaitable
 a second notices (benchmarks/live.py). The outbox numbers waiting to be published are
 mirrored in memory, so a flush does not read the store.
 
+The first connection decides whether the post can work at all. Until it is made, each
+failed attempt is classified (`ConnectionFailed.reason`) and kept; what retrying cannot
+fix (a host name that does not resolve, a TLS failure, credentials refused) ends the
+wait at once, the rest is retried until the caller's timeout and then reported with the
+last cause. Once the post has been connected, a lost connection is retried for as long
+as the link runs, whatever the cause.
+
 aiomqtt and paho exceptions stop here: callers see `TransportError`.
 """
 
@@ -32,16 +39,20 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.reasoncodes import ReasonCode
 
 from hotline.core.errors import HotlineError
 from hotline.live.store import PostStore
@@ -56,6 +67,37 @@ NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 class TransportError(HotlineError):
     """The transport could not do what was asked (bad address, broker refused...)."""
+
+
+#: why a first connection failed (`ConnectionFailed.reason`)
+FailureReason = Literal["refused", "no-such-host", "tls", "auth", "refused-by-broker", "timeout"]
+
+
+class ConnectionFailed(TransportError):
+    """The post could not make its first connection to the broker.
+
+    The message says which broker, what failed and what to try; match on ``reason``,
+    never on the message text.
+
+    Attributes:
+        reason: ``"refused"``: nothing listens at the address (ECONNREFUSED);
+            ``"no-such-host"``: the host name does not resolve; ``"tls"``: the TLS
+            handshake failed (the broker's certificate does not verify against the CA or
+            does not name the host, or the broker refused the post's certificate);
+            ``"auth"``: the broker refused the client's credentials (bad user name or
+            password, not authorised: MQTT CONNACK codes 4 and 5);
+            ``"refused-by-broker"``: any other refusal by the broker (another CONNACK
+            code, or the connection closed before the broker answered); ``"timeout"``:
+            nothing answered in time.
+        broker: the broker's URL (the nodes', comma-separated, for a cluster).
+        detail: what failed, e.g. ``"connection refused"``.
+    """
+
+    def __init__(self, reason: FailureReason, broker: str, detail: str, hint: str) -> None:
+        super().__init__(f"cannot connect to {broker}: {detail}; {hint}")
+        self.reason: FailureReason = reason
+        self.broker = broker
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +194,8 @@ class MqttLink:
 
     Raises:
         TransportError: TLS files for a plain broker address, or unreadable ones.
+        ValueError: a backoff that is not two positive pauses, the first no longer
+            than the last.
     """
 
     def __init__(
@@ -166,6 +210,10 @@ class MqttLink:
         tls: TlsFiles | None = None,
     ) -> None:
         self.brokers = (broker,) if isinstance(broker, BrokerAddress) else tuple(broker)
+        if not 0 < backoff[0] <= backoff[1]:
+            raise ValueError(
+                f"backoff {backoff}: give (first, largest) pauses, 0 < first <= largest"
+            )
         secure = self.brokers[0].tls
         if tls is not None and not secure:
             raise TransportError("TLS files given for a plain broker: use an mqtts:// address")
@@ -180,11 +228,17 @@ class MqttLink:
         self.backoff = backoff
         self.connected = asyncio.Event()
         self.connections = 0
+        #: outbox numbers the broker has not confirmed yet (the store's outbox, mirrored)
+        self.waiting: set[int] = {number for number, _, _ in store.pending()}
         self._stopping = asyncio.Event()
         self._paho: paho.Client | None = None  # while connected
         self._unsent: deque[tuple[int, str, bytes]] = deque()  # outbox, not yet published
         self._in_flight: dict[int, int] = {}  # MQTT packet id -> outbox number
         self._rng = random.Random()
+        self._confirming: asyncio.Event | None = None  # set at the next confirmation
+        self._failures: dict[int, _Failure] = {}  # per node, until the first connection
+        self._last_failure: _Failure | None = None
+        self._decided = asyncio.Event()  # first connection made, or impossible
 
     async def run(self) -> None:
         """Stay connected until `stop`: connect, subscribe, flush, receive; repeat."""
@@ -206,8 +260,10 @@ class MqttLink:
             connection.manual_ack_set(True)
             connection.on_message = self._on_message
             connection.on_publish = self._on_publish
+            attempt = _Attempt(client)
             try:
                 async with client:
+                    attempt.over()
                     self.connections += 1
                     # what the session's queue brought in meanwhile is in the outbox too
                     self._paho = connection
@@ -216,15 +272,20 @@ class MqttLink:
                     for topic in self.inboxes:
                         await client.subscribe(topic, qos=1)
                     self.connected.set()
+                    self._decided.set()
                     pause = self.backoff[0]
                     self.flush()
                     await self._until_lost_or_stopped(client)
             except aiomqtt.MqttError as exc:
+                if not self.connections and self._failed(exc):
+                    return  # nothing retrying can cure: `first_connection` reports it
                 log.info("%s: connection lost (%s); retrying in %.2f s", self.client_id, exc, pause)
                 self._node = (self._node + 1) % len(self.brokers)
             finally:
+                attempt.abandon()
                 self._paho = None
                 self.connected.clear()
+                self._wake()
             if self._stopping.is_set():
                 return
             await asyncio.sleep(pause * (0.5 + self._rng.random()))  # jitter
@@ -234,6 +295,89 @@ class MqttLink:
     def broker(self) -> BrokerAddress:
         """The broker this link is connected to, or will try next."""
         return self.brokers[self._node]
+
+    def _failed(self, exc: aiomqtt.MqttError) -> bool:
+        """Keep why a connection attempt before the first one failed; whether to give up
+        (every node failed in a way that retrying cannot cure)."""
+        failure = self._last_failure = _classify(exc, self.broker)
+        self._failures[self._node] = failure
+        if len(self._failures) == len(self.brokers) and all(
+            f.final for f in self._failures.values()
+        ):
+            self._decided.set()
+            return True
+        return False
+
+    async def first_connection(self, timeout: float) -> None:
+        """Wait until `run` has connected once.
+
+        Raises:
+            ConnectionFailed: not within ``timeout`` seconds (with the last attempt's
+                cause), or at once when every broker failed in a way retrying cannot
+                cure (no such host, TLS, credentials refused).
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._decided.wait()
+        if self.connections:
+            return
+        last = self._last_failure
+        if last is None:
+            urls = ", ".join(address.url for address in self.brokers)
+            raise ConnectionFailed(
+                "timeout",
+                urls,
+                f"no answer within {timeout:g} s",
+                "check the address, and that the broker is running and reachable from here",
+            )
+        others = [f"{f.broker}: {f.detail}" for f in self._failures.values() if f is not last]
+        raise last.error(None if last.final else timeout, others)
+
+    async def forget_session(self, timeout: float) -> bool:
+        """End the post's session at the broker: connect once with a clean session under
+        the same client id, then disconnect (MQTT 3.1.1 has no other way). Call it once
+        `run` has returned. Returns whether the broker took it, within ``timeout``."""
+        client = aiomqtt.Client(
+            self.broker.host,
+            self.broker.port,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V311,
+            clean_session=True,
+            timeout=timeout,
+            tls_context=self._tls_context,
+        )
+        try:
+            async with asyncio.timeout(timeout), client:
+                pass
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            why = str(exc) or f"no answer within {timeout:g} s"
+            log.warning("%s: the broker keeps this post's session: %s", self.client_id, why)
+            return False
+        return True
+
+    async def confirmed(self, numbers: Collection[int] | None, timeout: float | None) -> bool:
+        """Wait until the broker has confirmed outbox messages ``numbers`` (None: every
+        message in the outbox). Returns whether it has, within ``timeout`` seconds; False
+        at once if the link has stopped with some still waiting."""
+
+        def left() -> bool:
+            if numbers is None:
+                return bool(self.waiting)
+            return not self.waiting.isdisjoint(numbers)
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while left() and not (self._stopping.is_set() and self._paho is None):
+                    if self._confirming is None:
+                        self._confirming = asyncio.Event()
+                    await self._confirming.wait()
+        return not left()
+
+    def _wake(self) -> None:
+        """Wake whoever waits in `confirmed`."""
+        if self._confirming is not None:
+            self._confirming.set()
+            self._confirming = None
 
     async def _until_lost_or_stopped(self, client: aiomqtt.Client) -> None:
         # Stopping must leave the client's context normally, so that it disconnects at
@@ -269,17 +413,23 @@ class MqttLink:
         number = self._in_flight.pop(mid, None)
         if number is not None:
             self.store.confirmed(number)
+            self.waiting.discard(number)
+            if self._confirming is not None:
+                self._wake()
 
     def stop(self) -> None:
         """Ask `run` to disconnect cleanly and return."""
         self._stopping.set()
+        self._wake()
 
     def send(self, messages: Iterable[tuple[int, str, bytes]]) -> None:
         """Publish messages just committed to the outbox: ``(number, topic, data)``.
 
-        While disconnected this does nothing: the next connection publishes everything
-        the outbox holds.
+        While disconnected they wait: the next connection publishes everything the
+        outbox holds.
         """
+        messages = list(messages)
+        self.waiting.update(number for number, _, _ in messages)
         if self._paho is not None:
             self._unsent.extend(messages)
             self.flush()
@@ -300,3 +450,178 @@ class MqttLink:
                 return
             unsent.popleft()
             self._in_flight[info.mid] = number
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """One failed connection attempt, classified."""
+
+    reason: FailureReason
+    broker: str
+    detail: str
+    hint: str
+    final: bool  # retrying cannot fix it
+
+    def error(self, waited: float | None, others: Sequence[str] = ()) -> ConnectionFailed:
+        """The error to raise, after ``waited`` seconds of retrying (None: none), with
+        what the other nodes of a cluster said."""
+        detail = self.detail if waited is None else f"{self.detail} (tried for {waited:g} s)"
+        if others:
+            detail += f" (and {'; '.join(others)})"
+        return ConnectionFailed(self.reason, self.broker, detail, self.hint)
+
+
+class _Unanswered(aiomqtt.MqttError):
+    """The connection closed before the broker answered the CONNECT (no CONNACK)."""
+
+    def __init__(self, logged: str) -> None:
+        super().__init__(logged or "connection closed")
+        self.logged = logged
+
+
+#: paho 2 reports an MQTT 3.1.1 CONNACK return code as the MQTT 5 reason code it maps to
+_V311_CODES = {132: 1, 133: 2, 136: 3, 134: 4, 135: 5}
+#: CONNACK return codes that refuse the client's credentials: bad user name or password,
+#: not authorised
+_AUTH_CODES = frozenset({4, 5})
+#: "server unavailable", the one refusal that retrying may cure
+_UNAVAILABLE_CODES = frozenset({3})
+_SSL_NOISE = re.compile(r"^\[SSL(: [A-Z0-9_]+)?\] |\s*\(_ssl\.c:\d+\)$")
+
+
+def _ssl_text(text: str) -> str:
+    """An OpenSSL error without its bracketed code and source line."""
+    return _SSL_NOISE.sub("", text).strip()
+
+
+def _classify(exc: BaseException, broker: BrokerAddress) -> _Failure:
+    """What one failed connection attempt says about the broker (see `ConnectionFailed`)."""
+    url, where = broker.url, f"{broker.host}:{broker.port}"
+    if isinstance(exc, MqttConnectError):  # the broker answered CONNACK: refused
+        code = exc.rc
+        value = _V311_CODES.get(code.value, code.value) if isinstance(code, ReasonCode) else code
+        name = str(code) if isinstance(code, ReasonCode) else str(exc)
+        if value in _AUTH_CODES:
+            return _Failure(
+                "auth",
+                url,
+                f"the broker refused this client: {name.lower()} (CONNACK code {value})",
+                "check the broker's allow_anonymous, password file and ACL for this client, "
+                "or connect over mqtts:// with the post's certificate (tls=TlsFiles...)",
+                final=True,
+            )
+        return _Failure(
+            "refused-by-broker",
+            url,
+            f"the broker refused the connection: {name.lower()} (CONNACK code {value})",
+            "see the broker's log",
+            final=value not in _UNAVAILABLE_CODES,
+        )
+    if isinstance(exc, _Unanswered):
+        if exc.logged.startswith("[SSL"):
+            return _Failure(
+                "tls",
+                url,
+                f"TLS: the broker refused this post's certificate ({_ssl_text(exc.logged)})",
+                "check that the post's certificate and key were issued by the broker's CA "
+                "(hotline certs issue)",
+                final=True,
+            )
+        why = f" ({exc.logged})" if exc.logged else ""
+        return _Failure(
+            "refused-by-broker",
+            url,
+            f"the broker closed the connection before answering{why}",
+            "if it listens with TLS, use an mqtts:// address; otherwise see the broker's log"
+            if not broker.tls
+            else "see the broker's log",
+            final=False,
+        )
+    cause = exc.__cause__ or exc.__context__  # aiomqtt raises MqttError(str(OSError))
+    if isinstance(cause, socket.gaierror):
+        return _Failure(
+            "no-such-host",
+            url,
+            f"no such host {broker.host!r} ({cause.strerror})",
+            "check the host name",
+            final=cause.errno != socket.EAI_AGAIN,  # a resolver that may answer later
+        )
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return _Failure(
+            "tls",
+            url,
+            f"TLS: certificate verify failed: {cause.verify_message}",
+            "check the CA file and that the broker's certificate names this host",
+            final=True,
+        )
+    if isinstance(cause, ssl.SSLError):
+        return _Failure(
+            "tls",
+            url,
+            f"TLS: the handshake failed ({_ssl_text(str(cause.args[-1]))})",
+            "check the CA file, and that the post's certificate and key were issued by the "
+            "broker's CA (hotline certs issue)",
+            final=True,
+        )
+    if isinstance(cause, ConnectionRefusedError):
+        return _Failure(
+            "refused",
+            url,
+            "connection refused",
+            f"is a broker listening on {where}? start one with brokers/dev/start.sh",
+            final=False,
+        )
+    if isinstance(cause, TimeoutError):
+        detail = f"no answer from {where}"
+    else:
+        detail = f"no connection ({exc})"
+    return _Failure(
+        "timeout",
+        url,
+        detail,
+        "check the address, and that the broker is running and reachable from here",
+        final=False,
+    )
+
+
+class _Attempt:
+    """A connection attempt's watch on paho until the broker answers the CONNECT.
+
+    aiomqtt waits out its whole timeout when the connection closes before the CONNACK
+    (it ignores a disconnection before it is connected), and paho only logs why: a
+    broker that refuses the post's certificate after a TLS 1.3 handshake looks like a
+    broker that does not answer. This ends the wait at once, with paho's last error.
+    """
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._client = client
+        self._logged = ""
+        self._waiting = True
+        connection = client._client
+        self._then = connection.on_disconnect
+        connection.on_log = self._on_log
+        connection.on_disconnect = self._on_disconnect
+
+    def over(self) -> None:
+        """The broker answered: stop watching."""
+        self._waiting = False
+        self._client._client.on_log = None  # paho formats every line for it: not per message
+
+    def abandon(self) -> None:
+        """The attempt is over. If the broker never answered, close paho's socket: aiomqtt
+        leaves it open, and watched by the event loop, when it gives up waiting."""
+        if self._waiting:
+            self._client._client._sock_close()
+        self.over()
+
+    def _on_log(self, _: paho.Client, __: object, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR:
+            self._logged = text.removeprefix("failed to receive on socket: ")
+
+    def _on_disconnect(self, *args: Any) -> None:
+        # aiomqtt's own future for the CONNACK: failing it ends its wait at once
+        pending = self._client._connected
+        if self._waiting and not pending.done():
+            pending.set_exception(_Unanswered(self._logged))
+        if self._then is not None:
+            self._then(*args)

@@ -16,13 +16,21 @@ transaction (message taken, incidents changed, messages caused), and a post star
 again on the same file carries on its incidents where they stood — `handle(id)` gives
 back the handle of an incident it originated before, and `events()` hands the
 application again, as `NoticeReceived`, every notice still waiting for its answer.
+
+A call that answers or sends returns at once, usually before the broker has confirmed
+what it sent: the returned `Posted` says whether it has, and `Posted.sent` waits for it.
+Without a store file, the outbox dies with the post: closing waits ``linger`` seconds for
+the broker, then raises `UnsentMessages` naming what would be lost, so that no caller
+believes an answer left when it did not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -32,20 +40,94 @@ from hotline.audit.journal import Journal
 from hotline.audit.recorder import Recorder
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
+from hotline.core.errors import HotlineError, MalformedMessage
 from hotline.core.events import Closed, Event, NoticeReceived, Received
 from hotline.core.heads import COUNTERSIGNS, is_head_traffic, read_head
 from hotline.core.incident import Incident, Notice, Role, State
 from hotline.core.keyring import Keyring
 from hotline.core.names import Channel, DisputeReason, Precedence, inbox_topic
 from hotline.core.records import incident_from_record, incident_record
-from hotline.core.signing import StationKey
+from hotline.core.signing import StationKey, split_signed
 from hotline.core.verifier import VerifierPolicy
+from hotline.core.wire import decode_envelope
 from hotline.entropy import new_message_id
 from hotline.live.mqtt import BrokerAddress, MqttLink, TlsFiles, TransportError
 from hotline.live.store import PostStore
 
+log = logging.getLogger("hotline.station")
+
 #: responder views whose notice still waits for this post's final answer
 AWAITING_ANSWER = frozenset({State.NOTIFIED, State.STANDBY})
+
+
+class Posted:
+    """What one call put in the outbox, and whether the broker has it yet.
+
+    A post keeps each message in its outbox until the broker confirms it (MQTT QoS 1
+    PUBACK), and publishes it again after each reconnection until then; a call returns
+    before that. The broker's confirmation proves only that the broker holds the message:
+    the other party's signed answer is the proof it arrived.
+    """
+
+    __slots__ = ("_link", "numbers")
+
+    def __init__(self, link: MqttLink, numbers: Sequence[int]) -> None:
+        self._link = link
+        #: the messages' numbers in the outbox, one per recipient inbox
+        self.numbers = tuple(numbers)
+
+    @property
+    def queued(self) -> int:
+        """How many of the messages still wait for the broker's confirmation."""
+        waiting = self._link.waiting
+        return sum(number in waiting for number in self.numbers)
+
+    @property
+    def delivered_to_broker(self) -> bool:
+        """Whether the broker has confirmed every message (True when there were none)."""
+        return self.queued == 0
+
+    async def sent(self, timeout: float | None = None) -> bool:
+        """Wait until the broker has confirmed every message.
+
+        Returns:
+            True once it has; False if ``timeout`` seconds pass first, or the post
+            closed with some still queued. Queued messages are not given up: they leave
+            when the broker is back (with a store file, also after a restart).
+        """
+        return await self._link.confirmed(self.numbers, timeout)
+
+    def __repr__(self) -> str:
+        return f"Posted(messages={len(self.numbers)}, queued={self.queued})"
+
+
+class Unsent(NamedTuple):
+    """A message the broker never confirmed."""
+
+    kind: str  # the message kind (``ack``, ``notify``...), or ``journal head``
+    station: str  # the recipient
+    channel: str
+    incident: str
+
+
+class UnsentMessages(HotlineError):
+    """A post without a store file closed with messages the broker never confirmed.
+
+    They are lost: the outbox lived in memory. Give the post a ``store`` file to keep
+    them for its next start, or ``drop_unsent=True`` to let them go without this error.
+
+    Attributes:
+        messages: what was lost, one `Unsent` per recipient inbox.
+    """
+
+    def __init__(self, messages: Sequence[Unsent], broker: str, linger: float) -> None:
+        self.messages = tuple(messages)
+        super().__init__(
+            f"{_count(len(self.messages), 'message')} never confirmed by {broker} within "
+            f"{linger:g} s, lost with this post's in-memory store: "
+            f"{_summary(self.messages)}; give the Station a store file to keep what is "
+            "unsent for its next start"
+        )
 
 
 class IncidentHandle:
@@ -53,6 +135,8 @@ class IncidentHandle:
 
     def __init__(self, incident: Incident) -> None:
         self.incident = incident
+        #: what `Station.notify` sent (None for a handle from `Station.handle`)
+        self.posted: Posted | None = None
         self._done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     @property
@@ -104,6 +188,27 @@ class Station:
             other parties, for them to countersign (`sign_head`; default five
             minutes, while the journal grows), and once more when it stops. None:
             only when asked.
+        connect_timeout: seconds to wait for the first connection (real seconds, as
+            every duration below). Entering the post raises `ConnectionFailed` if it is
+            not made by then, or at once if retrying cannot help (no such host, TLS,
+            credentials refused). A connection lost later is retried for as long as the
+            post runs.
+        backoff: first and largest pause between reconnection attempts, seconds (the
+            pause doubles from the first, with jitter).
+        forget_session: end the post's session at the broker when it closes, once the
+            outbox is empty (MQTT 3.1.1: one more connection with a clean session under
+            the same client id). For posts that will not come back under this client
+            id, such as live exercises: otherwise the broker keeps their subscriptions,
+            and queues messages for them, for as long as it keeps sessions.
+        linger: seconds closing waits for the broker to confirm what is still in an
+            in-memory outbox. A post with a store file waits only while connected:
+            what it leaves in its store is published at its next start.
+        drop_unsent: close without raising `UnsentMessages` when an in-memory outbox
+            is not empty after ``linger`` (what it held is logged, and lost).
+
+    Raises:
+        TransportError: a bad broker address, TLS files for a plain one.
+        ValueError: a bad duration or ``backoff``.
     """
 
     def __init__(
@@ -123,9 +228,20 @@ class Station:
         journal: Path | str | None = None,
         keep_closed: float | None = 600.0,
         head_every: float | None = 300.0,
+        connect_timeout: float = 10.0,
+        backoff: tuple[float, float] = (0.05, 2.0),
+        forget_session: bool = False,
+        linger: float = 5.0,
+        drop_unsent: bool = False,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        if not connect_timeout > 0:
+            raise ValueError("connect_timeout must be positive")
+        if not linger >= 0:
+            raise ValueError("linger must be at least 0")
+        if not 0 < backoff[0] <= backoff[1]:
+            raise ValueError("backoff must be (first, largest) pauses, 0 < first <= largest")
         if keep_closed is not None and not keep_closed >= 0:
             raise ValueError("keep_closed must be None or at least 0")
         if head_every is not None and not head_every > 0:
@@ -171,6 +287,7 @@ class Station:
                 inboxes=sorted(self._channel_of),
                 store=self.store,
                 handler=self._on_message,
+                backoff=backoff,
                 tls=tls,
             )
         except TransportError:
@@ -188,15 +305,41 @@ class Station:
         self.countersigned = 0
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._connect_timeout, self._linger = connect_timeout, linger
+        self._forget_session, self._drop_unsent = forget_session, drop_unsent
+        self._in_memory = str(store) == ":memory:"
 
     async def __aenter__(self) -> Station:
-        self._tasks = [
-            asyncio.create_task(self.link.run(), name="hotline-link"),
-            asyncio.create_task(self._timers(), name="hotline-timers"),
-        ]
-        async with asyncio.timeout(10):
-            await self.link.connected.wait()
+        """Connect to the broker.
+
+        Raises:
+            ConnectionFailed: no first connection within ``connect_timeout`` (see
+                `ConnectionFailed.reason`); the post is closed again.
+        """
+        link = asyncio.create_task(self.link.run(), name="hotline-link")
+        self._tasks = [link, asyncio.create_task(self._timers(), name="hotline-timers")]
+        connecting = asyncio.create_task(self.link.first_connection(self._connect_timeout))
+        try:
+            await asyncio.wait({connecting, link}, return_when=asyncio.FIRST_COMPLETED)
+            if link.done() and not link.cancelled() and link.exception() is not None:
+                connecting.cancel()
+                await link  # what broke the link, rather than a timeout later
+            await connecting  # a link that gave up has decided it already
+        except BaseException:
+            connecting.cancel()
+            await self._abandon()
+            raise
         return self
+
+    async def _abandon(self) -> None:
+        """Undo a start that failed: stop the tasks, close the journal and the store."""
+        self._closing = True
+        self.link.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.journal.close()
+        self.store.close()
 
     async def __aexit__(
         self,
@@ -204,9 +347,23 @@ class Station:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        """Close the post: publish what is pending, disconnect, close the store.
+
+        Raises:
+            UnsentMessages: the outbox is in memory, and the broker had not confirmed
+                everything in it after ``linger`` seconds (unless ``drop_unsent``, or the
+                block raised: then what is lost is logged).
+        """
         self._flush()
         if self._head_every is not None and len(self.journal) > self._head_entries:
             self.sign_head()  # its last word on its journal, in the other parties' journals
+        # cancelled or interrupted: close at once, without waiting for the broker
+        stopping = error is not None and not isinstance(error, Exception)
+        if not stopping and (
+            self._in_memory or self._forget_session or self.link.connected.is_set()
+        ):
+            await self.link.confirmed(None, self._linger)
+        reachable = self.link.connected.is_set()
         self._closing = True
         self.link.stop()
         link, timers = self._tasks
@@ -214,10 +371,52 @@ class Station:
         with contextlib.suppress(asyncio.CancelledError):
             await timers
         await link  # disconnects cleanly
+        if self._forget_session:
+            await self._end_session(reachable)
         with self.store.transaction():
             self.recorder.flush(self.clock())  # rejections counted and not yet journaled
+        left = [_unsent(topic, data) for _, topic, data in self.store.pending()]
         self.journal.close()
         self.store.close()
+        if left:
+            self._left_behind(left, raising=error is None)
+
+    async def _end_session(self, reachable: bool) -> None:
+        if not reachable:
+            log.warning(
+                "%s: the broker keeps this post's session: it was not reachable at close",
+                self.link.client_id,
+            )
+            return
+        await self.link.forget_session(min(self._connect_timeout, 5.0))
+
+    def _left_behind(self, left: list[Unsent], *, raising: bool) -> None:
+        """Say what the broker never confirmed: raise, or log, as the store allows."""
+        if not self._in_memory:
+            log.info(
+                "%s: %s wait in the store for the broker, to be published at the next start",
+                self.link.client_id,
+                _count(len(left), "message"),
+            )
+            return
+        error = UnsentMessages(left, self.link.broker.url, self._linger)
+        only_heads = all(message.kind == HEAD for message in left)
+        if raising and not (self._drop_unsent or only_heads):
+            raise error
+        log.warning("%s: %s", self.link.client_id, error)
+
+    @property
+    def unsent(self) -> int:
+        """How many messages in the outbox the broker has not confirmed yet."""
+        return len(self.link.waiting)
+
+    async def flushed(self, timeout: float | None = None) -> bool:
+        """Wait until the broker has confirmed everything in the outbox.
+
+        Returns:
+            True once it has; False if ``timeout`` seconds pass first.
+        """
+        return await self.link.confirmed(None, timeout)
 
     # -- what the caller does -----------------------------------------------------
 
@@ -230,7 +429,8 @@ class Station:
         parties: Sequence[str] | None = None,
         incident_id: str | None = None,
     ) -> IncidentHandle:
-        """Send a notice; returns its handle (await ``outcome()``)."""
+        """Send a notice; returns its handle (await ``outcome()``; ``posted`` says
+        whether the broker has the notice yet)."""
         incident = self.endpoint.notify(
             channel=channel,
             precedence=precedence,
@@ -240,7 +440,7 @@ class Station:
             incident_id=incident_id,
         )
         handle = self._open[incident.id] = IncidentHandle(incident)
-        self._flush()
+        handle.posted = self._posted()
         return handle
 
     def sign_head(self) -> bool:
@@ -269,34 +469,54 @@ class Station:
                 handle._settle()
         return handle
 
-    async def acknowledge(self, incident_id: str, *, channel: Channel | None = None) -> None:
-        """Acknowledge a notice received here."""
-        self.endpoint.acknowledge(incident_id, self.clock(), channel=channel)
-        self._flush()
+    async def acknowledge(self, incident_id: str, *, channel: Channel | None = None) -> Posted:
+        """Acknowledge a notice received here.
 
-    async def standby(self, incident_id: str, *, channel: Channel | None = None) -> None:
-        """Answer standby: received, working on it."""
+        Returns:
+            what it sent: `Posted.sent` waits until the broker has it.
+        """
+        self.endpoint.acknowledge(incident_id, self.clock(), channel=channel)
+        return self._posted()
+
+    async def standby(self, incident_id: str, *, channel: Channel | None = None) -> Posted:
+        """Answer standby: received, working on it.
+
+        Returns:
+            what it sent: `Posted.sent` waits until the broker has it.
+        """
         self.endpoint.standby(incident_id, self.clock(), channel=channel)
-        self._flush()
+        return self._posted()
 
     async def dispute(
         self, incident_id: str, reason: DisputeReason, *, channel: Channel | None = None
-    ) -> None:
-        """Answer with a dispute and its reason."""
-        self.endpoint.dispute(incident_id, reason, self.clock(), channel=channel)
-        self._flush()
+    ) -> Posted:
+        """Answer with a dispute and its reason.
 
-    async def withdraw(self, incident_id: str) -> None:
-        """Cancel a notice this post sent."""
+        Returns:
+            what it sent: `Posted.sent` waits until the broker has it.
+        """
+        self.endpoint.dispute(incident_id, reason, self.clock(), channel=channel)
+        return self._posted()
+
+    async def withdraw(self, incident_id: str) -> Posted:
+        """Cancel a notice this post sent.
+
+        Returns:
+            what it sent: `Posted.sent` waits until the broker has it.
+        """
         self.endpoint.withdraw(incident_id, self.clock())
-        self._flush()
+        return self._posted()
 
     async def resolve(
         self, incident_id: str, actions: Mapping[str, str], *, channel: Channel | None = None
-    ) -> None:
-        """End an exchange with agreed mutual actions."""
+    ) -> Posted:
+        """End an exchange with agreed mutual actions.
+
+        Returns:
+            what it sent: `Posted.sent` waits until the broker has it.
+        """
         self.endpoint.resolve(incident_id, actions, self.clock(), channel=channel)
-        self._flush()
+        return self._posted()
 
     async def events(self) -> AsyncIterator[Event]:
         """Everything that happens at this post, as it happens (runs until cancelled)."""
@@ -361,16 +581,20 @@ class Station:
                 self._open.pop(event.incident)._settle()
         self._settle()
 
-    def _flush(self) -> None:
-        self._commit(self.clock())
+    def _flush(self) -> list[int]:
+        numbers = self._commit(self.clock())
         self._settle()
+        return numbers
 
-    def _commit(self, now: float, arrival: Arrival | None = None) -> None:
+    def _posted(self) -> Posted:
+        return Posted(self.link, self._flush())
+
+    def _commit(self, now: float, arrival: Arrival | None = None) -> list[int]:
         """Keep what the last input did, in one transaction (see the module doc), then
-        hand the messages it caused to the link."""
+        hand the messages it caused to the link; returns their outbox numbers."""
         outbox, changed = self.endpoint.outbox(), self.endpoint.changed()
         if not (arrival or outbox or changed):
-            return
+            return []
         queued: list[tuple[int, str, bytes]] = []
         journaled = len(self.journal)
         with self.store.transaction():
@@ -398,6 +622,7 @@ class Station:
             self._head_entries += len(self.journal) - journaled
         self.copies_sent += len(queued)
         self.link.send(queued)
+        return [number for number, _, _ in queued]
 
     def _recall(self, incident_id: str) -> list[Incident]:
         """The views of ``incident_id`` the endpoint set aside, read back from the store."""
@@ -423,6 +648,47 @@ class Arrival(NamedTuple):
     data: bytes
     channel: Channel | None
     events: list[Event]
+
+
+#: the kind `Unsent` gives journal heads and countersignatures
+HEAD = "journal head"
+
+
+def _unsent(topic: str, data: bytes) -> Unsent:
+    """What an outbox message is, for the one who has to hear it was lost."""
+    _, _, channel, station = topic.split("/", 3)
+    try:
+        envelope = decode_envelope(split_signed(data).envelope_bytes)
+    except MalformedMessage:
+        return Unsent("message", station, channel, "")
+    kind = HEAD if is_head_traffic(envelope) else envelope.kind.value
+    return Unsent(kind, station, channel, envelope.incident)
+
+
+def _summary(messages: Sequence[Unsent]) -> str:
+    """``1 ack to US-CAOC on air (incident US-CAOC:1), and 2 journal heads (...)``"""
+    incidents: defaultdict[tuple[str, str, str], list[str]] = defaultdict(list)
+    heads: list[str] = []
+    for message in messages:
+        if message.kind == HEAD:
+            heads.append(message.station)
+        else:
+            incidents[message.kind, message.station, message.channel].append(message.incident)
+    parts = []
+    for (kind, station, channel), found in incidents.items():
+        kinds = kind if len(found) == 1 else f"{kind} messages"
+        part = f"{len(found)} {kinds} to {station} on {channel}"
+        named = sorted({incident for incident in found if incident})
+        which = "incident" if len(named) == 1 else "incidents"
+        parts.append(f"{part} ({which} {', '.join(named)})" if named else part)
+    if heads:
+        also = "and " if parts else ""
+        parts.append(f"{also}{_count(len(heads), HEAD)} (to {', '.join(sorted(set(heads)))})")
+    return ", ".join(parts)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun if number == 1 else noun + 's'}"
 
 
 def _head_traffic(arrival: Arrival | None, outbox: list[Outgoing]) -> bool:
