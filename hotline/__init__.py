@@ -69,7 +69,19 @@ COMPILED = not str(_wire_file).endswith(".py")
 
 #: names of `hotline.live` exported here, imported on first use (PEP 562)
 LIVE_NAMES = frozenset(
-    {"BrokerAddress", "IncidentHandle", "LiveExercise", "Station", "TlsFiles", "TransportError"}
+    {
+        "BrokerAddress",
+        "ConnectionFailed",
+        "FaultProxy",
+        "IncidentHandle",
+        "LiveExercise",
+        "Posted",
+        "Station",
+        "TlsFiles",
+        "TransportError",
+        "Unsent",
+        "UnsentMessages",
+    }
 )
 
 
@@ -91,12 +103,14 @@ __all__ = [
     "Channel",
     "ChannelDoctrine",
     "Closed",
+    "ConnectionFailed",
     "DisputePolicy",
     "DisputeReason",
     "Doctrine",
     "DoctrineError",
     "Envelope",
     "Event",
+    "FaultProxy",
     "HotlineError",
     "IllegalTransition",
     "Incident",
@@ -111,6 +125,7 @@ __all__ = [
     "Notice",
     "NoticeReceived",
     "Outgoing",
+    "Posted",
     "Precedence",
     "Reason",
     "Received",
@@ -127,6 +142,8 @@ __all__ = [
     "TransportError",
     "TrustedKey",
     "UnknownIncident",
+    "Unsent",
+    "UnsentMessages",
     "UntimelyMessage",
     "UntrustedKey",
     "VerifiedMessage",

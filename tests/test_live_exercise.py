@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -18,9 +19,8 @@ from hotline.core.names import Channel, Precedence, inbox_topic
 from hotline.core.signing import split_signed
 from hotline.core.verifier import Verifier
 from hotline.core.wire import decode_envelope
-from hotline.live.exercise import LiveExercise, _Clock, run_live
+from hotline.live.exercise import LiveExercise, _Clock
 from hotline.sim.exercise import Exercise, run_exercise
-from hotline.sim.fields import ScenarioError
 from hotline.sim.result import build_result
 from hotline.sim.scenario import load_scenario
 from hotline.sim.timeline import Timeline
@@ -52,7 +52,7 @@ async def test_fault_free_scenarios_end_live_as_they_do_in_simulation(
     simulated = build_result(simulation)
     run = await LiveExercise(scenario, mosquitto.url, time_scale=SCALE).run()
     live = run.result()
-    assert live["transport"] == "mqtt"
+    assert live["transport"] == "live"
     # the live timeline holds the same messages, each delivered after it was sent
     assert copies(run) == copies(simulation)
     assert all(r.fate == "delivered" for r in run.records)
@@ -65,11 +65,27 @@ async def test_fault_free_scenarios_end_live_as_they_do_in_simulation(
     assert messages["sent"] == messages["delivered"] == simulated["messages"]["sent"]
 
 
-@pytest.mark.asyncio
-async def test_faults_are_refused_live(mosquitto: Mosquitto) -> None:
-    scenario = load_scenario(REPO / "examples" / "warnings-unheard-2015.toml")
-    with pytest.raises(ScenarioError, match="simulation only"):
-        await run_live(scenario, mosquitto.url, time_scale=SCALE)
+def test_cli_runs_faults_live_and_says_why_a_broker_is_unreachable(
+    mosquitto: Mosquitto, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "live.json"
+    scenario = str(REPO / "examples" / "warnings-unheard-2015.toml")
+    args = ["exercise", "run", scenario, "--broker", mosquitto.url, "--time-scale", "300"]
+    assert main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["transport"] == "live"
+    assert result["messages"]["drops"] == {"partition": 20}
+    capsys.readouterr()
+    assert main(["exercise", "run", scenario, "--broker", "mqtt://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "hotline: error: --broker: cannot reach the broker mqtt://127.0.0.1:1: "
+        "connection refused (is a broker listening there?)"
+    ]
+    assert main(["exercise", "run", scenario, "--time-scale", "60"]) == 2
+    assert "only a live run (--broker)" in capsys.readouterr().err
+    assert main(["exercise", "run", scenario, "--broker", mosquitto.url, "--json", "/no/x"]) == 2
+    assert "--json /no/x: no directory /no" in capsys.readouterr().err
 
 
 def test_cli_runs_live_with_a_broker(
@@ -93,7 +109,7 @@ def test_cli_runs_live_with_a_broker(
         ]
     )
     assert code == 0
-    assert '"transport": "mqtt"' in out.read_text()
+    assert '"transport": "live"' in out.read_text()
     printed = capsys.readouterr().out
     assert "PASS" in printed
     assert "BLUE-GO -> RED-GO  escalate strike-1  delivered" in printed

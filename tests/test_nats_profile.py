@@ -81,7 +81,7 @@ def test_the_cluster_carries_an_exercise_as_simulated(cluster: Cluster) -> None:
     assert [i["outcome"] for i in live["incidents"]] == [
         i["outcome"] for i in simulated["incidents"]
     ]
-    assert live["transport"] == "mqtt"
+    assert live["transport"] == "live"
 
 
 @pytest.mark.asyncio

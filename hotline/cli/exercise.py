@@ -13,10 +13,14 @@ from typing import Any
 from rich.console import Console
 
 from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.cli.sweep import check_outputs
 from hotline.explore.replay import replay
 from hotline.explore.search import judge
+from hotline.faults import CONNECTION_FAULTS
 from hotline.keyfiles import save_run_keys
 from hotline.live.exercise import LiveExercise
+from hotline.live.mqtt import ConnectionFailed
+from hotline.live.proxy import ProxyError
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
@@ -64,9 +68,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument(
         "--time-scale",
         type=float,
-        default=1.0,
         metavar="X",
         help="live runs: exercise seconds per real second (default 1)",
+    )
+    run.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="live runs: seconds each post may take to reach the broker (default 10)",
     )
     run.set_defaults(run=run_command)
     check = actions.add_parser(
@@ -98,29 +108,71 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UserError(f"--seed: {args.seed} is not in 0 .. 2**63-1")
+    check_outputs(args)
     if scenario.replay is not None:
         return _replay(args, scenario)
     if args.broker:
-        if not 0 < args.time_scale <= 100_000:
-            raise UserError(f"--time-scale: {args.time_scale} is not in (0, 100000]")
-        live = LiveExercise(
-            scenario,
-            args.broker,
-            time_scale=args.time_scale,
-            seed=args.seed,
-            journals=args.journal,
+        return _live(args, scenario)
+    if args.time_scale is not None:
+        raise UserError(
+            "--time-scale: only a live run (--broker) takes real time; a simulated run "
+            "plays the whole exercise at once"
         )
-        asyncio.run(live.run())
-        return _report(args, live.result(), live)
     # recorded: traces need the timeline
     exercise = run_exercise(scenario, args.seed, journals=args.journal)
+    note_unsimulated(scenario)
     return _report(args, build_result(exercise), exercise)
+
+
+def _live(args: argparse.Namespace, scenario: Scenario) -> int:
+    """Run live on a broker: progress on standard error while it runs; interrupted
+    (Ctrl-C), what happened so far is reported, marked as interrupted."""
+    scale = 1.0 if args.time_scale is None else args.time_scale
+    if not 0 < scale <= 100_000:
+        raise UserError(f"--time-scale: {scale} is not in (0, 100000]")
+    if not 0 < args.connect_timeout <= 3600:
+        raise UserError(f"--connect-timeout: {args.connect_timeout} is not in (0, 3600]")
+    live = LiveExercise(
+        scenario,
+        args.broker,
+        time_scale=scale,
+        seed=args.seed,
+        journals=args.journal,
+        progress=None if args.quiet else _progress,
+        connect_timeout=args.connect_timeout,
+    )
+    try:
+        asyncio.run(live.run())
+    except KeyboardInterrupt:
+        if not live.posts:
+            raise UserError("interrupted before the posts were connected") from None
+        print("INTERRUPTED: the result holds what happened until then", file=sys.stderr)
+    except (ConnectionFailed, ProxyError) as exc:
+        raise UserError(f"--broker: {exc}") from None
+    result = live.result()
+    code = _report(args, result, live)
+    return EXIT_FAILED if live.interrupted else code
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def note_unsimulated(scenario: Scenario) -> None:
+    """Say which faults a simulated run did not apply: those on TCP connections."""
+    for index, fault in enumerate(scenario.faults):
+        if fault.kind in CONNECTION_FAULTS:
+            print(
+                f"note: faults[{index}] ({fault.kind}) acts on a live run's TCP connections: "
+                "not simulated (run with --broker)",
+                file=sys.stderr,
+            )
 
 
 def _replay(args: argparse.Namespace, scenario: Scenario) -> int:
     """Run a counterexample `hotline explore` wrote: its path, step by step."""
     for given, name in ((args.broker, "--broker"), (args.journal, "--journal"),
-                        (args.seed, "--seed")):  # fmt: skip
+                        (args.seed, "--seed"), (args.time_scale, "--time-scale")):  # fmt: skip
         if given:
             raise UserError(
                 f"{name}: {args.scenario} is a replay ([replay]): it runs its pinned path "

@@ -103,15 +103,16 @@ def _writable(flag: str, path: Path, scenario: Path) -> None:
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before any run, an output that could not be written at the end: a
     missing matplotlib for ``--plot``, a path that is the scenario, a directory, in a
-    missing or read-only directory, or asked for twice.
+    missing or read-only directory, or asked for twice (sweeps and exercises alike).
 
     Raises:
         UserError: the output and why (exit 2).
         PlotUnavailable: ``--plot`` without matplotlib.
     """
+    given = {flag: getattr(args, flag[2:], None) for flag in ("--json", "--csv", "--plot")}
     files = [
         (flag, Path(value))
-        for flag, value in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot))
+        for flag, value in given.items()
         if value and not (flag == "--json" and value == "-")
     ]
     if args.report:
@@ -133,7 +134,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         if resolved in seen:
             raise UserError(f"{flag} {path}: also the file of {seen[resolved]}")
         seen[resolved] = flag
-    if args.plot:
+    if given["--plot"]:
         require_matplotlib()
 
 

@@ -78,7 +78,7 @@ def write_exercise_report(directory: Path, result: Mapping[str, Any], run: Timel
     incidents = result["incidents"]
     body = [
         f"<h1>Exercise {escape(result['scenario'])} (seed {result['seed']})</h1>",
-        f"<p>{'Live, over MQTT' if result['transport'] == 'mqtt' else 'Simulated'}: "
+        f"<p>{'Live, over MQTT' if result['transport'] == 'live' else 'Simulated'}: "
         f"{len(incidents)} incidents, {result['messages']['sent']} message copies sent, "
         f"{result['messages']['delivered']} delivered, {result['messages']['dropped']} "
         f"dropped; run ended at {result['ended_at']} s "

@@ -186,15 +186,16 @@ def answer_records(incident: Incident, start: float) -> dict[str, Any]:
 
 
 def check_expectation(
-    expectation: Expectation, incidents: list[dict[str, Any]]
+    expectation: Expectation, incidents: list[dict[str, Any]], slack: float = 0.0
 ) -> tuple[bool, str]:
-    """Whether ``expectation`` holds over the incident records, and why not."""
+    """Whether ``expectation`` holds over the incident records, and why not; ``within``
+    allows ``slack`` seconds more (a live run's timers fire after its loop wakes)."""
     chosen = [i for i in incidents if expectation.incident in ("*", i["id"])]
     if not chosen:
         return False, f"no incident {expectation.incident!r} was opened"
     failures = []
     for record in chosen:
-        problems = list(_problems(expectation, record))
+        problems = list(_problems(expectation, record, slack))
         if problems:
             failures.append(f"{record['id']}: {'; '.join(problems)}")
     if failures:
@@ -203,15 +204,16 @@ def check_expectation(
     return True, ""
 
 
-def _problems(expectation: Expectation, record: dict[str, Any]) -> Iterable[str]:
+def _problems(expectation: Expectation, record: dict[str, Any], slack: float) -> Iterable[str]:
     if expectation.outcome is not None and record["outcome"] != expectation.outcome:
         yield f"outcome {record['outcome']}, expected {expectation.outcome}"
     if expectation.within is not None:
         closed = record["closed_at"]
         took = None if closed is None else closed - record["opened_at"]
-        if took is None or took > expectation.within:
+        if took is None or took > expectation.within + slack:
             shown = "still open" if took is None else f"took {format_duration(took)}"
-            yield f"{shown}, expected within {format_duration(expectation.within)}"
+            allowed = f" (+{format_duration(slack)} for live timers)" if slack else ""
+            yield f"{shown}, expected within {format_duration(expectation.within)}{allowed}"
     if expectation.max_fallbacks is not None and record["fallbacks"] > expectation.max_fallbacks:
         yield f"{record['fallbacks']} fallbacks, expected at most {expectation.max_fallbacks}"
     if expectation.min_fallbacks is not None and record["fallbacks"] < expectation.min_fallbacks:
@@ -289,7 +291,7 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
             record["faults"] = tally.faults.get(record["id"], [])
     expectations = []
     for expectation in scenario.expectations:
-        passed, detail = check_expectation(expectation, incidents)
+        passed, detail = check_expectation(expectation, incidents, timer_slack)
         expectations.append(
             {"description": expectation.description, "passed": passed, "detail": detail}
         )

@@ -916,7 +916,9 @@ class _Reader(FieldReader):
             topic=topic,
             stream=Stream(self.choice(entry, "stream", where, tuple(Stream), "both")),
             rate=rate or 0,
-            size=_count_or(self.count(entry, "size", where, 1 << 20), 16),
+            size=_count_or(self.count(entry, "size", where, 1 << 20), 16)
+            if kind is FaultKind.SLICER
+            else 0,
             after=self.duration(entry, "after", where),
             **names,
         )

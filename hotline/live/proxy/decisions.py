@@ -16,6 +16,7 @@ record: what was done, by which fault, to which copy, when.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -111,6 +112,7 @@ class Applied:
     message: str = ""
     detail: str = ""
     copy: str = ""  # the copy as results name it (`hotline.faults.copy_label`)
+    to: str = ""  # where a copy the fault made goes, when not where the copy went
     data: bytes = field(default=b"", repr=False)
     original: bytes = field(default=b"", repr=False)
 
@@ -331,17 +333,12 @@ class LineModel:
             detail = f"+{delivery.delay:.3f} s" if delivery.delay else ""
             if delivery.to is not None:
                 detail = f"to {delivery.to}" + (f", {detail}" if detail else "")
-            applied.append(
-                self._record(
-                    copy,
-                    about,
-                    ACTIONS[delivery.tag],
-                    fault,
-                    detail,
-                    data=delivery.data,
-                    label=label,
-                )
+            record = self._record(
+                copy, about, ACTIONS[delivery.tag], fault, detail, data=delivery.data, label=label
             )
+            if delivery.to is not None:
+                record = dataclasses.replace(record, to=delivery.to)
+            applied.append(record)
         return Outgoing(
             topic, delivery.data, latency + delivery.delay, delivery.genuine, delivery.tag
         )
@@ -378,9 +375,9 @@ class LineModel:
             about.kind,
             about.message,
             detail,
-            label or copy_label(copy),
-            data or copy.data,
-            copy.data,
+            copy=label or copy_label(copy),
+            data=data or copy.data,
+            original=copy.data,
         )
 
     def _expires(self, channel: Channel | None, precedence: Precedence | None, wait: float) -> bool:

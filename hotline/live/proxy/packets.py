@@ -24,8 +24,9 @@ from typing import Final
 
 from hotline.live.mqtt import TransportError
 
-#: MQTT's largest packet: a remaining length of at most four varint bytes
+#: MQTT's largest remaining length (four varint bytes), and so its largest packet
 MAX_REMAINING: Final = 268_435_455
+MAX_PACKET: Final = 1 + 4 + MAX_REMAINING
 
 V311: Final = 4  # protocol level of MQTT 3.1.1
 V5: Final = 5
@@ -51,6 +52,14 @@ class PacketType(IntEnum):
     AUTH = 15
 
 
+#: the fixed-header flags MQTT requires of each type but PUBLISH (0 for the others)
+_FLAGS: Final[dict[int, int]] = {
+    PacketType.PUBREL: 2,
+    PacketType.SUBSCRIBE: 2,
+    PacketType.UNSUBSCRIBE: 2,
+}
+
+
 class MalformedPacket(TransportError):
     """Bytes that are not MQTT: the connection that sent them is closed."""
 
@@ -74,7 +83,7 @@ class PacketReader:
             must not buffer what its broker would refuse anyway).
     """
 
-    def __init__(self, max_size: int = MAX_REMAINING) -> None:
+    def __init__(self, max_size: int = MAX_PACKET) -> None:
         self.max_size = max_size
         self._buffer = bytearray()
 
@@ -106,6 +115,12 @@ class PacketReader:
                     break
             else:
                 raise MalformedPacket("remaining length longer than four bytes")
+            flags = first & 0x0F
+            if kind != PacketType.PUBLISH and flags != _FLAGS.get(kind, 0):
+                raise MalformedPacket(
+                    f"{PacketType(kind).name} with flags {flags:#x} (MQTT requires "
+                    f"{_FLAGS.get(kind, 0):#x})"
+                )
             end = position + length
             if end > self.max_size:
                 raise MalformedPacket(f"a packet of {end} bytes (at most {self.max_size})")
@@ -113,7 +128,7 @@ class PacketReader:
                 break
             raw = bytes(buffer[:end])
             del buffer[:end]
-            packets.append(Packet(PacketType(kind), first & 0x0F, raw[position:], raw))
+            packets.append(Packet(PacketType(kind), flags, raw[position:], raw))
         return packets
 
     @property

@@ -35,6 +35,7 @@ import contextlib
 import errno
 import logging
 import random
+import socket
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -85,6 +86,9 @@ class FaultProxy:
         log_size: how many applied faults `log` keeps.
         control: serve the control API (`hotline.live.proxy.control`) on this loopback
             address (port 0: any free one; see `control_url`).
+        model: judge copies by this line model (its plan, seed and network) instead of
+            one made of the arguments above: proxies in front of a cluster's nodes
+            share one, so each copy is decided once, in one order of ordinals.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class FaultProxy:
         max_packet: int = 1 << 20,
         log_size: int = 10_000,
         control: tuple[str, int] | None = None,
+        model: LineModel | None = None,
     ) -> None:
         if not time_scale > 0:
             raise ValueError("time_scale must be positive")
@@ -123,7 +128,7 @@ class FaultProxy:
         self.on_applied = on_applied
         self.on_line_down = on_line_down
         self.rng = random.Random(f"hotline proxy connections|{seed}")
-        self.model = LineModel(
+        self.model = model or LineModel(
             faults,
             seed=seed,
             network=network,
@@ -132,7 +137,7 @@ class FaultProxy:
             lines=lines,
             attacker=attacker or StationKey(random.randbytes(32), "ATTACKER"),
         )
-        self._faults: dict[int, Fault] = dict(enumerate(faults, start=1))
+        self._faults: dict[int, Fault] = dict(enumerate(self.model.faults, start=1))
         self._next_fault = len(self._faults) + 1
         self._clock = clock
         self.sessions: set[Session] = set()
@@ -142,7 +147,8 @@ class FaultProxy:
         self.events: Counter[str] = Counter()  # connections cut, refused, reset, malformed...
         self.forwarded = 0  # copies passed to the broker as their clients sent them
         self.repeats = 0  # hotline messages their clients published again
-        self.paused = False  # True: every copy passes untouched
+        #: True: no fault acts (every copy passes untouched, no connection is cut)
+        self.paused = False
         self._remembered: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._broker_down = False
         self._server: asyncio.Server | None = None
@@ -227,7 +233,7 @@ class FaultProxy:
             await writer.wait_closed()
 
     async def _listen(self) -> None:
-        host, port = self.listen
+        host, port = self.listen[0], self.port  # once chosen, the port stays the same
         try:
             self._server = await self.loop.create_server(
                 lambda: ClientSide(self), host, port, reuse_address=True
@@ -359,26 +365,33 @@ class FaultProxy:
 
     def down_stations(self, stations: Iterable[str]) -> list[str]:
         """Which of ``stations`` a station-down fault has down now."""
+        if self.paused:
+            return []
         at = self.now()
         return sorted(s for s in stations if self.model.plan.station_down(s, at))
 
     def counts(self) -> dict[str, Any]:
         """What the proxy did, counted: copies, drops and injections by reason (as a
         simulated run's ``messages`` counts them), and connection events."""
-        found = self.model.counts.as_json()
-        found.update(
-            forwarded=self.forwarded,
-            repeats=self.repeats,
-            held=self.injector.held,
-            connections=dict(sorted(self.events.items())),
-        )
-        return found
+        return self.model.counts.as_json() | self.traffic()
+
+    def traffic(self) -> dict[str, Any]:
+        """This proxy's own counts (its line model's may be shared): copies forwarded as
+        sent, repeats, copies held, connection events."""
+        return {
+            "forwarded": self.forwarded,
+            "repeats": self.repeats,
+            "held": self.injector.held,
+            "connections": dict(sorted(self.events.items())),
+        }
 
     # -- windows -----------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(TICK)
+            if self.paused:
+                continue
             at = self.now()
             await self._broker_window(at)
             for session in list(self.sessions):
@@ -405,11 +418,19 @@ class FaultProxy:
                 session.cut()
         else:
             self.applied(Applied(at, "restored", "broker-down", "", detail="listening again"))
-            await self._listen()
+            try:
+                await self._listen()
+            except ProxyError as exc:  # the port was taken meanwhile: nothing more to serve
+                log.error("after broker-down: %s", exc)
+
+    def look_at(self, session: Session) -> None:
+        """Apply the station and connection faults acting now on ``session``."""
+        self._look_at(session, self.now())
 
     def _look_at(self, session: Session, at: float) -> None:
         """Apply the station and connection faults whose windows cover ``at``."""
-        if session.closed:
+        if session.closed or self.paused:
+            session.acting = []
             return
         down = self.down_stations(session.stations)
         if down:
@@ -455,6 +476,8 @@ def _cut_open(session: Session, reset: bool) -> None:
 
 def _why(exc: OSError) -> str:
     """An OS error in plain words."""
+    if isinstance(exc, socket.gaierror):
+        return f"no such host ({exc.strerror}; check the host name)"
     if exc.errno == errno.ECONNREFUSED:
         return "connection refused (is a broker listening there?)"
     if exc.errno == errno.EADDRINUSE:

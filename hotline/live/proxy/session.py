@@ -74,6 +74,7 @@ class Session:
         self.taken: dict[int, bool] = {}  # fault id -> whether its toxicity drew it
         self.acting: list[Fault] = []  # connection faults acting on it now
         self.closed = False
+        self.connected = False  # its CONNECT was read
         rng = proxy.rng
         self.down = Pipe(client, lambda: self._acting(Stream.DOWNSTREAM), rng)
         self.up: Pipe | None = None
@@ -133,10 +134,14 @@ class Session:
 
     def _upstream(self, packet: Packet) -> bytes:
         kind = packet.type
-        if kind is PacketType.PUBLISH:
+        if kind is PacketType.PUBLISH and self.connected:
             return self._publish(packet)
         if kind is PacketType.CONNECT:
+            if self.connected:
+                raise MalformedPacket("a second CONNECT")
             return self._connect_packet(packet)
+        if not self.connected:
+            raise MalformedPacket(f"{kind.name} before CONNECT")
         if kind is PacketType.PUBREL:
             identifier = packet_id(packet.body)
             if identifier in self._taken_qos2:  # the line took that publish: complete it here
@@ -149,6 +154,7 @@ class Session:
                 line = parse_inbox(pattern)
                 if line.channel is not None:
                     self.stations.add(line.station)
+            self.proxy.look_at(self)  # the faults of the stations it turns out to host
         return packet.raw
 
     def _connect_packet(self, packet: Packet) -> bytes:
@@ -172,6 +178,8 @@ class Session:
             self.down.after_drained(self.close)
             self.closed = True
             return b""
+        self.connected = True
+        self.proxy.look_at(self)  # connection faults act from the first packet on
         return packet.raw
 
     def _publish(self, packet: Packet) -> bytes:
