@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sqlite3
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError, read_input
 from hotline.cli.sweep import check_outputs
 from hotline.explore.replay import replay
 from hotline.explore.search import judge
@@ -21,6 +22,7 @@ from hotline.keyfiles import save_run_keys
 from hotline.live.exercise import LiveExercise
 from hotline.live.mqtt import ConnectionFailed
 from hotline.live.proxy import ProxyError
+from hotline.report.compare import NotAResult, check_result, compare_results, comparison_lines
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
@@ -87,6 +89,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     check.add_argument("scenario", type=Path)
     check.set_defaults(run=check_command)
+    compare = actions.add_parser(
+        "compare",
+        help="where one run departed from another (a live run from the simulated one)",
+        description="Compare two results of one scenario and seed (exercise run --json), "
+        "incident by incident: what differs, which faults each run met, and why (faults "
+        "the plan decides must fall alike; timing may differ). Exit 0 when every incident "
+        "is the same, 1 when one departed, 2 when a file is no result.",
+    )
+    compare.add_argument("first", type=Path, metavar="SIM.json")
+    compare.add_argument("second", type=Path, metavar="LIVE.json")
+    compare.add_argument(
+        "--json", metavar="PATH", help="write the comparison as JSON (- for stdout)"
+    )
+    compare.set_defaults(run=compare_command)
 
 
 def _console(stream: object) -> Console:
@@ -262,3 +278,28 @@ def check_command(args: argparse.Namespace) -> int:
         f"{len(scenario.expectations)} expectations"
     )
     return EXIT_OK
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """Compare two results: print each incident's verdict."""
+    documents = []
+    for path in (args.first, args.second):
+        try:
+            documents.append(check_result(json.loads(read_input(str(path))), str(path)))
+        except (ValueError, UnicodeDecodeError) as exc:  # NotAResult, or not JSON at all
+            text = str(exc) if isinstance(exc, NotAResult) else f"{path}: not JSON ({exc})"
+            raise UserError(text) from None
+    names = (documents[0]["transport"], documents[1]["transport"])
+    if names[0] == names[1]:
+        names = (f"{names[0]} ({args.first.name})", f"{names[1]} ({args.second.name})")
+    comparison = compare_results(documents[0], documents[1], names)
+    if args.json:
+        text = json.dumps(comparison, indent=2) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text)
+    if args.json != "-":
+        for line in comparison_lines(comparison, names):
+            print(line)
+    return EXIT_OK if not comparison["departed"] else EXIT_FAILED

@@ -136,6 +136,12 @@ async def _serve(proxy: FaultProxy) -> dict[str, Any]:
         print(f"proxy: control API at {proxy.control_url}", flush=True)
     for identifier, fault in proxy.faults():
         print(f"proxy: fault {identifier}: {json.dumps(fault_table(fault))}", flush=True)
+    if not proxy.clock_reachable:
+        print(
+            "proxy: note: clock-skew faults act on a post's own clock, which a proxy cannot "
+            "reach: not applied here (a live exercise applies them)",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -187,11 +187,6 @@ class FaultProxy:
             self.broker, f"hotline-proxy-{self.port}-{random.randbytes(4).hex()}"
         )
         await self.injector.start()
-        if not self.clock_reachable:
-            log.warning(
-                "clock-skew faults act on a post's own clock: a standalone proxy cannot "
-                "apply them (a live exercise does)"
-            )
         self._tick = asyncio.create_task(self._housekeeping(), name="hotline-proxy-tick")
         if self.control is not None:
             try:

@@ -1,0 +1,289 @@
+"""Round trips through the fault proxy with an empty plan, against the same round trips
+direct to the broker, in the same run.
+
+    python benchmarks/proxy.py [--trips N] [--window W] [--rounds R] [--seconds S]
+
+echo:     client A publishes a payload of about a signed notice's size (QoS 1) to a
+          request topic; client B, subscribed to it, publishes it back (QoS 1) to A's
+          reply topic; A waits for it. One trip = one request and its echo.
+direct:   A and B on a private mosquitto.
+proxied:  A and B on a `FaultProxy` in front of that mosquitto, with no fault and no
+          network (its line passive: every PUBLISH forwarded as read), running in the
+          benchmark's own event loop, as a live exercise runs its proxies.
+
+Each round runs the echo sequentially (one trip at a time: latency) and with W trips in
+flight (saturation), direct then proxied, so that this machine's swings in speed fall on
+both alike; every run stops at N trips or S seconds, whichever comes first.
+
+Headlines:
+  proxy_throughput_ratio  the best proxied saturation round's trips/s over the best
+                          direct one's.
+  proxy_added_p99         in each round, the p99 of the proxied sequential trips minus
+                          the p99 of the direct sequential trips measured just before
+                          them; the median of that difference over rounds, in ms. A
+                          difference of neighbouring runs, not of samples pooled over the
+                          whole run, so that a slow minute does not land on one side
+                          only. The p50 added is reported the same way.
+
+Every request must come back as sent, byte for byte, and the proxy must have forwarded
+each PUBLISH the clients sent (two per trip), or the benchmark fails. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+
+import hotline
+from hotline.live.mqtt import NO_DELAY
+from hotline.live.proxy import FaultProxy
+from hotline.testing import Mosquitto
+
+PAYLOAD = 300  # bytes: about the size of a signed notice (as benchmarks/live.py)
+TRIP_TIMEOUT = 10.0  # seconds: a trip slower than this is a lost message
+
+
+class BenchmarkFailed(Exception):
+    """A message did not come back as sent, or the proxy did not carry it."""
+
+
+@dataclass
+class Run:
+    """One run of one variant: how long it took and each trip's latency (seconds)."""
+
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentiles(self) -> tuple[float, float]:
+        ordered = sorted(self.latencies)
+        return statistics.median(ordered), ordered[round(0.99 * (len(ordered) - 1))]
+
+
+class Echo:
+    """A requester (A) and an echo client (B) on one endpoint, and their books."""
+
+    def __init__(self, name: str, requester: aiomqtt.Client, echo: aiomqtt.Client) -> None:
+        self.name = name
+        self.prefix = f"bench/{name}"
+        self.requester, self.echo = requester, echo
+        self.sent = 0  # requests published
+        self.echoed = 0  # requests the echo client saw
+        self.returned = 0  # echoes back, byte for byte
+        self.strays: list[str] = []  # replies nobody was waiting for (or twice)
+        self.pending: dict[str, tuple[bytes, asyncio.Future[None]]] = {}
+        self.replies: set[asyncio.Task[None]] = set()
+        self._numbers = iter(range(10**9))
+
+    async def trip(self) -> float:
+        """One request and its echo: the latency in seconds."""
+        number = str(next(self._numbers))
+        # the trip's number at its head: a payload crossed with another's shows
+        payload = number.encode().ljust(PAYLOAD, b".")
+        done = asyncio.get_running_loop().create_future()
+        self.pending[number] = (payload, done)
+        start = time.perf_counter()
+        self.sent += 1
+        await self.requester.publish(f"{self.prefix}/request/{number}", payload, qos=1)
+        try:
+            await asyncio.wait_for(done, TRIP_TIMEOUT)
+        except TimeoutError:
+            raise BenchmarkFailed(
+                f"{self.name}: request {number} did not come back within {TRIP_TIMEOUT} s"
+            ) from None
+        return time.perf_counter() - start
+
+    async def echoing(self) -> None:
+        # each echo is published without waiting for the one before it to be
+        # acknowledged: B answers as fast as requests arrive, as a post does
+        async for message in self.echo.messages:
+            self.echoed += 1
+            number = message.topic.value.rsplit("/", 1)[1]
+            assert isinstance(message.payload, bytes)
+            reply = asyncio.create_task(
+                self.echo.publish(f"{self.prefix}/reply/{number}", message.payload, qos=1)
+            )
+            self.replies.add(reply)
+            reply.add_done_callback(self.replies.discard)
+
+    async def collecting(self) -> None:
+        async for message in self.requester.messages:
+            number = message.topic.value.rsplit("/", 1)[1]
+            entry = self.pending.pop(number, None)
+            if entry is None:
+                self.strays.append(number)
+                continue
+            payload, done = entry
+            if message.payload != payload:
+                done.set_exception(
+                    BenchmarkFailed(f"{self.name}: reply {number} is not what was sent")
+                )
+                continue
+            self.returned += 1
+            done.set_result(None)
+
+
+@contextlib.asynccontextmanager
+async def echo_pair(name: str, port: int) -> AsyncIterator[Echo]:
+    """Clients A and B on 127.0.0.1:``port``, subscribed and echoing."""
+    # a saturation run keeps many publishes pending on purpose: aiomqtt would warn of each
+    quiet = logging.getLogger(f"benchmarks.proxy.{name}")
+    quiet.setLevel(logging.ERROR)
+
+    def client(role: str) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            "127.0.0.1",
+            port,
+            identifier=f"bench-{name}-{role}",
+            socket_options=NO_DELAY,
+            logger=quiet,
+        )
+
+    async with client("requester") as requester, client("echo") as echo:
+        pair = Echo(name, requester, echo)
+        await requester.subscribe(f"{pair.prefix}/reply/#", qos=1)
+        await echo.subscribe(f"{pair.prefix}/request/#", qos=1)
+        tasks = [asyncio.create_task(pair.echoing()), asyncio.create_task(pair.collecting())]
+        try:
+            yield pair
+        finally:
+            for task in [*tasks, *pair.replies]:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def drive(pair: Echo, count: int, window: int, seconds: float) -> Run:
+    """At most ``count`` trips, ``window`` at a time, none started after ``seconds``."""
+    latencies: list[float] = []
+    started = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    async def worker() -> None:
+        nonlocal started
+        while started < count and time.perf_counter() < deadline:
+            started += 1
+            latencies.append(await pair.trip())
+
+    await asyncio.gather(*(worker() for _ in range(window)))
+    return Run(time.perf_counter() - start, latencies)
+
+
+def check_books(pair: Echo, proxy: FaultProxy | None) -> None:
+    """Every request came back once, and the proxy (when ``pair`` goes through it)
+    forwarded every PUBLISH its clients sent: a request and an echo per trip."""
+    if pair.pending or pair.strays or pair.returned != pair.sent or pair.echoed != pair.sent:
+        raise BenchmarkFailed(
+            f"{pair.name}: {pair.sent} requests sent, {pair.echoed} seen by the echo, "
+            f"{pair.returned} came back, {len(pair.pending)} still out, replies never "
+            f"asked for or twice: {pair.strays[:5]}"
+        )
+    if proxy is not None:
+        expected = 2 * pair.sent
+        if proxy.forwarded != expected:
+            raise BenchmarkFailed(
+                f"the proxy forwarded {proxy.forwarded} PUBLISH packets, {expected} expected"
+            )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    broker = Mosquitto(Path(tempfile.mkdtemp(prefix="hotline-proxy-bench-")))
+    broker.start()
+    names = ("direct", "proxied")
+    sequential: dict[str, list[Run]] = {name: [] for name in names}
+    saturation: dict[str, list[Run]] = {name: [] for name in names}
+    try:
+        async with (
+            FaultProxy(broker.url, faults=()) as proxy,
+            echo_pair("direct", broker.port) as direct,
+            echo_pair("proxied", proxy.port) as proxied,
+        ):
+            if not proxy.model.passive:
+                raise BenchmarkFailed("the proxy's line is not passive with an empty plan")
+            pairs = {"direct": direct, "proxied": proxied}
+            for pair in pairs.values():
+                await drive(pair, 200, 1, args.seconds)  # warm up
+                await drive(pair, 200, args.window, args.seconds)
+            check_books(direct, None)
+            check_books(proxied, proxy)
+            for _ in range(args.rounds):
+                for name, pair in pairs.items():
+                    sequential[name].append(await drive(pair, args.trips, 1, args.seconds))
+                    saturation[name].append(
+                        await drive(pair, args.trips, args.window, args.seconds)
+                    )
+                    check_books(pair, proxy if pair is proxied else None)
+            sessions = len(proxy.sessions)
+    finally:
+        broker.stop()
+
+    build = "compiled with mypyc" if hotline.COMPILED else "pure Python"
+    print(
+        f"hotline {hotline.__version__}, {build}; private mosquitto; proxy in the same event "
+        f"loop ({sessions} sessions), empty plan; {args.rounds} rounds of at most "
+        f"{args.trips} trips or {args.seconds:g} s each; {PAYLOAD}-byte QoS 1 echo, "
+        f"{args.window} in flight when saturated"
+    )
+    print(
+        f"{'round':<7}{'':<9}{'seq p50 ms':>11}{'seq p99 ms':>11}{'saturated trips/s':>19}"
+        f"{'trips':>8}"
+    )
+    added50: list[float] = []
+    added99: list[float] = []
+    for index in range(args.rounds):
+        for name in names:
+            p50, p99 = (value * 1e3 for value in sequential[name][index].percentiles())
+            run = saturation[name][index]
+            print(
+                f"{index + 1:<7}{name:<9}{p50:>11.3f}{p99:>11.3f}{run.rate:>19,.0f}"
+                f"{len(run.latencies):>8}"
+            )
+        (d50, d99), (p50, p99) = (sequential[name][index].percentiles() for name in names)
+        added50.append((p50 - d50) * 1e3)
+        added99.append((p99 - d99) * 1e3)
+    best = {name: max(run.rate for run in saturation[name]) for name in names}
+    print(f"{'best':<7}{'direct':<9}{'':>22}{best['direct']:>19,.0f}")
+    print(f"{'best':<7}{'proxied':<9}{'':>22}{best['proxied']:>19,.0f}")
+    median50, median99 = statistics.median(added50), statistics.median(added99)
+    print(
+        f"added by the proxy, sequential, median of rounds: p50 {median50:+.3f} ms "
+        f"({', '.join(f'{v:+.3f}' for v in added50)}), p99 {median99:+.3f} ms "
+        f"({', '.join(f'{v:+.3f}' for v in added99)})"
+    )
+    print(
+        f"every request came back as sent: direct {direct.returned:,}, proxied "
+        f"{proxied.returned:,}; the proxy forwarded {proxy.forwarded:,} PUBLISH packets"
+    )
+    print(f"RESULT proxy_throughput_ratio {best['proxied'] / best['direct']:.3f} ratio")
+    print(f"RESULT proxy_added_p99 {median99:.3f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trips", type=int, default=2000, help="at most this many per run")
+    parser.add_argument("--window", type=int, default=32, help="trips in flight, saturated")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=20.0, help="at most this long per run")
+    args = parser.parse_args()
+    if min(args.trips, args.window, args.rounds) < 1 or not args.seconds > 0:
+        parser.error("--trips, --window, --rounds and --seconds must be positive")
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
