@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError, read_input
+from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError, decided, read_input
 from hotline.cli.sweep import check_outputs
 from hotline.explore.replay import replay
 from hotline.explore.search import judge
@@ -230,6 +230,13 @@ def _replay(args: argparse.Namespace, scenario: Scenario) -> int:
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> int:
+    code = EXIT_OK if passed(result) else EXIT_FAILED
+    with decided(code):  # a reader gone midway ends the command with this code
+        _print_report(args, result, run)
+    return code
+
+
+def _print_report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> None:
     if args.json == "-":
         sys.stdout.write(to_json(result))
         out = _console(sys.stderr)
@@ -265,7 +272,6 @@ def _report(args: argparse.Namespace, result: dict[str, Any], run: Timeline) -> 
     if args.report:
         page = write_exercise_report(args.report, result, run)
         out.print(f"report: {page}", markup=False)
-    return EXIT_OK if passed(result) else EXIT_FAILED
 
 
 def check_command(args: argparse.Namespace) -> int:
