@@ -19,6 +19,7 @@ from hotline.sim.result import build_result
 from hotline.sim.scenario import load_scenario, parse_scenario
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
+from tests.posts import session_present
 
 pytestmark = pytest.mark.broker
 
@@ -185,13 +186,22 @@ async def test_faults_change_a_live_run_as_they_change_the_simulated_one(
     sent, injected, delivered, dropped, flying = books(live)
     assert sent + injected == delivered + dropped + flying
     assert live["messages"]["foreign"] == {}
+    # [network] is applied: each copy took at least its line's latency, in exercise time
+    for record in run.records:
+        if record.fate == "delivered" and "(" not in record.kind:
+            latency = 5.0 if record.channel == "general-officer" else 2.0
+            assert record.arrived_at is not None
+            assert record.arrived_at - record.sent_at >= latency - 0.01, record
 
 
 @pytest.mark.asyncio
 async def test_a_partitioned_line_and_a_forger_live(mosquitto: Mosquitto) -> None:
     scenario = load_scenario(REPO / "examples" / "warnings-unheard-2015.toml")
     simulated = build_result(run_exercise(scenario))
-    live = (await LiveExercise(scenario, mosquitto.url, time_scale=SCALE).run()).result()
+    run = await LiveExercise(scenario, mosquitto.url, time_scale=SCALE).run()
+    live = run.result()
+    for post in run.posts.values():  # a run leaves no session behind on the broker
+        assert not await session_present(mosquitto, post.link.client_id)
     assert summary(live) == summary(simulated)
     assert all(e["passed"] for e in live["expectations"]), live["expectations"]
     assert all(i["held"] for i in live["invariants"]), live["invariants"]
