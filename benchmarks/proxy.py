@@ -9,15 +9,20 @@ echo:     client A publishes a payload of about a signed notice's size (QoS 1) t
 direct:   A and B on a private mosquitto.
 proxied:  A and B on a `FaultProxy` in front of that mosquitto, with no fault and no
           network (its line passive: every PUBLISH forwarded as read), running in the
-          benchmark's own event loop, as a live exercise runs its proxies.
+          benchmark's own event loop, as a live exercise runs its proxies: every
+          microsecond the proxy spends is one the clients do not have (a standalone
+          `hotline proxy` has a process of its own).
 
 Each round runs the echo sequentially (one trip at a time: latency) and with W trips in
 flight (saturation), direct then proxied, so that this machine's swings in speed fall on
-both alike; every run stops at N trips or S seconds, whichever comes first.
+both alike; every run stops at N trips or S seconds, whichever comes first. The table
+also gives the process's CPU time per saturated trip (clients and proxy together): the
+proxy's own cost is the difference, which swings less than the rates do when the machine
+slows down.
 
 Headlines:
-  proxy_throughput_ratio  the best proxied saturation round's trips/s over the best
-                          direct one's.
+  proxy_throughput_ratio  the best of R proxied saturation rounds, in trips/s, over the
+                          best of R direct ones.
   proxy_added_p99         in each round, the p99 of the proxied sequential trips minus
                           the p99 of the direct sequential trips measured just before
                           them; the median of that difference over rounds, in ms. A
@@ -35,6 +40,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -47,10 +53,12 @@ import aiomqtt
 import hotline
 from hotline.live.mqtt import NO_DELAY
 from hotline.live.proxy import FaultProxy
+from hotline.live.proxy import session as proxy_session
 from hotline.testing import Mosquitto
 
 PAYLOAD = 300  # bytes: about the size of a signed notice (as benchmarks/live.py)
 TRIP_TIMEOUT = 10.0  # seconds: a trip slower than this is a lost message
+NAMES = ("direct", "proxied")
 
 
 class BenchmarkFailed(Exception):
@@ -63,10 +71,15 @@ class Run:
 
     seconds: float
     latencies: list[float]
+    cpu: float  # seconds of this process's CPU time (clients and proxy alike)
 
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
+
+    @property
+    def cpu_per_trip(self) -> float:
+        return self.cpu / len(self.latencies)
 
     def percentiles(self) -> tuple[float, float]:
         ordered = sorted(self.latencies)
@@ -171,6 +184,7 @@ async def drive(pair: Echo, count: int, window: int, seconds: float) -> Run:
     """At most ``count`` trips, ``window`` at a time, none started after ``seconds``."""
     latencies: list[float] = []
     started = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -181,7 +195,7 @@ async def drive(pair: Echo, count: int, window: int, seconds: float) -> Run:
             latencies.append(await pair.trip())
 
     await asyncio.gather(*(worker() for _ in range(window)))
-    return Run(time.perf_counter() - start, latencies)
+    return Run(time.perf_counter() - start, latencies, time.process_time() - cpu)
 
 
 def check_books(pair: Echo, proxy: FaultProxy | None) -> None:
@@ -201,73 +215,98 @@ def check_books(pair: Echo, proxy: FaultProxy | None) -> None:
             )
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    broker = Mosquitto(Path(tempfile.mkdtemp(prefix="hotline-proxy-bench-")))
-    broker.start()
-    names = ("direct", "proxied")
-    sequential: dict[str, list[Run]] = {name: [] for name in names}
-    saturation: dict[str, list[Run]] = {name: [] for name in names}
-    try:
-        async with (
-            FaultProxy(broker.url, faults=()) as proxy,
-            echo_pair("direct", broker.port) as direct,
-            echo_pair("proxied", proxy.port) as proxied,
-        ):
-            if not proxy.model.passive:
-                raise BenchmarkFailed("the proxy's line is not passive with an empty plan")
-            pairs = {"direct": direct, "proxied": proxied}
-            for pair in pairs.values():
-                await drive(pair, 200, 1, args.seconds)  # warm up
-                await drive(pair, 200, args.window, args.seconds)
-            check_books(direct, None)
-            check_books(proxied, proxy)
-            for _ in range(args.rounds):
-                for name, pair in pairs.items():
-                    sequential[name].append(await drive(pair, args.trips, 1, args.seconds))
-                    saturation[name].append(
-                        await drive(pair, args.trips, args.window, args.seconds)
-                    )
-                    check_books(pair, proxy if pair is proxied else None)
-            sessions = len(proxy.sessions)
-    finally:
-        broker.stop()
+@dataclass
+class Results:
+    """What the rounds measured, and what the run's books say."""
 
+    sequential: dict[str, list[Run]]
+    saturation: dict[str, list[Run]]
+    load: tuple[float, float]  # this machine's 1-minute load average, before and after
+    returned: dict[str, int]
+    forwarded: int
+
+
+async def measure(args: argparse.Namespace) -> Results:
+    """Warm up, then the rounds; every run's books are checked as it ends."""
+    sequential: dict[str, list[Run]] = {name: [] for name in NAMES}
+    saturation: dict[str, list[Run]] = {name: [] for name in NAMES}
+    before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="hotline-proxy-bench-") as directory:
+        broker = Mosquitto(Path(directory))
+        broker.start()
+        try:
+            async with (
+                FaultProxy(broker.url, faults=()) as proxy,
+                echo_pair("direct", broker.port) as direct,
+                echo_pair("proxied", proxy.port) as proxied,
+            ):
+                if not proxy.model.passive:
+                    raise BenchmarkFailed("the proxy's line is not passive with an empty plan")
+                pairs = {"direct": direct, "proxied": proxied}
+                for pair in pairs.values():
+                    await drive(pair, 200, 1, args.seconds)  # warm up
+                    await drive(pair, 200, args.window, args.seconds)
+                    check_books(pair, proxy if pair is proxied else None)
+                for _ in range(args.rounds):
+                    for pair in pairs.values():
+                        sequential[pair.name].append(await drive(pair, args.trips, 1, args.seconds))
+                        saturation[pair.name].append(
+                            await drive(pair, args.trips, args.window, args.seconds)
+                        )
+                        check_books(pair, proxy if pair is proxied else None)
+        finally:
+            broker.stop()
+    return Results(
+        sequential,
+        saturation,
+        (before, os.getloadavg()[0]),
+        {name: pair.returned for name, pair in pairs.items()},
+        proxy.forwarded,
+    )
+
+
+def report(args: argparse.Namespace, results: Results) -> None:
     build = "compiled with mypyc" if hotline.COMPILED else "pure Python"
+    proxy_build = "compiled" if not str(proxy_session.__file__).endswith(".py") else "pure"
     print(
-        f"hotline {hotline.__version__}, {build}; private mosquitto; proxy in the same event "
-        f"loop ({sessions} sessions), empty plan; {args.rounds} rounds of at most "
-        f"{args.trips} trips or {args.seconds:g} s each; {PAYLOAD}-byte QoS 1 echo, "
-        f"{args.window} in flight when saturated"
+        f"hotline {hotline.__version__}, {build} (proxy modules {proxy_build}); private "
+        f"mosquitto; the proxy in the clients' event loop, empty plan; {args.rounds} rounds "
+        f"of at most {args.trips} trips or {args.seconds:g} s; {PAYLOAD}-byte QoS 1 echo, "
+        f"{args.window} in flight when saturated; load average {results.load[0]:.2f} before, "
+        f"{results.load[1]:.2f} after"
     )
     print(
         f"{'round':<7}{'':<9}{'seq p50 ms':>11}{'seq p99 ms':>11}{'saturated trips/s':>19}"
-        f"{'trips':>8}"
+        f"{'CPU us/trip':>13}"
     )
     added50: list[float] = []
     added99: list[float] = []
     for index in range(args.rounds):
-        for name in names:
-            p50, p99 = (value * 1e3 for value in sequential[name][index].percentiles())
-            run = saturation[name][index]
+        for name in NAMES:
+            p50, p99 = (value * 1e3 for value in results.sequential[name][index].percentiles())
+            run = results.saturation[name][index]
             print(
                 f"{index + 1:<7}{name:<9}{p50:>11.3f}{p99:>11.3f}{run.rate:>19,.0f}"
-                f"{len(run.latencies):>8}"
+                f"{run.cpu_per_trip * 1e6:>13,.0f}"
             )
-        (d50, d99), (p50, p99) = (sequential[name][index].percentiles() for name in names)
+        (d50, d99), (p50, p99) = (results.sequential[name][index].percentiles() for name in NAMES)
         added50.append((p50 - d50) * 1e3)
         added99.append((p99 - d99) * 1e3)
-    best = {name: max(run.rate for run in saturation[name]) for name in names}
-    print(f"{'best':<7}{'direct':<9}{'':>22}{best['direct']:>19,.0f}")
-    print(f"{'best':<7}{'proxied':<9}{'':>22}{best['proxied']:>19,.0f}")
+    best = {name: max(run.rate for run in results.saturation[name]) for name in NAMES}
+    cpu = {name: min(run.cpu_per_trip for run in results.saturation[name]) for name in NAMES}
+    for name in NAMES:
+        print(f"{'best':<7}{name:<9}{'':>22}{best[name]:>19,.0f}{cpu[name] * 1e6:>13,.0f}")
     median50, median99 = statistics.median(added50), statistics.median(added99)
     print(
         f"added by the proxy, sequential, median of rounds: p50 {median50:+.3f} ms "
         f"({', '.join(f'{v:+.3f}' for v in added50)}), p99 {median99:+.3f} ms "
-        f"({', '.join(f'{v:+.3f}' for v in added99)})"
+        f"({', '.join(f'{v:+.3f}' for v in added99)}); CPU per saturated trip (least of "
+        f"rounds) {(cpu['proxied'] - cpu['direct']) * 1e6:+,.0f} us"
     )
     print(
-        f"every request came back as sent: direct {direct.returned:,}, proxied "
-        f"{proxied.returned:,}; the proxy forwarded {proxy.forwarded:,} PUBLISH packets"
+        f"every request came back as sent: direct {results.returned['direct']:,}, proxied "
+        f"{results.returned['proxied']:,}; the proxy forwarded {results.forwarded:,} PUBLISH "
+        "packets, two per proxied trip"
     )
     print(f"RESULT proxy_throughput_ratio {best['proxied'] / best['direct']:.3f} ratio")
     print(f"RESULT proxy_added_p99 {median99:.3f} ms")
@@ -275,14 +314,14 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trips", type=int, default=2000, help="at most this many per run")
+    parser.add_argument("--trips", type=int, default=1000, help="at most this many per run")
     parser.add_argument("--window", type=int, default=32, help="trips in flight, saturated")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20.0, help="at most this long per run")
     args = parser.parse_args()
     if min(args.trips, args.window, args.rounds) < 1 or not args.seconds > 0:
         parser.error("--trips, --window, --rounds and --seconds must be positive")
-    asyncio.run(main_async(args))
+    report(args, asyncio.run(measure(args)))
 
 
 if __name__ == "__main__":

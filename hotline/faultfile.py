@@ -1,7 +1,7 @@
 """Fault plans as files and tables: what a fault proxy is given, and what it lists.
 
 A proxy's plan is either a scenario file (its ``[[faults]]``, its seed, its
-``[network]`` and doctrine, its stations) or a plan file of its own:
+``[network]`` and doctrine) or a plan file of its own:
 
     seed = 7                                  # optional (default 1, as scenarios)
     [clients]                                 # optional: client id or user name -> stations

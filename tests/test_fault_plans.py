@@ -89,8 +89,9 @@ def test_the_proxy_judges_a_copy_as_the_simulator_does() -> None:
         simulated = plan.apply(
             copy._replace(incident="", kind=""), plan.draws(copy._replace(incident="", kind=""))
         )
-        assert (verdict.dropped, len(verdict.outgoing)) == (
-            None if simulated.dropped_by is None else str(simulated.dropped_by),
+        dropped = [r.fault for r in verdict.applied if r.action == "dropped"]
+        assert (dropped, len(verdict.outgoing)) == (
+            [] if simulated.dropped_by is None else [str(simulated.dropped_by)],
             len(simulated.deliveries),
         )
 
@@ -228,6 +229,13 @@ HELD = {"at": 0.0, "copy": "notify A->B #0", "fault": "outage", "action": "held"
         (_incident(faults=[DROPPED], attempts=2), _incident(attempts=2), "plan"),
         (_incident(faults=[DROPPED], attempts=2), _incident(attempts=1), "path"),
         (_incident(), _incident(outcome="unresolved", faults=[HELD]), "timing"),
+        # with copies counted, a copy only one run sent is the path's doing, not the plan's
+        (
+            _incident(faults=[DROPPED], copies={"notify A->B": 1}),
+            _incident(copies={"notify A->B": 1}),
+            "plan",
+        ),
+        (_incident(faults=[DROPPED], copies={"notify A->B": 1}), _incident(copies={}), "path"),
     ],
 )
 def test_a_comparison_says_why_runs_departed(
@@ -249,10 +257,15 @@ def test_exercise_compare_through_the_command_line(
     assert "1 of 1 incidents the same" in capsys.readouterr().out
     assert main(["exercise", "compare", str(first), str(second)]) == 1
     out = capsys.readouterr().out
-    assert "DEPARTED n: the plan decided a copy both runs sent differently" in out
+    assert "DEPARTED n: the plan decided a copy both runs sent differently (notify A->B #0)" in out
     assert "plan faults, sim only: notify A->B #0 dropped by drop" in out
     assert main(["exercise", "compare", str(first), str(REPO / "examples" / "tutorial.toml")]) == 2
     assert "tutorial.toml: not JSON" in capsys.readouterr().err
     second.write_text("[1, 2]")
     assert main(["exercise", "compare", str(first), str(second)]) == 2
     assert "live.json: not an exercise result" in capsys.readouterr().err
+    second.write_text(json.dumps(_result("live", [{}])))
+    assert main(["exercise", "compare", str(first), str(second)]) == 2
+    assert "live.json: incidents[0]: not an incident (no id)" in capsys.readouterr().err
+    assert main(["exercise", "compare", str(first), str(first), "--json", str(first)]) == 2
+    assert "is one of the results compared" in capsys.readouterr().err

@@ -273,14 +273,15 @@ async def test_the_books_break_when_a_copy_is_lost_uncounted(
 ) -> None:
     """A proxy that loses a copy without saying so: the invariant must see it."""
     scenario = load_scenario(REPO / "examples" / "warnings-unheard-2015.toml")
-    counted = LineModel._drop
+    counted = LineModel._verdict
 
     def uncounted(self: LineModel, *args: Any, **kwargs: Any) -> Any:
         verdict = counted(self, *args, **kwargs)
-        self.counts.dropped -= 1  # the copy is gone and no count says so
+        if any(r.action == "dropped" for r in verdict.applied):
+            self.counts.dropped -= 1  # the copy is gone and no count says so
         return verdict
 
-    monkeypatch.setattr(LineModel, "_drop", uncounted)
+    monkeypatch.setattr(LineModel, "_verdict", uncounted)
     live = (await LiveExercise(scenario, mosquitto.url, time_scale=SCALE).run()).result()
     (accounted,) = [i for i in live["invariants"] if i["name"] == "messages-accounted"]
     assert not accounted["held"]
@@ -391,3 +392,73 @@ async def test_an_interrupted_run_keeps_what_happened(mosquitto: Mosquitto) -> N
     assert result["interrupted"] is True
     assert result["incidents"]  # what was opened before the interruption
     assert result["ended_at"] < scenario.duration
+
+
+@pytest.mark.asyncio
+async def test_a_duplicate_corrupted_after_is_a_copy_of_its_own(mosquitto: Mosquitto) -> None:
+    """Faults compose: a duplicate a later fault corrupts is still an added copy."""
+    text = TWO_NOTICES + (
+        '\n[[faults]]\nkind = "duplicate"\nuntil = "30s"\n'
+        '\n[[faults]]\nkind = "corrupt"\nuntil = "30s"\nbits = 8\n'
+    )
+    scenario = parse_scenario(text, "two-notices-mangled")
+    simulated = build_result(run_exercise(scenario))
+    live = (await LiveExercise(scenario, mosquitto.url, time_scale=2 * SCALE).run()).result()
+    assert summary(live) == summary(simulated)
+    assert books(live) == books(simulated)
+    assert live["messages"]["foreign"] == {}
+    assert all(i["held"] for i in live["invariants"]), live["invariants"]
+
+
+SENDER_DOWN = """
+[scenario]
+name = "the-sender-goes-dark"
+start = "2026-03-01T06:00:00Z"
+seed = 4
+duration = "3h"
+
+[parties.BLUE]
+air = "BLUE-AOC"
+
+[parties.RED]
+air = "RED-AOC"
+
+[doctrine.channels.air]
+fallback = "none"
+retries = 5
+
+[network.air]
+latency = "2s"
+
+[[responders]]
+station = "RED-AOC"
+action = "ack"
+delay = "1m"
+
+[[events]]
+at = "0s"
+originator = "BLUE-AOC"
+incident = "sent-before-the-dark"
+activity = "flight"
+precedence = "flash"
+starts_in = "2h"
+
+[[faults]]
+kind = "station-down"
+station = "BLUE-AOC"
+start = "30s"
+until = "25m"
+"""
+
+
+@pytest.mark.asyncio
+async def test_what_a_down_post_sends_is_lost_as_in_simulation(mosquitto: Mosquitto) -> None:
+    """A post cut off keeps what it sends in its outbox and publishes it when it is back;
+    judged by when it was sent, those copies are lost as the simulator loses them."""
+    scenario = parse_scenario(SENDER_DOWN, "the-sender-goes-dark")
+    simulated = build_result(run_exercise(scenario))
+    live = (await LiveExercise(scenario, mosquitto.url, time_scale=SCALE).run()).result()
+    assert summary(live) == summary(simulated)
+    assert live["messages"]["drops"] == simulated["messages"]["drops"]
+    assert simulated["messages"]["drops"]["station-down"] >= 2  # the answer, and a retry
+    assert all(i["held"] for i in live["invariants"]), live["invariants"]

@@ -19,6 +19,7 @@ import pytest
 from hotline.faults import Fault, FaultKind, Stream
 from hotline.live.proxy import FaultProxy, ProxyError
 from hotline.live.proxy.packets import (
+    Packet,
     PacketReader,
     PacketType,
     Publish,
@@ -341,3 +342,43 @@ async def test_a_copy_the_line_holds_survives_its_sender_leaving(mosquitto: Mosq
         assert ack.raw == frame(PacketType.PUBACK, 0, b"\x00\x01")  # the line took it
         writer.close()  # and its sender leaves before it is delivered
         assert [m.payload for m in await collect(sub, 1, within=3)] == [b"kept"]
+
+
+@pytest.mark.asyncio
+async def test_the_proxy_s_own_answers_never_land_inside_a_broker_packet() -> None:
+    """A broker PUBLISH that arrives in two reads, and between them the proxy answers a
+    copy the line took: the client must read whole packets (the answer first: the
+    PUBLISH waits, whole, for its second half)."""
+    halves: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+    async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        packets = PacketReader()
+        while data := await reader.read(4096):
+            for packet in packets.feed(data):
+                if packet.type is PacketType.CONNECT:
+                    writer.write(frame(PacketType.CONNACK, 0, b"\x00\x00"))
+                    await halves.put(writer)
+                elif packet.type is PacketType.PUBLISH and packet.flags & 0x06:
+                    writer.write(frame(PacketType.PUBACK, 0, packet.body[-2:]))
+
+    server = await asyncio.start_server(broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    plan = [Fault(kind=FaultKind.DROP, topic="lost")]
+    async with server, FaultProxy(f"mqtt://127.0.0.1:{port}", faults=plan) as proxy:
+        await halves.get()  # the proxy's own connection
+        reader, writer, accepted = await raw_connect(proxy.port, "client")
+        assert accepted == b"\x00\x00"
+        to_client = await halves.get()
+        big = encode_publish(Publish("news", b"x" * 2_000), 4)
+        to_client.write(big[:1_000])
+        await asyncio.sleep(0.05)
+        writer.write(encode_publish(Publish("lost", b"gone", qos=1, packet_id=9), 4))
+        await asyncio.sleep(0.05)
+        to_client.write(big[1_000:])
+        received: list[Packet] = []
+        packets = PacketReader()
+        async with asyncio.timeout(3):
+            while len(received) < 2:
+                received += packets.feed(await reader.read(4096))
+        writer.close()
+    assert [p.raw for p in received] == [frame(PacketType.PUBACK, 0, b"\x00\x09"), big]

@@ -22,6 +22,7 @@ from hotline.keyfiles import save_run_keys
 from hotline.live.exercise import LiveExercise
 from hotline.live.mqtt import ConnectionFailed
 from hotline.live.proxy import ProxyError
+from hotline.outputs import write_output
 from hotline.report.compare import NotAResult, check_result, compare_results, comparison_lines
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
@@ -304,7 +305,14 @@ def compare_command(args: argparse.Namespace) -> int:
         if args.json == "-":
             sys.stdout.write(text)
         else:
-            Path(args.json).write_text(text)
+            try:
+                write_output(
+                    Path(args.json), text.encode(), force=True, inputs=[args.first, args.second]
+                )
+            except FileExistsError:
+                raise UserError(f"--json {args.json}: is one of the results compared") from None
+            except OSError as exc:
+                raise UserError(f"--json {args.json}: {exc.strerror or exc}") from None
     if args.json != "-":
         for line in comparison_lines(comparison, names):
             print(line)

@@ -23,6 +23,7 @@ from typing import Any
 
 from hotline.cli.common import EXIT_OK, UserError
 from hotline.faultfile import FaultFile, fault_table, load_fault_plan
+from hotline.faults import FaultKind, ForgeKey
 from hotline.live.proxy import Applied, FaultProxy, ProxyError
 from hotline.outputs import write_output
 
@@ -67,6 +68,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--json", metavar="PATH", help="write the counts here when stopping (- for stdout)"
     )
     run.add_argument("-q", "--quiet", action="store_true", help="do not print each fault applied")
+    run.add_argument(
+        "--username", help="user name of the proxy's own connection to the broker (it "
+        "publishes the copies the line delays or adds)",
+    )  # fmt: skip
+    run.add_argument("--password", help="its password")
     actions = run.add_subparsers(dest="action", metavar="ACTION")
     faults = actions.add_parser("faults", help="list, add or remove faults of a running proxy")
     verbs = faults.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -104,7 +110,7 @@ def proxy_command(args: argparse.Namespace) -> int:
             raise UserError(f"--client: {given!r} is not ID=STATION[,STATION]")
         clients.setdefault(name, []).extend(s.strip() for s in stations.split(",") if s.strip())
     if args.json and args.json != "-":
-        _check_writable(Path(args.json))
+        _check_writable(Path(args.json), args.faults)
     proxy = FaultProxy(
         args.broker,
         listen=_address(args.listen, "--listen"),
@@ -116,13 +122,16 @@ def proxy_command(args: argparse.Namespace) -> int:
         clients=clients,
         control=None if args.control is None else _address(args.control, "--control"),
         on_applied=None if args.quiet else _print_applied,
+        username=args.username,
+        password=args.password,
     )
     counts = asyncio.run(_serve(proxy))
     text = json.dumps(counts, indent=2) + "\n"
     if args.json == "-" or not args.json:
         sys.stdout.write(text)
     else:
-        write_output(Path(args.json), text.encode(), force=True)
+        inputs = [args.faults] if args.faults else []
+        write_output(Path(args.json), text.encode(), force=True, inputs=inputs)
     return EXIT_OK
 
 
@@ -136,6 +145,14 @@ async def _serve(proxy: FaultProxy) -> dict[str, Any]:
         print(f"proxy: control API at {proxy.control_url}", flush=True)
     for identifier, fault in proxy.faults():
         print(f"proxy: fault {identifier}: {json.dumps(fault_table(fault))}", flush=True)
+    for identifier, fault in proxy.faults():
+        if fault.kind is FaultKind.FORGE and fault.forge_key is not ForgeKey.ATTACKER:
+            print(
+                f"proxy: note: fault {identifier} forges with a station's real key "
+                f"({fault.forge_key}), which a standalone proxy does not hold: it forges "
+                'nothing (forge_key = "attacker" signs with the proxy\'s own key)',
+                flush=True,
+            )
     if not proxy.clock_reachable:
         print(
             "proxy: note: clock-skew faults act on a post's own clock, which a proxy cannot "
@@ -167,11 +184,13 @@ def _address(text: str, flag: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _check_writable(path: Path) -> None:
+def _check_writable(path: Path, plan: Path | None) -> None:
     if path.is_dir():
         raise UserError(f"--json: {path} is a directory")
     if not path.parent.is_dir():
         raise UserError(f"--json: {path.parent} does not exist")
+    if plan is not None and path.exists() and path.samefile(plan):
+        raise UserError(f"--json: {path} is the plan; write elsewhere")
 
 
 # -- talking to a running proxy ---------------------------------------------------------
@@ -179,6 +198,8 @@ def _check_writable(path: Path) -> None:
 
 def _control(args: argparse.Namespace) -> int:
     base = args.control.rstrip("/")
+    if not base.startswith("http://"):
+        raise UserError(f"--control: {args.control!r} is not an address like http://127.0.0.1:PORT")
     if args.verb == "list":
         answer = _call(base, "GET", "/faults")
         for fault in answer["faults"]:

@@ -72,13 +72,6 @@ from hotline.sim.responders import Responders
 from hotline.sim.result import build_result
 from hotline.sim.timeline import MessageRecord, Note
 
-#: the tag each kind of proxy decision gives the copies it makes
-_TAGS = {
-    "duplicated": Tag.DUPLICATE,
-    "replayed": Tag.REPLAYED,
-    "forged": Tag.FORGED,
-    "corrupted": Tag.CORRUPTED,
-}
 #: real seconds between progress lines
 PROGRESS_EVERY = 2.0
 
@@ -93,6 +86,7 @@ class _Clock:
         self._scale = scale
         self.pending = 0
         self._count = 0
+        self._handles: dict[int, asyncio.TimerHandle] = {}
 
     @property
     def now(self) -> float:
@@ -106,13 +100,24 @@ class _Clock:
         self.pending += 1
         self._count += 1
 
+        count = self._count
+
         def run() -> None:
             self.pending -= 1
+            self._handles.pop(count, None)
             action()
 
         delay = max(0.0, (at - self.now) / self._scale)
-        self._loop.call_later(delay, run)
+        handle = self._loop.call_later(delay, run)
+        self._handles[self._count] = handle
         return self._count
+
+    def cancel_all(self) -> None:
+        """Forget what is scheduled (the run is over)."""
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+        self.pending = 0
 
 
 class LiveExercise:
@@ -166,8 +171,9 @@ class LiveExercise:
         self._clock: _Clock | None = None
         self._ended = scenario.start
         self._owner = {s: p for s, (p, _) in scenario.stations().items()}
-        if scenario.faults or any(link.loss or link.outages for link in scenario.network.values()):
-            self.tally.faults = {}  # each incident lists the faults its copies met
+        self._skews: dict[str, float] = {}  # station -> how far its post's clock is ahead
+        if scenario.logs_faults():  # each incident lists the faults its copies met
+            self.tally.faults, self.tally.copies = {}, {}
         self._model: LineModel | None = None
         self._responders: Responders
         self._pumps: set[asyncio.Task[None]] = set()
@@ -237,8 +243,6 @@ class LiveExercise:
             self._ended = min(clock.now, end)
             self._close_books()
             if self.journals is not None:
-                for proxy in self.proxies:
-                    proxy.paused = True  # heads go over a working line, off the books
                 await self._exchange_heads()
         return self
 
@@ -266,6 +270,7 @@ class LiveExercise:
                 },
                 on_applied=self._applied,
                 on_line_down=self._line_down,
+                message_clock=self._message_time,
             )
             proxy.paused = True  # until every post is connected
             self.proxies.append(await stack.enter_async_context(proxy))
@@ -289,6 +294,8 @@ class LiveExercise:
             # on a cluster, parties start on different nodes: the cluster carries every
             # message between them
             first = number % len(nodes)
+            skew = plan.clock_offset(table.values())
+            self._skews.update(dict.fromkeys(table.values(), skew))
             self.posts[party] = await stack.enter_async_context(
                 Station(
                     party=party,
@@ -297,7 +304,7 @@ class LiveExercise:
                     doctrine=scenario.doctrine,
                     broker=nodes[first:] + nodes[:first],
                     policy=policy,
-                    clock=_skewed(clock, plan.clock_offset(table.values())),
+                    clock=_skewed(clock, skew),
                     time_scale=self.time_scale,
                     client_id=client_ids[party],
                     journal=self._journal(party),
@@ -381,8 +388,13 @@ class LiveExercise:
         )
 
     def _close_books(self) -> None:
-        """Take the run's counts from their sources (see the module doc); what happens
-        after this (journal heads) is off the books."""
+        """Take the run's counts from their sources (see the module doc). What happens
+        after this is off the books and over a working line: the agenda is cleared, the
+        proxies stop applying faults (journal heads, and the posts' goodbyes)."""
+        assert self._clock is not None
+        self._clock.cancel_all()
+        for proxy in self.proxies:
+            proxy.paused = True
         tally = self.tally
         tally.sent = sum(post.copies_sent for post in self.posts.values())
         counts = self._model.counts if self._model is not None else None
@@ -433,6 +445,9 @@ class LiveExercise:
         self.watch.sent.add(envelope.id)
         at = self._at()
         for station in message.recipients:
+            self.tally.sent_copy(
+                envelope.incident, f"{envelope.kind.value} {envelope.sender}->{station}"
+            )
             record = MessageRecord(
                 at,
                 message.channel.value,
@@ -458,18 +473,19 @@ class LiveExercise:
             queue = self._flying.get(key)
             if queue:
                 queue[0].fate = "held in outage"
-        elif applied.action == "corrupted":  # the copy itself, changed on the way
+        elif not applied.genuine:  # a copy the plan added (perhaps changed after)
+            self._made(applied, station)
+        elif applied.tag is Tag.CORRUPTED:  # the copy itself, changed on the way
             record = self._take(key)
             if record is not None:
                 new = (applied.data, station)
                 self._tags[new] = Tag.CORRUPTED
                 self._flying.setdefault(new, deque()).append(record)
-        elif applied.action in ("duplicated", "replayed", "forged"):
-            self._made(applied, station)
 
     def _made(self, applied: Applied, station: str) -> None:
         """A copy the proxy adds: a record of its own, on its way to where it goes."""
-        tag = _TAGS[applied.action]
+        tag = applied.tag
+        assert tag is not None  # an added copy is what a fault made
         to = applied.to or station
         claims = peek(applied.data)
         record = MessageRecord(
@@ -531,6 +547,11 @@ class LiveExercise:
             elif isinstance(event, Received):
                 self.watch.observe(party, event, tag, self._owner)
 
+    def _message_time(self, sent_at: float, sender: str) -> float:
+        """Exercise seconds of a message ``sender`` signed at ``sent_at`` on its clock
+        (which runs ahead by its post's skew)."""
+        return sent_at - self.scenario.start - self._skews.get(sender, 0.0)
+
     def _line_down(self, sender: str, channel: Channel) -> None:
         """The sender's post finds its line down (the network detects outages)."""
         party = self._owner.get(sender)
@@ -548,7 +569,7 @@ class LiveExercise:
     def _settled(self, clock: _Clock) -> bool:
         if clock.pending or not self.posts:
             return False
-        if any(proxy.injector.held for proxy in self.proxies):
+        if any(proxy.held for proxy in self.proxies):
             return False
         # an open incident or view always has a deadline, so no deadline means none is open
         return all(

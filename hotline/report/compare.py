@@ -11,8 +11,8 @@ for each incident `compare_results` says whether the two runs agree (outcome, pa
 fallbacks, attempts, dispute reason, each party's record and answer), and when they do
 not, which faults each run met and the likeliest reason:
 
-* ``plan``: the runs sent the same copies and the plan decided one of them differently
-  (a defect: this must not happen);
+* ``plan``: both runs sent a copy (each result counts its copies by identity) and the
+  plan decided it differently (a defect: this must not happen);
 * ``path``: the runs sent different copies (a retry more or less), so different copies
   met the plan; look at what set the paths apart;
 * ``timing``: only timing-dependent faults, or only the times, tell the runs apart.
@@ -53,6 +53,20 @@ def check_result(document: object, name: str) -> Mapping[str, Any]:
             raise NotAResult(f"{name}: not an exercise result: no {key!r}")
     if not isinstance(document["incidents"], list):
         raise NotAResult(f"{name}: incidents: not a list")
+    for index, incident in enumerate(document["incidents"]):
+        if not isinstance(incident, Mapping) or not isinstance(incident.get("id"), str):
+            raise NotAResult(f"{name}: incidents[{index}]: not an incident (no id)")
+        for key, kind in (("faults", list), ("views", dict), ("answers", dict),
+                          ("copies", dict)):  # fmt: skip
+            if key in incident and not isinstance(incident[key], kind):
+                raise NotAResult(f"{name}: incidents[{index}].{key}: not a {kind.__name__}")
+    if not isinstance(document["messages"], Mapping):
+        raise NotAResult(f"{name}: messages: not an object")
+    for key in ("expectations", "invariants"):
+        if not isinstance(document.get(key, []), list) or not all(
+            isinstance(item, Mapping) for item in document.get(key, [])
+        ):
+            raise NotAResult(f"{name}: {key}: not a list of objects")
     return document
 
 
@@ -93,6 +107,12 @@ def compare_incident(
                 differences.append(
                     f"{party}'s {label}: {_show(mine.get(party))} vs {_show(theirs.get(party))}"
                 )
+    if "copies" in first and "copies" in second and first["copies"] != second["copies"]:
+        counts = [first["copies"], second["copies"]]
+        for identity in sorted(set(counts[0]) | set(counts[1])):
+            sent = [c.get(identity, 0) for c in counts]
+            if sent[0] != sent[1]:
+                differences.append(f"copies of {identity}: {sent[0]} vs {sent[1]}")
     planned = [_faults(first)[0], _faults(second)[0]]
     timed = [_faults(first)[1], _faults(second)[1]]
     faults = {
@@ -101,13 +121,12 @@ def compare_incident(
         "timing": {names[0] + " only": _listed(timed[0] - timed[1]),
                    names[1] + " only": _listed(timed[1] - timed[0])},
     }  # fmt: skip
-    same_path = first.get("attempts") == second.get("attempts") and first.get(
-        "channels"
-    ) == second.get("channels")
     if planned[0] != planned[1]:
-        why = "plan" if same_path else "path"
-        if why == "plan":
-            differences.append("the plan decided a copy both runs sent differently")
+        shared = [copy for copy, _, _ in planned[0] ^ planned[1] if _both_sent(copy, first, second)]
+        why = "plan" if shared else "path"
+        if shared:
+            copies = ", ".join(sorted(set(shared)))
+            differences.append(f"the plan decided a copy both runs sent differently ({copies})")
     elif differences:
         why = "timing"
     else:
@@ -121,6 +140,19 @@ def compare_incident(
         "closed_at": list(closed),
         "faults": faults,
     }
+
+
+def _both_sent(copy: str, first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    """Whether both runs sent the copy ``copy`` names (``notify A->B #2``: the third of
+    its kind). Results that count copies (``copies``) say so exactly; without them, the
+    same attempts and path stand in."""
+    identity, _, ordinal = copy.rpartition(" #")
+    if "copies" in first and "copies" in second and ordinal.isdigit():
+        wanted = int(ordinal) + 1
+        return all(run["copies"].get(identity, 0) >= wanted for run in (first, second))
+    return first.get("attempts") == second.get("attempts") and first.get("channels") == second.get(
+        "channels"
+    )
 
 
 def compare_results(

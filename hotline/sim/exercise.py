@@ -41,16 +41,8 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
-from hotline.faults import (
-    ACTIONS,
-    MADE_BY,
-    Copy,
-    FaultKind,
-    FaultPlan,
-    Tag,
-    copy_label,
-    fault_entry,
-)
+from hotline.faults import Copy, FaultKind, FaultPlan, Tag
+from hotline.lines import judge_copy
 from hotline.sim.invariants import Watch
 from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.model import NOTICE_ACTIONS, Scenario, ScriptEvent
@@ -76,10 +68,18 @@ class Tally:
     #: when the run has no faults, loss or outages to log
     faults: dict[str, list[dict[str, Any]]] | None = None
 
+    #: incident -> how many copies of each identity were sent (kind sender->recipient)
+    copies: dict[str, Counter[str]] | None = None
+
     def applied(self, incident: str, entry: dict[str, Any]) -> None:
         """Log one fault applied to a copy of one of ``incident``'s messages."""
         if self.faults is not None:
             self.faults.setdefault(incident, []).append(entry)
+
+    def sent_copy(self, incident: str, identity: str) -> None:
+        """Count one copy of ``incident``'s of this identity (``notify A->B``)."""
+        if self.copies is not None:
+            self.copies.setdefault(incident, Counter())[identity] += 1
 
     def fly(self, incident: str) -> None:
         """A copy of one of ``incident``'s messages is on its way."""
@@ -184,8 +184,8 @@ class Exercise:
             seed=self.seed,
         )
         self._faulty = not self.plan.empty
-        if self._faulty or any(link.loss or link.outages for link in scenario.network.values()):
-            self.tally.faults = {}
+        if scenario.logs_faults():  # each incident lists the faults its copies met
+            self.tally.faults, self.tally.copies = {}, {}
         # the stations a station-down fault names: any other is always up
         self._fallible = frozenset(
             f.station for f in self.plan.faults if f.kind is FaultKind.STATION_DOWN
@@ -375,104 +375,81 @@ class Exercise:
         at = now - scenario.start
         envelope = message.envelope
         self.watch.sent.add(envelope.id)
+        plain = not self._faulty and not link.loss and link.up(at)
         link_down = False
         for recipient in message.recipients:
             tally.sent += 1
             record = self._record(at, message, recipient)
-            if link.up(at):
-                self._send_copy(message, recipient, record)
-            elif link.detect_outages:  # the sender finds the line down and falls back
-                self._dropped("line down", record)
-                self._log(message, recipient, at, fault="line down", action="dropped")
+            if tally.copies is not None:
+                tally.sent_copy(
+                    envelope.incident, f"{envelope.kind.value} {envelope.sender}->{recipient}"
+                )
+            if plain:  # no fault, loss or outage to judge: straight onto the line
+                tally.fly(envelope.incident)
+                arrival = self._arrival(recipient, message, record, message.data, None)
+                self.kernel.schedule(
+                    now + link.latency.sample(self.rng), Priority.DELIVERY, arrival
+                )
+            elif self._send_copy(message, recipient, record):
                 link_down = True
-            else:  # held at the sender's desk, sent when the line returns if still current
-                self._hold(message, recipient, record, link.resumes(at) - at)
         if link_down:
             self.kernel.schedule(now, Priority.DELIVERY, lambda: self._line_down(party, message))
 
-    def _hold(
-        self, message: Outgoing, recipient: str, record: MessageRecord | None, wait: float
-    ) -> None:
-        """A copy sent while its line is down waits for the line to come back; one that
-        would wait longer than its precedence's answer deadline on that line is dropped
-        as expired (by then a retry, or the next line, has taken over)."""
-        envelope, tally = message.envelope, self.tally
-        at = self.kernel.now - self.scenario.start
-        if wait > self.scenario.doctrine[message.channel].deadline(envelope.precedence):
-            self._dropped("expired in outage", record)
-            self._log(message, recipient, at, fault="expired in outage", action="dropped")
-            return
-        wait_text = f"until the line returns in {wait:.1f} s"
-        self._log(message, recipient, at, fault="outage", action="held", detail=wait_text)
-        tally.fly(envelope.incident)
-        if record is not None:
-            record.fate = "held in outage"
+    def _send_copy(self, message: Outgoing, recipient: str, record: MessageRecord | None) -> bool:
+        """One copy, judged by its line (`hotline.lines.judge_copy`: outages, loss,
+        latency, faults), as the live fault proxy judges it; returns whether the sender
+        found the line down.
 
-        def resend() -> None:
-            tally.landed(envelope.incident)
-            self._send_copy(message, recipient, record)
-
-        self.kernel.schedule(self.kernel.now + wait, Priority.DELIVERY, resend)
-
-    def _send_copy(self, message: Outgoing, recipient: str, record: MessageRecord | None) -> None:
-        """One copy onto a working line: random loss, faults, latency.
-
-        Loss and faults draw from the copy's own numbers (`FaultPlan.draws`), as the
-        live fault proxy does, so both decide a copy alike; latency is timing, drawn
-        from the run's generator."""
-        scenario, rng, tally, now = self.scenario, self.rng, self.tally, self.kernel.now
-        link = scenario.network[message.channel]
-        at = now - scenario.start
+        A copy sent while its line is down waits for the line to come back, and is
+        judged again then; one that would wait longer than its precedence's answer
+        deadline on that line is dropped as expired (by then a retry, or the next line,
+        has taken over)."""
+        scenario, tally, now = self.scenario, self.tally, self.kernel.now
         envelope = message.envelope
-        copy = draws = None
-        label = ""
-        if self._faulty or link.loss > 0.0:
-            copy = Copy(
-                message.channel,
-                envelope.sender,
-                recipient,
-                message.data,
-                at,
-                envelope.incident,
-                envelope.kind.value,
-            )
-            draws = self.plan.draws(copy)
-            label = copy_label(copy, draws.ordinal)
-            if link.loss > 0.0 and draws.random() < link.loss:
-                self._dropped("lost", record)
-                tally.applied(envelope.incident, fault_entry(at, label, "lost", "dropped"))
-                return
-        latency = link.latency.sample(rng)
-        if not self._faulty:
+        copy = Copy(
+            message.channel,
+            envelope.sender,
+            recipient,
+            message.data,
+            now - scenario.start,
+            envelope.incident,
+            envelope.kind.value,
+        )
+        judged = judge_copy(
+            copy,
+            scenario.network[message.channel],
+            self.plan,
+            rng=self.rng,
+            deadline=scenario.doctrine[message.channel].deadline(envelope.precedence),
+            faulty=self._faulty,
+        )
+        for entry in judged.entries:
+            tally.applied(envelope.incident, entry)
+        if judged.dropped is not None:
+            self._dropped(judged.dropped, record)
+        if judged.hold:
             tally.fly(envelope.incident)
-            arrival = self._arrival(recipient, message, record, message.data, None)
-            self.kernel.schedule(now + latency, Priority.DELIVERY, arrival)
-            return
-        assert copy is not None  # made above for a faulty plan
-        assert draws is not None
-        outcome = self.plan.apply(copy, draws)
-        if outcome.dropped_by is not None:
-            self._dropped(str(outcome.dropped_by), record)
-            tally.applied(
-                envelope.incident, fault_entry(at, label, str(outcome.dropped_by), "dropped")
-            )
-        for delivery in outcome.deliveries:
+            if record is not None:
+                record.fate = "held in outage"
+
+            def resend() -> None:
+                tally.landed(envelope.incident)
+                self._send_copy(message, recipient, record)
+
+            self.kernel.schedule(now + judged.hold, Priority.DELIVERY, resend)
+            return False
+        at = copy.at
+        for delivery in judged.deliveries:
             to = delivery.to or recipient
-            if delivery.tag is not None or delivery.delay > 0:
-                detail = f"+{delivery.delay:.3f} s" if delivery.delay else ""
-                if delivery.to is not None:
-                    detail = f"to {delivery.to}" + (f", {detail}" if detail else "")
-                entry = fault_entry(
-                    at, label, MADE_BY[delivery.tag].value, ACTIONS[delivery.tag], detail
-                )
-                tally.applied(envelope.incident, entry)
             if not delivery.genuine:
                 tally.injected += 1
                 tally.injections[str(delivery.tag)] += 1
                 record = self._record(at, message, to, f" ({delivery.tag})", delivery.claims)
             tally.fly(envelope.incident)
             arrival = self._arrival(to, message, record, delivery.data, delivery.tag)
-            self.kernel.schedule(now + latency + delivery.delay, Priority.DELIVERY, arrival)
+            when = now + judged.latency + delivery.delay
+            self.kernel.schedule(when, Priority.DELIVERY, arrival)
+        return judged.line_down
 
     def _record(
         self,
@@ -492,33 +469,6 @@ class Exercise:
         )
         self.records.append(record)
         return record
-
-    def _log(
-        self,
-        message: Outgoing,
-        recipient: str,
-        at: float,
-        *,
-        fault: str,
-        action: str,
-        detail: str = "",
-    ) -> None:
-        """Log a line's fault on a copy no plan drew for (an outage)."""
-        if self.tally.faults is None:
-            return
-        envelope = message.envelope
-        copy = Copy(
-            message.channel,
-            envelope.sender,
-            recipient,
-            b"",
-            at,
-            envelope.incident,
-            envelope.kind.value,
-        )
-        self.tally.applied(
-            envelope.incident, fault_entry(at, copy_label(copy), fault, action, detail)
-        )
 
     def _dropped(self, why: str, record: MessageRecord | None) -> None:
         self.tally.dropped += 1

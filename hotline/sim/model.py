@@ -156,6 +156,11 @@ class Scenario:
     #: the document it was read from (another process reads it again from this)
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def logs_faults(self) -> bool:
+        """Whether a run lists the faults each incident's copies met: it has faults to
+        inject, or lines that lose or go down."""
+        return bool(self.faults) or any(link.loss or link.outages for link in self.network.values())
+
     def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
         """Every station: its party and the lines it sits on."""
         found: dict[str, tuple[str, set[Channel]]] = {}

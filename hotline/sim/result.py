@@ -287,8 +287,10 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
         for i in originated
     ]
     if tally.faults is not None:  # the run had faults, loss or outages: what each copy met
+        copies = tally.copies or {}
         for record in incidents:
             record["faults"] = tally.faults.get(record["id"], [])
+            record["copies"] = dict(sorted(copies.get(record["id"], {}).items()))
     expectations = []
     for expectation in scenario.expectations:
         passed, detail = check_expectation(expectation, incidents, timer_slack)

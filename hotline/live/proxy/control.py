@@ -94,6 +94,8 @@ class ControlServer:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
+        except ValueError:  # a line longer than the reader's limit
+            status, body = 400, {"error": "a request line or header too long"}
         data = json.dumps(body, indent=2).encode() + b"\n"
         head = (
             f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"

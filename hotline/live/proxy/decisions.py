@@ -1,13 +1,14 @@
 """What the line does to each copy a client publishes: the fault plan and ``[network]``.
 
 Theory of operation. The fault proxy hands every PUBLISH a client sends to `LineModel`,
-which judges it as the simulator judges a copy (`hotline.sim.exercise`): a line in an
-outage drops the copy (when outages are detected) or holds it until the line returns,
-unless it would outwait its answer deadline (then it is dropped as expired); on a
-working line it may be lost, it is delayed by the line's latency, and the fault plan
-(`hotline.faults.FaultPlan`) decides the rest: drops, delays, duplicates, corruption,
-forgeries, replays. Loss and faults draw from the copy's own random numbers
-(`FaultPlan.draws`), so a copy a simulated and a live run share is decided alike.
+which judges it with the simulator's own judgement (`hotline.lines.judge_copy`): a line
+in an outage drops the copy (when outages are detected) or holds it until the line
+returns, unless it would outwait its answer deadline; on a working line it may be lost,
+it takes the line's latency, and the fault plan decides the rest: drops, delays,
+duplicates, corruption, forgeries, replays. Loss and faults draw from the copy's own
+random numbers (`FaultPlan.draws`), so a copy a simulated and a live run share is
+decided alike. A hotline message its client publishes again (its outbox after a
+reconnect, to any node of a cluster) is the same copy: judged once, remembered here.
 
 This module does no IO: the proxy (`hotline.live.proxy.server`) carries out the
 verdicts, and tests can judge copies without a socket. Every decision is an `Applied`
@@ -16,9 +17,8 @@ record: what was done, by which fault, to which copy, when.
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
@@ -28,21 +28,12 @@ from hotline.core.errors import RejectedMessage
 from hotline.core.names import Channel, Precedence, inbox_topic
 from hotline.core.signing import StationKey, split_signed
 from hotline.core.wire import decode_envelope
-from hotline.faults import (
-    ACTIONS,
-    CONNECTION_FAULTS,
-    MADE_BY,
-    STATION_FAULTS,
-    Copy,
-    Delivery,
-    Fault,
-    FaultKind,
-    FaultPlan,
-    Tag,
-    copy_label,
-    fault_entry,
-)
+from hotline.faults import Copy, Delivery, Fault, FaultPlan, Tag, fault_entry
+from hotline.lines import Judged, judge_copy
 from hotline.sim.model import Link
+
+#: hotline messages remembered, to know a client's repeat of one from a new copy
+REMEMBERED: Final = 100_000
 
 
 class Line(NamedTuple):
@@ -72,9 +63,10 @@ class Peek(NamedTuple):
     kind: str
     message: str  # the message id, hex
     precedence: Precedence | None
+    sent_at: float | None  # the send time it signed (Unix seconds)
 
 
-NOT_HOTLINE: Final = Peek("", "", "", "", None)
+NOT_HOTLINE: Final = Peek("", "", "", "", None, None)
 
 
 def peek(payload: bytes) -> Peek:
@@ -89,6 +81,7 @@ def peek(payload: bytes) -> Peek:
         envelope.kind.value,
         envelope.id.hex(),
         envelope.precedence,
+        envelope.sent_at,
     )
 
 
@@ -113,6 +106,8 @@ class Applied:
     detail: str = ""
     copy: str = ""  # the copy as results name it (`hotline.faults.copy_label`)
     to: str = ""  # where a copy the fault made goes, when not where the copy went
+    tag: Tag | None = None  # what the fault made of the delivery it concerns
+    genuine: bool = True  # False: a copy the fault added (not the one sent)
     data: bytes = field(default=b"", repr=False)
     original: bytes = field(default=b"", repr=False)
 
@@ -163,17 +158,31 @@ class Verdict(NamedTuple):
     applied: list[Applied]
     hold: float = 0.0  # exercise seconds to wait before the line takes the copy
     line_down: bool = False  # dropped because the sender found its line down
-    dropped: str | None = None  # why the genuine copy did not survive
+
+    @property
+    def untouched(self) -> bool:
+        """The copy goes on as it was sent, at once, alone."""
+        return (
+            not self.applied
+            and len(self.outgoing) == 1
+            and not self.outgoing[0].delay
+            and self.outgoing[0].tag is None
+        )
+
+
+#: what a repeat of a copy the line took off its client's hands becomes: nothing more
+TAKEN: Final = Verdict([], [])
 
 
 @dataclass(slots=True)
 class Counts:
     """What the line did, counted as the simulator counts (its `Tally`)."""
 
-    copies: int = 0  # copies clients published (one per PUBLISH)
+    copies: int = 0  # copies clients published (one per PUBLISH, repeats aside)
     dropped: int = 0
     injected: int = 0
     delayed: int = 0
+    repeats: int = 0  # hotline messages their clients published again
     drops: Counter[str] = field(default_factory=Counter)
     injections: Counter[str] = field(default_factory=Counter)
 
@@ -183,6 +192,7 @@ class Counts:
             "dropped": self.dropped,
             "injected": self.injected,
             "delayed": self.delayed,
+            "repeats": self.repeats,
             "drops": dict(sorted(self.drops.items())),
             "injections": dict(sorted(self.injections.items())),
         }
@@ -219,8 +229,8 @@ class LineModel:
         self.doctrine = doctrine
         self.rng = random.Random(f"hotline proxy latency|{seed}")  # timing only
         self.counts = Counts()
-        self._passive = True
-        self.refresh()
+        self._remembered: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._faulty = not self.plan.empty
 
     @property
     def faults(self) -> list[Fault]:
@@ -230,26 +240,39 @@ class LineModel:
     def set_faults(self, faults: Sequence[Fault]) -> None:
         """Replace the plan's faults (a runtime change)."""
         self.plan.faults = list(faults)
-        self.refresh()
-
-    def refresh(self) -> None:
-        copy_faults = [
-            f for f in self.plan.faults if f.kind not in CONNECTION_FAULTS | STATION_FAULTS
-        ]
-        down = any(f.kind is FaultKind.STATION_DOWN for f in self.plan.faults)
-        self._passive = not copy_faults and not down and not self.network
+        self._faulty = not self.plan.empty
 
     @property
     def passive(self) -> bool:
         """Whether every copy passes untouched (no copy fault, no network): the proxy
         then forwards packets without reading their payloads."""
-        return self._passive
+        return not self._faulty and not self.network
 
     def judge(self, topic: str, payload: bytes, at: float, sender: str = "") -> Verdict:
-        """A copy published to ``topic`` at exercise time ``at``; ``sender`` names the
-        publishing client's station when the payload does not."""
+        """A copy published to ``topic``, sent at exercise time ``at``; ``sender`` names
+        the publishing client's station when the payload does not."""
+        about = peek(payload)
+        if about.message:
+            key = (topic, about.message)
+            untouched = self._remembered.get(key)
+            if untouched is not None:  # its client published it again: the same copy
+                self.counts.repeats += 1
+                return _AS_SENT if untouched else TAKEN
         self.counts.copies += 1
-        line, about = parse_inbox(topic), peek(payload)
+        verdict = self._judge(topic, payload, at, sender, about)
+        if about.message:
+            self._remembered[(topic, about.message)] = verdict.untouched
+            if len(self._remembered) > REMEMBERED:
+                self._remembered.popitem(last=False)
+        return verdict
+
+    def judge_held(self, topic: str, payload: bytes, at: float, sender: str = "") -> Verdict:
+        """A copy held in an outage, now that its line is back (counted once, in
+        `judge`)."""
+        return self._judge(topic, payload, at, sender, peek(payload))
+
+    def _judge(self, topic: str, payload: bytes, at: float, sender: str, about: Peek) -> Verdict:
+        line = parse_inbox(topic)
         copy = Copy(
             line.channel,  # None: not a hotline inbox
             about.sender or sender,
@@ -261,127 +284,57 @@ class LineModel:
             topic,
         )
         link = self.network.get(line.channel) if line.channel is not None else None
-        if link is not None and not link.up(at):
-            if link.detect_outages:
-                return self._drop(copy, about, "line down", line_down=True)
-            wait = link.resumes(at) - at
-            if self._expires(line.channel, about.precedence, wait):
-                return self._drop(copy, about, "expired in outage")
-            record = self._record(
-                copy, about, "held", "outage", f"until the line returns in {wait:.1f} s"
-            )
-            return Verdict([], [record], hold=wait)
-        return self.on_line(copy, about, link)
+        deadline = None
+        if self.doctrine is not None and line.channel is not None and about.precedence:
+            deadline = self.doctrine[line.channel].deadline(about.precedence)
+        judged = judge_copy(
+            copy, link, self.plan, rng=self.rng, deadline=deadline, faulty=self._faulty
+        )
+        return self._verdict(copy, about, judged)
 
-    def judge_held(self, topic: str, payload: bytes, at: float, sender: str = "") -> Verdict:
-        """A copy held in an outage, now that its line is back (counted once, in
-        `judge`)."""
-        self.counts.copies -= 1
-        return self.judge(topic, payload, at, sender)
-
-    def on_line(self, copy: Copy, about: Peek, link: Link | None) -> Verdict:
-        """A copy on a working line: loss, latency, then the plan."""
-        draws = self.plan.draws(copy)
-        label = copy_label(copy, draws.ordinal)
-        if link is not None and link.loss > 0.0 and draws.random() < link.loss:
-            return self._drop(copy, about, "lost", label=label)
-        latency = link.latency.sample(self.rng) if link is not None else 0.0
-        outcome = self.plan.apply(copy, draws)
-        applied: list[Applied] = []
-        if outcome.dropped_by is not None:
-            drop = self._drop(copy, about, str(outcome.dropped_by), label=label)
-            applied.append(drop.applied[0])
+    def _verdict(self, copy: Copy, about: Peek, judged: Judged) -> Verdict:
+        counts = self.counts
+        if judged.dropped is not None:
+            counts.dropped += 1
+            counts.drops[judged.dropped] += 1
+        applied = [self._record(copy, about, entry, delivery) for entry, delivery in judged.marks]
         outgoing = []
-        for delivery in outcome.deliveries:
-            outgoing.append(
-                self._deliver(
-                    copy,
-                    about=about,
-                    delivery=delivery,
-                    latency=latency,
-                    applied=applied,
-                    label=label,
-                )
-            )
-        return Verdict(
-            outgoing,
-            applied,
-            dropped=None if outcome.dropped_by is None else str(outcome.dropped_by),
-        )
-
-    def _deliver(
-        self,
-        copy: Copy,
-        *,
-        about: Peek,
-        delivery: Delivery,
-        latency: float,
-        applied: list[Applied],
-        label: str,
-    ) -> Outgoing:
-        counts = self.counts
-        topic = copy.topic
-        if delivery.to is not None and copy.channel is not None:
-            topic = inbox_topic(copy.channel, delivery.to)
-        if not delivery.genuine:
-            counts.injected += 1
-            counts.injections[str(delivery.tag)] += 1
-        if delivery.tag is not None or delivery.delay > 0:
-            if delivery.tag is None:
+        for delivery in judged.deliveries:
+            if not delivery.genuine:
+                counts.injected += 1
+                counts.injections[str(delivery.tag)] += 1
+            elif delivery.tag is None and delivery.delay > 0:
                 counts.delayed += 1
-            fault = MADE_BY[delivery.tag].value
-            detail = f"+{delivery.delay:.3f} s" if delivery.delay else ""
-            if delivery.to is not None:
-                detail = f"to {delivery.to}" + (f", {detail}" if detail else "")
-            record = self._record(
-                copy, about, ACTIONS[delivery.tag], fault, detail, data=delivery.data, label=label
-            )
-            if delivery.to is not None:
-                record = dataclasses.replace(record, to=delivery.to)
-            applied.append(record)
-        return Outgoing(
-            topic, delivery.data, latency + delivery.delay, delivery.genuine, delivery.tag
-        )
-
-    def _drop(
-        self, copy: Copy, about: Peek, why: str, *, line_down: bool = False, label: str = ""
-    ) -> Verdict:
-        counts = self.counts
-        counts.dropped += 1
-        counts.drops[why] += 1
-        record = self._record(copy, about, "dropped", why, label=label)
-        return Verdict([], [record], line_down=line_down, dropped=why)
+            topic = copy.destination
+            if delivery.to is not None and copy.channel is not None:
+                topic = inbox_topic(copy.channel, delivery.to)
+            delay = judged.latency + delivery.delay
+            outgoing.append(Outgoing(topic, delivery.data, delay, delivery.genuine, delivery.tag))
+        return Verdict(outgoing, applied, judged.hold, judged.line_down)
 
     def _record(
-        self,
-        copy: Copy,
-        about: Peek,
-        action: str,
-        fault: str,
-        detail: str = "",
-        *,
-        data: bytes = b"",
-        label: str = "",
+        self, copy: Copy, about: Peek, entry: Mapping[str, Any], delivery: Delivery | None
     ) -> Applied:
         return Applied(
             copy.at,
-            action,
-            fault,
-            copy.topic,
+            entry["action"],
+            entry["fault"],
+            copy.destination,
             None if copy.channel is None else copy.channel.value,
             copy.sender,
             copy.recipient,
             about.incident,
             about.kind,
             about.message,
-            detail,
-            copy=label or copy_label(copy),
-            data=data or copy.data,
+            entry.get("detail", ""),
+            copy=entry["copy"],
+            to=delivery.to or "" if delivery is not None else "",
+            tag=None if delivery is None else delivery.tag,
+            genuine=True if delivery is None else delivery.genuine,
+            data=copy.data if delivery is None else delivery.data,
             original=copy.data,
         )
 
-    def _expires(self, channel: Channel | None, precedence: Precedence | None, wait: float) -> bool:
-        """Whether a copy would outwait its answer deadline in an outage."""
-        if self.doctrine is None or channel is None or precedence is None:
-            return False
-        return wait > self.doctrine[channel].deadline(precedence)
+
+#: a repeat of a copy that went on as sent: forwarded as sent again
+_AS_SENT: Final = Verdict([Outgoing("", b"", 0.0, True, None)], [])

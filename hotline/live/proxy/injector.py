@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from hotline.live.mqtt import BrokerAddress
+from hotline.live.proxy.errors import ProxyError
 from hotline.live.proxy.packets import (
     DISCONNECT,
     PINGREQ,
@@ -56,13 +57,22 @@ class _Connection(asyncio.Protocol):
         self.injector = injector
         self.reader = PacketReader()
         self.transport: asyncio.Transport | None = None
-        self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        #: the broker's CONNACK return code (0: accepted), or None if it closed first
+        self.answer: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        transport.write(connect(self.injector.client_id, keepalive=KEEPALIVE))
+        injector = self.injector
+        transport.write(
+            connect(
+                injector.client_id,
+                keepalive=KEEPALIVE,
+                username=injector.username,
+                password=injector.password,
+            )
+        )
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -73,17 +83,26 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
             return
         for packet in packets:
-            if packet.type is PacketType.CONNACK and not self.ready.done():
-                accepted = len(packet.body) >= 2 and packet.body[1] == 0
-                self.ready.set_result(accepted)
+            if packet.type is PacketType.CONNACK and not self.answer.done():
+                self.answer.set_result(packet.body[1] if len(packet.body) >= 2 else None)
             elif packet.type is PacketType.PUBACK:
                 self.injector.confirmed(packet_id(packet.body))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.ready.done():
-            self.ready.set_result(False)
+        if not self.answer.done():
+            self.answer.set_result(None)
         if not self.lost.done():
             self.lost.set_result(None)
+
+
+#: what a refusing CONNACK's return code means (MQTT 3.1.1, 3.2.2.3)
+REFUSALS = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorized",
+}
 
 
 class Injector:
@@ -94,9 +113,16 @@ class Injector:
         client_id: this connection's MQTT client id.
     """
 
-    def __init__(self, broker: BrokerAddress, client_id: str) -> None:
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.broker = broker
         self.client_id = client_id
+        self.username, self.password = username, password
         self._loop = asyncio.get_running_loop()
         self._unsent: deque[_Item] = deque()  # due, waiting for a connection
         self._in_flight: dict[int, _Item] = {}  # packet id -> published, not confirmed
@@ -106,8 +132,6 @@ class Injector:
         self._task: asyncio.Task[None] | None = None
         self._paused = False
         self._closing = False
-        self.published = 0  # copies the broker confirmed
-        self.connected = asyncio.Event()
 
     @property
     def held(self) -> int:
@@ -115,8 +139,24 @@ class Injector:
         return len(self._timers) + len(self._unsent) + len(self._in_flight)
 
     async def start(self) -> None:
-        """Connect, and keep connecting while running."""
-        self._task = asyncio.create_task(self._run(), name="hotline-proxy-injector")
+        """Connect, and keep connecting while running.
+
+        Raises:
+            ProxyError: the broker cannot be reached, or refuses this connection (a
+                broker that wants a user name and password: the proxy's are asked for).
+        """
+        connection, answer = await self._attempt()
+        if answer != 0:
+            if connection is not None and connection.transport is not None:
+                connection.transport.close()
+            why = "did not answer" if answer is None else REFUSALS.get(answer, f"code {answer}")
+            raise ProxyError(
+                f"the broker {self.broker.url} refused the proxy's own connection ({why}); "
+                "it publishes the copies the line delays or adds: give it a user name and "
+                "password the broker accepts (--username, --password)"
+            )
+        assert connection is not None
+        self._task = asyncio.create_task(self._run(connection), name="hotline-proxy-injector")
 
     async def close(self) -> None:
         """Disconnect; copies not yet due are dropped with a warning."""
@@ -162,8 +202,7 @@ class Injector:
             self._flush()
 
     def confirmed(self, identifier: int) -> None:
-        if self._in_flight.pop(identifier, None) is not None:
-            self.published += 1
+        self._in_flight.pop(identifier, None)
 
     def _send(self, item: _Item) -> None:
         self._unsent.append(item)
@@ -177,10 +216,8 @@ class Injector:
         while self._unsent:
             item = self._unsent.popleft()
             if item.qos == 0:
-                transport.write(
-                    encode_publish(Publish(item.topic, item.payload, 0, item.retain), 4)
-                )
-                self.published += 1
+                publish = Publish(item.topic, item.payload, 0, item.retain)
+                transport.write(encode_publish(publish, V311))
                 continue
             identifier = self._allocate()
             self._in_flight[identifier] = item
@@ -198,40 +235,50 @@ class Injector:
                 return self._next_id
         raise RuntimeError("65,535 copies wait for the broker's confirmation")
 
-    async def _run(self) -> None:
+    async def _attempt(self) -> tuple[_Connection | None, int | None]:
+        """One connection: its protocol, and the CONNACK's return code (None: none)."""
+        try:
+            _, connection = await self._loop.create_connection(
+                lambda: _Connection(self), self.broker.host, self.broker.port
+            )
+        except OSError as exc:
+            log.info("injector: cannot reach %s (%s)", self.broker.url, exc)
+            return None, None
+        try:
+            return connection, await asyncio.wait_for(asyncio.shield(connection.answer), 10)
+        except TimeoutError:
+            if connection.transport is not None:
+                connection.transport.close()
+            return None, None
+
+    async def _run(self, connection: _Connection | None) -> None:
+        """Keep the connection: publish while it stands, connect again when it falls."""
         pause, rng = 0.05, random.Random()
         while not self._closing:
-            try:
-                _, connection = await self._loop.create_connection(
-                    lambda: _Connection(self), self.broker.host, self.broker.port
-                )
-                accepted = await asyncio.wait_for(connection.ready, 10)
-            except (OSError, TimeoutError) as exc:
-                log.info("injector: cannot reach %s (%s)", self.broker.url, exc)
-                accepted, connection = False, None
-            if not accepted and connection is not None and connection.transport is not None:
-                log.info("injector: %s refused the connection", self.broker.url)
-                connection.transport.close()
-            if accepted and connection is not None:
+            if connection is not None:
                 pause = 0.05
                 self._connection = connection
                 # what the broker had not confirmed goes again, before anything newer
                 again = list(self._in_flight.values())
                 self._in_flight.clear()
                 self._unsent.extendleft(reversed(again))
-                self.connected.set()
                 self._flush()
                 pinger = asyncio.create_task(self._ping(connection))
                 try:
                     await connection.lost
                 finally:
                     pinger.cancel()
-                    self.connected.clear()
                     self._connection = None
             if self._closing:
                 return
             await asyncio.sleep(pause * (0.5 + rng.random()))
             pause = min(pause * 2, 2.0)
+            connection, answer = await self._attempt()
+            if answer != 0 and connection is not None:
+                log.info("injector: %s refused the connection (%s)", self.broker.url, answer)
+                if connection.transport is not None:
+                    connection.transport.close()
+                connection = None
 
     async def _ping(self, connection: _Connection) -> None:
         while connection.transport is not None and not connection.transport.is_closing():

@@ -60,6 +60,10 @@ _FLAGS: Final[dict[int, int]] = {
 }
 
 
+#: the packet types by number (0 is reserved: a reader refuses it before looking it up)
+PACKET_TYPES: Final = (PacketType.CONNECT, *PacketType)
+
+
 class MalformedPacket(TransportError):
     """Bytes that are not MQTT: the connection that sent them is closed."""
 
@@ -94,42 +98,77 @@ class PacketReader:
             MalformedPacket: a reserved packet type, a varint longer than four bytes, or
                 a packet larger than ``max_size``.
         """
+        chunk, spans = self.split(data)
+        return [
+            Packet(
+                PACKET_TYPES[chunk[start] >> 4],
+                chunk[start] & 0x0F,
+                chunk[body:end],
+                chunk[start:end],
+            )
+            for start, body, end in spans
+        ]
+
+    def split(self, data: bytes) -> tuple[bytes, list[tuple[int, int, int]]]:
+        """The packets ``data`` completes, as places in one piece of bytes: that piece
+        (what was pending, then ``data``) and, for each packet in order, where it starts,
+        where its body starts and where it ends. A packet is then ``piece[start:end]``,
+        copied only if it is asked for; without anything pending, the piece is ``data``.
+
+        Raises:
+            MalformedPacket: as `feed` does (what was read up to the malformed packet,
+                and the packets before it, are dropped; the rest stays pending).
+        """
         buffer = self._buffer
-        buffer += data
-        packets: list[Packet] = []
-        while True:
-            if len(buffer) < 2:
-                break
-            first = buffer[0]
-            kind = first >> 4
-            if kind == 0:
-                raise MalformedPacket("packet type 0 is reserved")
-            length, position = 0, 1
-            for shift in range(0, 28, 7):
-                if position >= len(buffer):
-                    return packets  # the varint is not all here yet
-                byte = buffer[position]
-                position += 1
-                length |= (byte & 0x7F) << shift
-                if not byte & 0x80:
+        if buffer:
+            buffer += data
+            chunk = bytes(buffer)
+        else:
+            chunk = data if type(data) is bytes else bytes(data)
+        size = len(chunk)
+        spans: list[tuple[int, int, int]] = []
+        at = 0
+        try:
+            while size - at >= 2:
+                first = chunk[at]
+                kind = first >> 4
+                if kind == 0:
+                    raise MalformedPacket("packet type 0 is reserved")
+                length, position = 0, at + 1
+                for shift in (0, 7, 14, 21):
+                    if position >= size:
+                        length = -1  # the varint is not all here yet
+                        break
+                    byte = chunk[position]
+                    position += 1
+                    length |= (byte & 0x7F) << shift
+                    if not byte & 0x80:
+                        break
+                else:
+                    raise MalformedPacket("remaining length longer than four bytes")
+                if length < 0:
                     break
-            else:
-                raise MalformedPacket("remaining length longer than four bytes")
-            flags = first & 0x0F
-            if kind != PacketType.PUBLISH and flags != _FLAGS.get(kind, 0):
-                raise MalformedPacket(
-                    f"{PacketType(kind).name} with flags {flags:#x} (MQTT requires "
-                    f"{_FLAGS.get(kind, 0):#x})"
-                )
-            end = position + length
-            if end > self.max_size:
-                raise MalformedPacket(f"a packet of {end} bytes (at most {self.max_size})")
-            if len(buffer) < end:
-                break
-            raw = bytes(buffer[:end])
-            del buffer[:end]
-            packets.append(Packet(PacketType(kind), flags, raw[position:], raw))
-        return packets
+                flags = first & 0x0F
+                if kind != PacketType.PUBLISH and flags != _FLAGS.get(kind, 0):
+                    raise MalformedPacket(
+                        f"{PacketType(kind).name} with flags {flags:#x} (MQTT requires "
+                        f"{_FLAGS.get(kind, 0):#x})"
+                    )
+                end = position + length
+                if end - at > self.max_size:
+                    raise MalformedPacket(f"a packet of {end - at} bytes (at most {self.max_size})")
+                if end > size:
+                    break
+                spans.append((at, position, end))
+                at = end
+        finally:
+            # what follows the last whole packet (a packet's beginning, or everything from
+            # a malformed one on) waits for more
+            if at == size:
+                buffer.clear()
+            elif at or not buffer:
+                self._buffer = bytearray(chunk[at:])
+        return chunk, spans
 
     @property
     def pending(self) -> int:
@@ -138,6 +177,9 @@ class PacketReader:
 
 
 # -- reading fields ---------------------------------------------------------------------
+
+
+_PAST_END: Final = "a field runs past the end of its packet"
 
 
 class _Cursor:
@@ -151,7 +193,7 @@ class _Cursor:
     def take(self, count: int) -> bytes:
         end = self.at + count
         if end > len(self.data):
-            raise MalformedPacket("a field runs past the end of its packet")
+            raise MalformedPacket(_PAST_END)
         piece = self.data[self.at : end]
         self.at = end
         return piece
@@ -314,6 +356,33 @@ def parse_publish(flags: int, body: bytes, level: int) -> Publish:
     )
 
 
+def check_publish(data: bytes, flags: int, at: int, end: int) -> None:
+    """The checks `parse_publish` makes of an MQTT 3.1 or 3.1.1 PUBLISH whose body is
+    ``data[at:end]`` (``flags``: the low nibble of its first byte), in the same order,
+    building nothing: a copy the line passes untouched goes on as it was read.
+
+    Raises:
+        MalformedPacket: what `parse_publish` would raise.
+    """
+    if flags & 0x06 == 0x06:
+        raise MalformedPacket("PUBLISH with QoS 3")
+    topic = at + 2
+    if topic > end:
+        raise MalformedPacket(_PAST_END)
+    topic_end = topic + (data[at] << 8 | data[at + 1])
+    if topic_end > end:
+        raise MalformedPacket(_PAST_END)
+    try:
+        data[topic:topic_end].decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedPacket("a string that is not UTF-8") from None
+    if flags & 0x06:
+        if topic_end + 2 > end:
+            raise MalformedPacket(_PAST_END)
+        if not (data[topic_end] or data[topic_end + 1]):
+            raise MalformedPacket("PUBLISH with packet id 0")
+
+
 def encode_publish(publish: Publish, level: int) -> bytes:
     """The bytes of a PUBLISH (its properties kept as they were, MQTT 5)."""
     flags = (publish.dup << 3) | (publish.qos << 1) | publish.retain
@@ -391,10 +460,23 @@ def refusal(level: int) -> bytes:
     return frame(PacketType.CONNACK, 0, b"\x00\x03")
 
 
-def connect(client_id: str, *, keepalive: int = 30, clean_start: bool = True) -> bytes:
+def connect(
+    client_id: str,
+    *,
+    keepalive: int = 30,
+    clean_start: bool = True,
+    username: str | None = None,
+    password: str | None = None,
+) -> bytes:
     """An MQTT 3.1.1 CONNECT (the proxy's own injecting connection)."""
-    body = _text("MQTT") + bytes([V311, 0x02 if clean_start else 0]) + keepalive.to_bytes(2, "big")
-    return frame(PacketType.CONNECT, 0, body + _text(client_id))
+    flags = (0x02 if clean_start else 0) | (0x80 if username is not None else 0)
+    flags |= 0x40 if password is not None else 0
+    body = _text("MQTT") + bytes([V311, flags]) + keepalive.to_bytes(2, "big") + _text(client_id)
+    if username is not None:
+        body += _text(username)
+    if password is not None:
+        body += _text(password)
+    return frame(PacketType.CONNECT, 0, body)
 
 
 PINGREQ: Final = frame(PacketType.PINGREQ, 0, b"")

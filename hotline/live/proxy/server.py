@@ -36,7 +36,8 @@ import errno
 import logging
 import random
 import socket
-from collections import Counter, OrderedDict, deque
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -58,8 +59,6 @@ log = logging.getLogger("hotline.proxy")
 
 #: how often the proxy looks at its faults' windows (real seconds)
 TICK = 0.02
-#: hotline messages remembered, to know a client's repeat of one from a new copy
-REMEMBERED = 100_000
 
 
 class FaultProxy:
@@ -89,6 +88,12 @@ class FaultProxy:
         model: judge copies by this line model (its plan, seed and network) instead of
             one made of the arguments above: proxies in front of a cluster's nodes
             share one, so each copy is decided once, in one order of ordinals.
+        message_clock: the exercise time of a message's signed send time (Unix
+            seconds) and its sender, by which a hotline message is judged (default:
+            its offset from the proxy's start, times ``time_scale``).
+        username, password: the credentials of the proxy's own connection to the
+            broker, which publishes the copies the line delays or adds (the broker
+            sees them come from that connection, not from their senders).
     """
 
     def __init__(
@@ -112,6 +117,9 @@ class FaultProxy:
         log_size: int = 10_000,
         control: tuple[str, int] | None = None,
         model: LineModel | None = None,
+        message_clock: Callable[[float, str], float] | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         if not time_scale > 0:
             raise ValueError("time_scale must be positive")
@@ -140,16 +148,18 @@ class FaultProxy:
         self._faults: dict[int, Fault] = dict(enumerate(self.model.faults, start=1))
         self._next_fault = len(self._faults) + 1
         self._clock = clock
+        self._message_clock = message_clock
+        self._credentials = (username, password)
+        self._wall_origin = 0.0
         self.sessions: set[Session] = set()
         self.log: deque[Applied] = deque(maxlen=log_size)
         self.applied_count = 0  # faults applied since the start (the log keeps the last)
         self.control = None if control is None else ControlServer(self, *control)
         self.events: Counter[str] = Counter()  # connections cut, refused, reset, malformed...
         self.forwarded = 0  # copies passed to the broker as their clients sent them
-        self.repeats = 0  # hotline messages their clients published again
+        self._holding: set[asyncio.TimerHandle] = set()  # copies waiting out an outage
         #: True: no fault acts (every copy passes untouched, no connection is cut)
         self.paused = False
-        self._remembered: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._broker_down = False
         self._server: asyncio.Server | None = None
         self._tick: asyncio.Task[None] | None = None
@@ -180,6 +190,7 @@ class FaultProxy:
         """
         self.loop = asyncio.get_running_loop()
         self._origin = self.loop.time()
+        self._wall_origin = time.time()
         await self._check_broker()
         await self._listen()
         self.port = self._server.sockets[0].getsockname()[1] if self._server else self.port
@@ -212,6 +223,11 @@ class FaultProxy:
             self._server.close()
         for session in list(self.sessions):
             session.cut()
+        if self._holding:
+            log.warning("%d copies held in an outage never reached the broker", len(self._holding))
+        for handle in self._holding:
+            handle.cancel()
+        self._holding.clear()
         await self.injector.close()
 
     async def _check_broker(self) -> None:
@@ -245,6 +261,12 @@ class FaultProxy:
     def clock_reachable(self) -> bool:
         """False when the plan has clock-skew faults no proxy can apply."""
         return not any(f.kind is FaultKind.CLOCK_SKEW for f in self._faults.values())
+
+    def message_clock(self, sent_at: float, sender: str) -> float:
+        """The exercise time of a message ``sender`` says it sent at ``sent_at``."""
+        if self._message_clock is not None:
+            return self._message_clock(sent_at, sender)
+        return (sent_at - self._wall_origin) * self.time_scale
 
     def now(self) -> float:
         """Exercise seconds now (fault windows are in these)."""
@@ -284,28 +306,20 @@ class FaultProxy:
     # -- copies ------------------------------------------------------------------------
 
     def judge(self, session: Session, topic: str, publish: Publish) -> Verdict | None:
-        """What the line does with a PUBLISH ``session``'s client sent; None: untouched."""
+        """What the line does with a PUBLISH ``session``'s client sent; None: untouched.
+
+        A hotline message is judged at the time it says it was sent (a copy its post
+        kept while cut off is judged by when it was sent, as in simulation), never
+        later than now; anything else, now."""
         model = self.model
         if self.paused or model.passive:
             return None
         payload = publish.payload
-        message = peek(payload).message
-        if message:
-            key = (topic, message)
-            taken = self._remembered.get(key)
-            if taken is not None:  # the client published it again (its outbox, a reconnect)
-                self.repeats += 1
-                return None if taken else Verdict([], [])
+        now, about = self.now(), peek(payload)
+        sent = about.sent_at
+        at = now if sent is None else min(now, max(0.0, self.message_clock(sent, about.sender)))
         sender = next(iter(session.stations)) if len(session.stations) == 1 else session.client_id
-        verdict = model.judge(topic, payload, self.now(), sender)
-        untouched = (
-            not verdict.applied
-            and len(verdict.outgoing) == 1
-            and not verdict.outgoing[0].delay
-            and verdict.outgoing[0].tag is None
-        )
-        if message:
-            self._remember((topic, message), untouched)
+        verdict = model.judge(topic, payload, at, sender)
         for record in verdict.applied:
             self.applied(record)
         if verdict.line_down and self.on_line_down is not None:
@@ -313,28 +327,32 @@ class FaultProxy:
             if line.channel is not None:
                 self.on_line_down(line.sender, Channel(line.channel))
         if verdict.hold:
-            self._hold(topic, publish, sender, verdict.hold)
-        return None if untouched else verdict
+            self._hold(topic, publish, sender, at, verdict.hold)
+        return None if verdict.untouched else verdict
 
-    def _remember(self, key: tuple[str, str], untouched: bool) -> None:
-        remembered = self._remembered
-        remembered[key] = untouched
-        if len(remembered) > REMEMBERED:
-            remembered.popitem(last=False)
-
-    def _hold(self, topic: str, publish: Publish, sender: str, wait: float) -> None:
+    def _hold(self, topic: str, publish: Publish, sender: str, at: float, wait: float) -> None:
         """A copy waits out its line's outage, then the line judges it again."""
+        handle: asyncio.TimerHandle | None = None
 
         def resume() -> None:
-            verdict = self.model.judge_held(topic, publish.payload, self.now(), sender)
+            assert handle is not None
+            self._holding.discard(handle)
+            verdict = self.model.judge_held(topic, publish.payload, at + wait, sender)
             for record in verdict.applied:
                 self.applied(record)
             if verdict.hold:
-                self._hold(topic, publish, sender, verdict.hold)
+                self._hold(topic, publish, sender, at + wait, verdict.hold)
             for out in verdict.outgoing:
                 self.inject(out.topic, out.data, publish, out.delay)
 
-        self.loop.call_later(wait / self.time_scale, resume)
+        handle = self.loop.call_later(wait / self.time_scale, resume)
+        self._holding.add(handle)
+
+    @property
+    def held(self) -> int:
+        """Copies the line holds: waiting out an outage, due later, or not yet
+        confirmed by the broker."""
+        return len(self._holding) + self.injector.held
 
     def inject(self, topic: str, data: bytes, publish: Publish, delay: float) -> None:
         """Publish a copy the line took, ``delay`` exercise seconds from now."""
@@ -372,11 +390,10 @@ class FaultProxy:
 
     def traffic(self) -> dict[str, Any]:
         """This proxy's own counts (its line model's may be shared): copies forwarded as
-        sent, repeats, copies held, connection events."""
+        sent, copies held, connection events."""
         return {
             "forwarded": self.forwarded,
-            "repeats": self.repeats,
-            "held": self.injector.held,
+            "held": self.held,
             "connections": dict(sorted(self.events.items())),
         }
 

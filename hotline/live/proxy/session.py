@@ -27,12 +27,14 @@ import contextlib
 import logging
 import socket
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from hotline.faults import Fault, Stream
 from hotline.live.proxy.decisions import Applied, parse_inbox
 from hotline.live.proxy.links import Pipe
 from hotline.live.proxy.packets import (
+    PACKET_TYPES,
+    V5,
     V311,
     MalformedPacket,
     Packet,
@@ -40,6 +42,7 @@ from hotline.live.proxy.packets import (
     PacketType,
     Publish,
     acknowledgement,
+    check_publish,
     encode_publish,
     packet_id,
     parse_connect,
@@ -53,6 +56,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hotline.proxy")
 
+#: what a connected client sends that the session reads in full (the rest goes on as
+#: read): a second CONNECT is malformed, a PUBREL may complete a publish the line took,
+#: a SUBSCRIBE names the stations the client hosts
+_READ: Final = frozenset(map(int, (PacketType.CONNECT, PacketType.PUBREL, PacketType.SUBSCRIBE)))
+_PUBLISH: Final = int(PacketType.PUBLISH)
+
 
 class Session:
     """One proxied connection (see the module doc)."""
@@ -62,7 +71,8 @@ class Session:
         self.client = client
         self.broker: asyncio.Transport | None = None
         self._early: list[bytes] = []  # what the client sent before the broker answered
-        self._reader = PacketReader(proxy.max_packet)
+        self._reader = PacketReader(proxy.max_packet)  # from the client
+        self._from_broker = PacketReader(proxy.max_packet)
         self.level = V311
         self.client_id = ""
         self.username: str | None = None
@@ -76,7 +86,7 @@ class Session:
         self.closed = False
         self.connected = False  # its CONNECT was read
         rng = proxy.rng
-        self.down = Pipe(client, lambda: self._acting(Stream.DOWNSTREAM), rng)
+        self.down = Pipe(client, self._downstream_faults, rng)
         self.up: Pipe | None = None
         self._connecting = asyncio.create_task(self._connect(), name="hotline-proxy-upstream")
 
@@ -88,6 +98,13 @@ class Session:
 
     def _acting(self, stream: Stream) -> list[Fault]:
         return [f for f in self.acting if f.stream in (stream, Stream.BOTH)]
+
+    # asked at every write: most of the time no fault acts, and that is answered at once
+    def _upstream_faults(self) -> list[Fault]:
+        return self._acting(Stream.UPSTREAM) if self.acting else []
+
+    def _downstream_faults(self) -> list[Fault]:
+        return self._acting(Stream.DOWNSTREAM) if self.acting else []
 
     async def _connect(self) -> None:
         broker = self.proxy.broker
@@ -105,7 +122,7 @@ class Session:
             return
         assert isinstance(transport, asyncio.Transport)
         self.broker = transport
-        self.up = Pipe(transport, lambda: self._acting(Stream.UPSTREAM), self.proxy.rng)
+        self.up = Pipe(transport, self._upstream_faults, self.proxy.rng)
         early, self._early = self._early, []
         for data in early:
             self.from_client(data)
@@ -120,17 +137,56 @@ class Session:
             self._early.append(data)
             return
         try:
-            out = bytearray()
-            for packet in self._reader.feed(data):
-                out += self._upstream(packet)
-                if self.closed:
-                    return
+            chunk, spans = self._reader.split(data)
+            out = self._packets(chunk, spans)
         except MalformedPacket as exc:
             self.proxy.malformed(self, str(exc))
             self.close()
             return
         if out:
-            self.up.send(bytes(out))
+            self.up.send(out)
+
+    def _packets(self, chunk: bytes, spans: list[tuple[int, int, int]]) -> bytes:
+        """What goes on to the broker for the packets at ``spans`` of ``chunk``: the same
+        bytes, but for the packets the line takes or rewrites (b"": the session closed).
+
+        Packets that go on as read are not copied out of ``chunk``: most reads go on
+        whole. Only what says who the client is, what the line may take, and what the
+        proxy answers itself is made a `Packet` and read in full.
+        """
+        proxy = self.proxy
+        out: bytearray | None = None  # made at the first packet that does not go as read
+        mark = 0  # where the packets not yet copied to ``out`` start
+        for start, body, end in spans:
+            first = chunk[start]
+            kind = first >> 4
+            if self.connected:
+                if kind == _PUBLISH:
+                    # as `FaultProxy.judge` decides (keep the two alike): while the line
+                    # is passive or the proxy paused, every copy passes untouched, and
+                    # only MQTT 5, for its topic aliases, needs the packet read in full
+                    if self.level != V5 and (proxy.paused or proxy.model.passive):
+                        check_publish(chunk, first & 0x0F, body, end)
+                        proxy.forwarded += 1
+                        continue
+                elif kind not in _READ:
+                    continue
+            packet = Packet(PACKET_TYPES[kind], first & 0x0F, chunk[body:end], chunk[start:end])
+            piece = self._upstream(packet)
+            if self.closed:
+                return b""
+            if piece is packet.raw:
+                continue
+            if out is None:
+                out = bytearray()
+            out += chunk[mark:start]
+            out += piece
+            mark = end
+        last = spans[-1][2] if spans else 0
+        if out is None:
+            return chunk[:last]
+        out += chunk[mark:last]
+        return bytes(out)
 
     def _upstream(self, packet: Packet) -> bytes:
         kind = packet.type
@@ -253,9 +309,21 @@ class Session:
     # -- broker to client ----------------------------------------------------------------
 
     def from_broker(self, data: bytes) -> None:
-        """Bytes from the broker: on to the client as they are."""
-        if not self.closed:
-            self.down.send(data)
+        """Bytes from the broker: on to the client as they are, a whole packet at a
+        time, so that what the proxy writes to the client itself (acknowledgements of
+        the copies the line took) never lands inside one of the broker's packets."""
+        if self.closed:
+            return
+        try:
+            chunk, spans = self._from_broker.split(data)
+        except MalformedPacket as exc:
+            log.warning("%s: the broker sent what is not MQTT (%s): closed", self.name, exc)
+            self.proxy.events["malformed-from-broker"] += 1
+            self.close()
+            return
+        if spans:
+            end = spans[-1][2]
+            self.down.send(chunk if end == len(chunk) else chunk[:end])
 
     # -- ends ----------------------------------------------------------------------------
 
