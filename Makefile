@@ -62,6 +62,7 @@ bench: $(VENV)/.installed-dev $(COMPILED)/.built
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sim.py
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sweep.py
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/live.py
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/proxy.py
 
 vectors: $(VENV)/.installed
 	$(BIN)/hotline vectors generate protocol/vectors
