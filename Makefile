@@ -12,7 +12,7 @@ HOT_MODULES := $(filter-out hotline/core/__init__.py,$(wildcard hotline/core/*.p
 	hotline/sim/kernel.py hotline/sim/exercise.py hotline/sim/responders.py \
 	hotline/sim/distributions.py hotline/sim/durations.py hotline/sim/timeline.py
 
-.PHONY: demo wire-demo test compile bench vectors states docs clean check-mosquitto
+.PHONY: demo wire-demo test test-slow compile bench vectors states docs clean check-mosquitto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,12 @@ test: $(VENV)/.installed-dev check-mosquitto $(COMPILED)/.built
 	$(BIN)/python -m pytest -q
 	@echo "== the suite against the mypyc-compiled build: everything but the broker tests,"
 	@echo "== which the pure run covers, then the conformance cases on a real mosquitto"
-	HOTLINE_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(BIN)/python -m pytest -q -p no:cacheprovider -m "not broker"
+	HOTLINE_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(BIN)/python -m pytest -q -p no:cacheprovider -m "not broker and not slow"
 	HOTLINE_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py -k "mqtt"
+
+# The soak and whole-profile cases (marked slow): CI runs them after make test.
+test-slow: $(VENV)/.installed-dev check-mosquitto
+	$(BIN)/python -m pytest -q -m slow
 
 check-mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \

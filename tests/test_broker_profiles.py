@@ -23,6 +23,7 @@ from tests.posts import answer_every_notice, post, start_profile
 pytestmark = pytest.mark.broker
 
 
+@pytest.mark.slow
 def test_dev_profile_starts_with_one_script_and_carries_an_exercise(tmp_path: Path) -> None:
     port = free_port()
     (url,) = start_profile("dev", str(port), str(tmp_path / "dev"))

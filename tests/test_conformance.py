@@ -104,7 +104,7 @@ def live(url: str) -> Callable[[str], dict[str, Any]]:
         "sim",
         pytest.param("mqtt", marks=pytest.mark.broker),
         # any MQTT 3.1.1 broker must do: RabbitMQ's MQTT plugin too, where installed
-        pytest.param("rabbitmq", marks=pytest.mark.broker),
+        pytest.param("rabbitmq", marks=[pytest.mark.broker, pytest.mark.slow]),
     ]
 )
 def transport(

@@ -47,6 +47,7 @@ def expanders(scheduler: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_an_exploration_on_a_cluster_finds_exactly_what_one_process_finds(
     scheduler: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

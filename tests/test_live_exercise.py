@@ -43,7 +43,10 @@ def copies(run: Timeline) -> Counter[tuple[str, ...]]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("name", ["tutorial", "general-officers-2018", "khasham-2018"])
+@pytest.mark.parametrize(
+    "name",
+    ["tutorial", "general-officers-2018", pytest.param("khasham-2018", marks=pytest.mark.slow)],
+)
 async def test_fault_free_scenarios_end_live_as_they_do_in_simulation(
     name: str, mosquitto: Mosquitto
 ) -> None:
@@ -148,6 +151,7 @@ async def test_a_copy_the_broker_hands_over_again_is_a_record_of_its_own() -> No
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_a_message_captured_in_one_live_run_is_refused_in_the_next(
     mosquitto: Mosquitto, tmp_path: Path

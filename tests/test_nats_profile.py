@@ -27,6 +27,7 @@ from tests.posts import post, start_profile
 
 pytestmark = [
     pytest.mark.broker,
+    pytest.mark.slow,  # a three-node cluster started for each case
     pytest.mark.skipif(
         not (shutil.which("nats-server") or Path("/usr/sbin/nats-server").exists()),
         reason="nats-server is not installed (apt-get install nats-server)",
