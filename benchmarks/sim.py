@@ -11,6 +11,10 @@
 3. Scale: 1k, 10k and 100k incidents in one run each (protocol-only), each in a fresh
    process: cost per incident (flat within 25% is the target) and peak memory per
    incident (peak RSS above an empty run, divided by the incidents).
+4. Geometry: the protocol-only workload with every notice at a place of its own (no two
+   alike, so nothing the map remembers helps), run with an agreed map (a line with a
+   buffer, a zone, two parties' positions: every notice judged) and without one, in
+   incidents per second. Target >= 0.8.
 
 Every loop is bounded by the incident count; nothing touches the network.
 """
@@ -79,6 +83,59 @@ area = {{ lat = 35.2, lon = 40.1, radius_km = 5.0 }}
 repeat = {incidents}
 every = "{EVERY}s"
 """
+
+
+GEOMETRY = """
+[[geometry.lines]]
+name = "river"
+points = [[40.02, 35.55], [40.17, 35.42], [40.252, 35.36], [40.37, 35.25], [40.52, 35.10]]
+sides = { east = "US", west = "RU" }
+buffer_km = 5
+
+[[geometry.zones]]
+name = "plant"
+kind = "restricted-operations"
+owner = "RU"
+polygon = [[40.10, 35.20], [40.16, 35.20], [40.16, 35.26], [40.10, 35.26], [40.10, 35.20]]
+
+[[geometry.positions]]
+party = "RU"
+name = "garrison"
+point = [40.14, 35.33]
+
+[[geometry.positions]]
+party = "US"
+name = "outpost"
+point = [40.40, 35.38]
+"""
+
+
+def geometry_workload(incidents: int, with_map: bool) -> str:
+    """The protocol-only workload, each notice an event of its own at its own place."""
+    text = workload(1, "none").split("[[events]]")[0]
+    events = []
+    for n in range(incidents):
+        lon, lat = 40.0 + (n % 60) * 0.01, 35.0 + (n // 60) * 0.002
+        events.append(
+            f'[[events]]\nat = {n * EVERY}\noriginator = "US-CAOC"\nactivity = "flight"\n'
+            f'precedence = "flash"\n'
+            f"where = {{ circle = [{lon:.4f}, {lat:.4f}], radius_km = 2.0 }}\n"
+        )
+    days = int(incidents * EVERY / 86_400) + 2
+    text = text.replace('duration = "2d"', f'duration = "{days}d"')
+    return text + (GEOMETRY if with_map else "") + "\n".join(events)
+
+
+def run_geometry(incidents: int, with_map: bool) -> float:
+    """Seconds to run the geometry workload, with the map or without."""
+    scenario = parse_scenario(geometry_workload(incidents, with_map), "bench-geometry")
+    start = time.perf_counter()
+    exercise = run_exercise(scenario, record=False)
+    elapsed = time.perf_counter() - start
+    result = build_result(exercise)
+    assert result["outcomes"] == {"acknowledged": incidents}, result["outcomes"]
+    assert all("geometry" in i for i in result["incidents"]) is with_map
+    return elapsed
 
 
 def run_hotline(incidents: int, signing: str) -> tuple[float, int]:
@@ -303,6 +360,14 @@ def main() -> None:
         f"SimPy model {count / simpy_time:,.0f} incidents/s"
     )
 
+    plain = min(run_geometry(count, False) for _ in range(args.rounds))
+    mapped = min(run_geometry(count, True) for _ in range(args.rounds))
+    print(
+        f"geometry: {count / plain:,.0f} incidents/s without a map, "
+        f"{count / mapped:,.0f} with every notice judged against one "
+        f"({(mapped - plain) / count * 1e6:.1f} us a notice)"
+    )
+
     sizes = [int(s) for s in args.scale.split(",") if s]
     baseline = scale_point(0)["peak_kib"]
     print(f"{'incidents':>10} {'seconds':>9} {'us/incident':>12} {'KiB/incident':>13}")
@@ -320,6 +385,7 @@ def main() -> None:
     print(f"RESULT sim_protocol_vs_simpy_ratio {simpy_time / protocol:.3f} ratio")
     print(f"RESULT sim_scale_cost_spread {spread:.3f} ratio")
     print(f"RESULT sim_peak_memory_per_incident {per_incident[-1][1]:.2f} KiB")
+    print(f"RESULT sim_geometry_cost_ratio {plain / mapped:.3f} ratio")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, DisputeReason, Kind, Precedence
 from hotline.core.signing import ED25519_ORDER, StationKey, key_id_of
 from hotline.core.verifier import Verifier, VerifierPolicy
+from hotline.core.where import Where
 from hotline.core.wire import ENVELOPE_KEYS, Envelope, digest, encode_envelope
 from hotline.keyfiles import keyring_from_document, keyring_to_document
 from hotline.timestamps import in_calendar
@@ -149,6 +150,7 @@ def _cases() -> Iterator[Case]:
     yield from _structure_cases(notice)
     yield from _pinned_cases(notice)
     yield from _signature_cases(notice)
+    yield from _location_cases()
 
 
 def _valid_cases(notice: bytes) -> Iterator[Case]:
@@ -837,6 +839,275 @@ def mixed_order_signature(key: StationKey, message: bytes) -> bytes:
     return r + s.to_bytes(32, "little")
 
 
+# Khasham, east of the Euphrates, and the ground around it (longitude, latitude).
+_KHASHAM = (40.187, 35.243)
+_STRIKE_BOX = ((40.15, 35.22), (40.23, 35.22), (40.23, 35.27), (40.15, 35.27), (40.15, 35.22))
+_APPROACH = ((40.10, 35.30), (40.16, 35.27), (40.19, 35.24))
+
+
+def _located(
+    kind: Kind, name: str, seq: int, where: Mapping[str, object], **body: object
+) -> Envelope:
+    """A notice of ``kind`` from US-CAOC located by ``where``, a body map."""
+    return replace(
+        NOTICE,
+        id=_message_id(name),
+        kind=kind,
+        seq=seq,
+        body={"activity": "strike", "where": dict(where), "attempt": 1, **body},
+    )
+
+
+def _location_cases() -> Iterator[Case]:
+    """The location of PROTOCOL.md 3.4 and the dispute fields about it (3.2, 12.15)."""
+    yield from _valid_location_cases()
+    yield from _invalid_location_cases()
+    yield from _dispute_location_cases()
+
+
+def _valid_location_cases() -> Iterator[Case]:
+    point = _located(Kind.NOTIFY, "where point", 60, Where.point(*_KHASHAM).to_body())
+    yield Case(
+        "valid-where-point",
+        "A notice located at a point: `where` in micro-degrees, longitude first.",
+        CAOC.sign(point),
+    )
+    circle = Where.circle(*_KHASHAM, radius_m=5000).to_body()
+    yield Case(
+        "valid-where-circle",
+        "A notice located in a circle of 5,000 m.",
+        CAOC.sign(_located(Kind.NOTIFY, "where circle", 61, circle)),
+    )
+    box = Where.polygon(_STRIKE_BOX).to_body()
+    yield Case(
+        "valid-where-polygon",
+        "A protest located in a polygon: one ring of 5 positions, the last equal to the first.",
+        CAOC.sign(_located(Kind.PROTEST, "where polygon", 62, box)),
+    )
+    approach = Where.route(_APPROACH, width_m=2000).to_body()
+    yield Case(
+        "valid-where-route",
+        "A relay located on a route of 3 positions, entry first and exit last, with a"
+        " 2,000 m corridor.",
+        CAOC.sign(_located(Kind.RELAY, "where route", 63, approach, **{"for": "TR-GROUND"})),
+    )
+    headers = {
+        "shape": "route",
+        "coords": [0, 0, -1, 1, -100, 200, -20_000, 40_000, -40_000, 35_243_000],
+        "width_m": 0,
+    }
+    packed = msgpack.packb(headers["coords"])
+    assert {0xD0, 0xCC, 0xD1, 0xCD, 0xD2, 0xCE} <= set(packed)
+    yield Case(
+        "valid-where-integer-headers",
+        "A route whose integers, each in its shortest form, take every header a position"
+        " can (positive and negative fixint, int8, uint8, int16, uint16, int32, uint32),"
+        " with a corridor width of 0.",
+        CAOC.sign(_located(Kind.NOTIFY, "where headers", 64, headers)),
+    )
+    escalation = replace(
+        _located(
+            Kind.ESCALATE,
+            "where escalate",
+            65,
+            circle,
+            escalated_from="air",
+            escalation="no-answer",
+        ),
+        channel=Channel.GENERAL_OFFICER,
+        ref=digest(encode_envelope(point)),
+    )
+    yield Case(
+        "valid-where-escalate",
+        "An escalation repeating the notice's `where`.",
+        CAOC.sign(escalation),
+    )
+    old_route = {"route": [[35.30, 40.10], [35.24, 40.19]], "width_km": 2.0, "note": "wadi"}
+    older = replace(
+        NOTICE, id=_message_id("older area"), seq=66, body={"activity": "patrol", "area": old_route}
+    )
+    yield Case(
+        "valid-older-area-only",
+        "A notice with only the older `area`, a route of [lat, lon] floats: still valid.",
+        CAOC.sign(older),
+    )
+    both = _located(Kind.NOTIFY, "area and where", 67, circle, area=NOTICE.body["area"])
+    yield Case(
+        "valid-where-and-area",
+        "A notice carrying both `where` and the older `area` (the same place).",
+        CAOC.sign(both),
+    )
+    ack = _answer(Kind.ACK, "ack with where", where={"shape": "line"})
+    yield Case(
+        "valid-ack-ignores-where",
+        "An ack whose body holds a `where` that is no location: only notices and"
+        " escalations are checked for one.",
+        HMEIMIM.sign(ack),
+    )
+
+
+def _invalid_location_cases() -> Iterator[Case]:
+    point = _located(Kind.NOTIFY, "where broken", 70, Where.point(*_KHASHAM).to_body())
+    lon, lat = 40_187_000, 35_243_000
+    assert point.body["where"] == {"shape": "point", "coords": [lon, lat]}
+    # the strike box's four corners, its ring left open
+    ring = [40_150_000, 35_220_000, 40_230_000, 35_220_000]
+    ring += [40_230_000, 35_270_000, 40_150_000, 35_270_000]
+    broken: list[tuple[str, str, object, str]] = [
+        (
+            "where-float-in-coords",
+            "A longitude given as the float 40187000.0: every number in `where` is an integer.",
+            {"shape": "point", "coords": [float(lon), lat]},
+            "invalid-field",
+        ),
+        (
+            "where-odd-coords",
+            "coords of 3 integers: positions are pairs.",
+            {"shape": "route", "coords": [lon, lat, lon + 100]},
+            "invalid-field",
+        ),
+        (
+            "where-longitude-out-of-range",
+            "A longitude of 180,000,001 micro-degrees.",
+            {"shape": "point", "coords": [180_000_001, lat]},
+            "invalid-field",
+        ),
+        (
+            "where-latitude-out-of-range",
+            "A latitude of -90,000,001 micro-degrees.",
+            {"shape": "point", "coords": [lon, -90_000_001]},
+            "invalid-field",
+        ),
+        (
+            "where-polygon-unclosed",
+            "A polygon of 4 positions whose last is not its first.",
+            {"shape": "polygon", "coords": ring},
+            "invalid-field",
+        ),
+        (
+            "where-polygon-three-positions",
+            "A closed polygon ring of 3 positions (a ring needs 4).",
+            {"shape": "polygon", "coords": ring[:4] + ring[:2]},
+            "invalid-field",
+        ),
+        (
+            "where-circle-without-radius",
+            "A circle with no radius_m.",
+            {"shape": "circle", "coords": [lon, lat]},
+            "invalid-field",
+        ),
+        (
+            "where-point-with-radius",
+            "A point with a radius_m: only a circle has one.",
+            {"shape": "point", "coords": [lon, lat], "radius_m": 5000},
+            "invalid-field",
+        ),
+        (
+            "where-zero-radius",
+            "A circle of radius 0.",
+            {"shape": "circle", "coords": [lon, lat], "radius_m": 0},
+            "invalid-field",
+        ),
+        (
+            "where-width-on-circle",
+            "A circle with a width_m: only a route has one.",
+            {"shape": "circle", "coords": [lon, lat], "radius_m": 5000, "width_m": 100},
+            "invalid-field",
+        ),
+        (
+            "where-unknown-shape",
+            "The shape 'line', which is no shape.",
+            {"shape": "line", "coords": [lon, lat, lon + 100, lat]},
+            "invalid-field",
+        ),
+        (
+            "where-unknown-key",
+            "A `where` with a key 'note', which a location does not have.",
+            {"shape": "point", "coords": [lon, lat], "note": "the depot"},
+            "invalid-field",
+        ),
+        (
+            "where-129-positions",
+            "A route of 129 positions (limit 128): 258 integers, over the body's array limit"
+            " too, which is checked first and gives the same code.",
+            {"shape": "route", "coords": [lon, lat] * 129},
+            "field-too-large",
+        ),
+        (
+            "where-not-a-map",
+            "`where` given as the array of a position, not a map.",
+            [lon, lat],
+            "invalid-field",
+        ),
+    ]
+    for slug, description, where, reason in broken:
+        body = {**point.body, "where": where}
+        yield Case(slug, description, CAOC.sign_bytes(_raw(point, body=body)), reason)
+    escalation = replace(point, kind=Kind.ESCALATE, ref=digest(NOTICE_BYTES))
+    bad_latitude = {"shape": "point", "coords": [lon, 90_000_001]}
+    yield Case(
+        "escalate-where-latitude-out-of-range",
+        "An escalation whose `where` has a latitude of 90,000,001: escalations are checked"
+        " as notices are.",
+        CAOC.sign_bytes(_raw(escalation, body={**point.body, "where": bad_latitude})),
+        "invalid-field",
+    )
+    relay = replace(point, kind=Kind.RELAY, body={**point.body, "for": "TR-GROUND"})
+    yield Case(
+        "relay-for-checked-before-where",
+        "A relay whose `for` is over 64 bytes and whose `where` is no map: a kind's body"
+        " requirements are checked in the order of the table, so field-too-large.",
+        CAOC.sign_bytes(_raw(relay, body={**point.body, "for": "T" * 65, "where": "Khasham"})),
+        "field-too-large",
+    )
+
+
+def _dispute_location_cases() -> Iterator[Case]:
+    yield Case(
+        "valid-dispute-inside-agreed-zone",
+        "Dispute: the notice's area lies inside a zone agreed closed to the activity.",
+        HMEIMIM.sign(_answer(Kind.DISPUTE, "inside zone", reason="inside-agreed-zone")),
+    )
+    wrong = _answer(Kind.DISPUTE, "location wrong", reason="location-wrong", distance_m=3500)
+    yield Case(
+        "valid-dispute-location-wrong",
+        "Dispute: the activity is 3,500 m from where the notice places it (distance_m).",
+        HMEIMIM.sign(wrong),
+    )
+    close = _answer(Kind.DISPUTE, "too close", reason="too-close", distance_m=800)
+    yield Case(
+        "valid-dispute-too-close",
+        "Dispute: the activity comes within 800 m of the responder's forces.",
+        HMEIMIM.sign(close),
+    )
+    correction = _answer(
+        Kind.CORRECT, "correct too close", answer="dispute", reason="too-close", distance_m=0
+    )
+    yield Case(
+        "valid-correct-to-dispute-with-distance",
+        "A correction to a dispute, too close, with distance_m 0 (the least there is).",
+        HMEIMIM.sign(correction),
+    )
+    to_ack = _answer(Kind.CORRECT, "correct ack distance", answer="ack", distance_m=-1)
+    yield Case(
+        "valid-correct-to-ack-ignores-distance",
+        "A correction to an ack holding distance_m -1: only a dispute's distance is checked.",
+        HMEIMIM.sign(to_ack),
+    )
+    yield Case(
+        "dispute-negative-distance",
+        "A dispute whose distance_m is -1.",
+        HMEIMIM.sign_bytes(_raw(wrong, body={"reason": "location-wrong", "distance_m": -1})),
+        "invalid-field",
+    )
+    yield Case(
+        "dispute-float-distance",
+        "A dispute whose distance_m is the float 3500.0: a distance is an integer.",
+        HMEIMIM.sign_bytes(_raw(wrong, body={"reason": "location-wrong", "distance_m": 3500.0})),
+        "invalid-field",
+    )
+
+
 def build_vectors() -> list[tuple[str, dict[str, Any]]]:
     """All vectors as ``(file name, document)`` pairs, in a stable order."""
     shared_keyring = keyring_to_document(KEYRING)
@@ -886,7 +1157,10 @@ def write_vectors(directory: Path) -> list[Path]:
         path = directory / name
         path.write_text(vector_text(document))
         written.append(path)
-    for stale in set(directory.glob("[0-9][0-9]-*.json")) - set(written):
+    numbered = set(directory.glob("[0-9][0-9]-*.json")) | set(
+        directory.glob("[0-9][0-9][0-9]-*.json")
+    )
+    for stale in numbered - set(written):
         stale.unlink()
     return written
 
@@ -962,15 +1236,21 @@ def run_vector(name: str, document: Mapping[str, Any]) -> VectorOutcome:
     return VectorOutcome(name, same, wanted, "valid" if same else "valid, but decoded differently")
 
 
+def _case_order(path: Path) -> tuple[int, str]:
+    # By case number, so that 100-... runs after 99-..., not after 10-...
+    number = path.name.partition("-")[0]
+    return (int(number) if number.isdigit() else 10**9, path.name)
+
+
 def run_directory(
     directory: Path, on_outcome: Callable[[VectorOutcome], None]
 ) -> list[VectorOutcome]:
-    """Run every ``*.json`` vector in ``directory`` in name order.
+    """Run every ``*.json`` vector in ``directory`` in case order (then name order).
 
     Raises:
         VectorError: the directory has no vectors, or a file is unreadable.
     """
-    paths = sorted(directory.glob("*.json"))
+    paths = sorted(directory.glob("*.json"), key=_case_order)
     if not paths:
         raise VectorError(f"{directory}: no *.json vectors found")
     outcomes = []

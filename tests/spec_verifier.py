@@ -43,11 +43,20 @@ DISPUTE_REASONS: Final = frozenset(
         "breach-of-protocol",
         "location-conflict",
         "insufficient-lead-time",
+        "inside-agreed-zone",
+        "location-wrong",
+        "too-close",
         "other",
     }
 )
 OUTCOMES: Final = frozenset({"acknowledged", "disputed", "resolved", "withdrawn", "unresolved"})
 KEYS: Final = ("v", "id", "ch", "k", "from", "to", "inc", "ref", "seq", "ts", "pr", "body")
+# Section 3.4: the kinds whose body may say where, and the positions each shape takes.
+LOCATED_KINDS: Final = frozenset({"notify", "protest", "report", "relay", "escalate"})
+LOCATION_KEYS: Final = frozenset({"shape", "coords", "radius_m", "width_m"})
+POSITIONS: Final = {"point": (1, 1), "circle": (1, 1), "polygon": (4, 128), "route": (2, 128)}
+LONGITUDE_BOUND: Final = 180_000_000
+LATITUDE_BOUND: Final = 90_000_000
 
 STATION_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 INCIDENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
@@ -286,10 +295,57 @@ def _named(value: object, names: frozenset[str]) -> bool:
     return type(value) is str and value in names
 
 
-def _kind_rule(kind: str, body: Mapping[object, object]) -> None:
-    """The body requirements of the table in section 3.2."""
-    if kind == "dispute" and not _named(body.get("reason"), DISPUTE_REASONS):
+def _distance(body: Mapping[object, object]) -> None:
+    """An optional ``distance_m``: whole metres, never negative (3.2)."""
+    if "distance_m" not in body:
+        return
+    distance = body["distance_m"]
+    if type(distance) is not int or distance < 0:
         raise Rejected("invalid-field")
+
+
+def _location(where: object) -> None:
+    """A ``where`` map, its seven checks in the order section 3.4 lists them."""
+    if type(where) is not dict:
+        raise Rejected("invalid-field")
+    if any(key not in LOCATION_KEYS for key in where):
+        raise Rejected("invalid-field")
+    shape = where.get("shape")
+    if type(shape) is not str or shape not in POSITIONS:
+        raise Rejected("invalid-field")
+    coords = where.get("coords")
+    if type(coords) is not list:
+        raise Rejected("invalid-field")
+    if len(coords) > 256:
+        raise Rejected("field-too-large")
+    for index, number in enumerate(coords):
+        bound = LATITUDE_BOUND if index % 2 == 1 else LONGITUDE_BOUND
+        if type(number) is not int or not -bound <= number <= bound:
+            raise Rejected("invalid-field")
+    if len(coords) % 2 == 1:
+        raise Rejected("invalid-field")
+    least, most = POSITIONS[shape]
+    if not least <= len(coords) // 2 <= most:
+        raise Rejected("invalid-field")
+    if shape == "polygon" and coords[:2] != coords[-2:]:
+        raise Rejected("invalid-field")
+    radius = where.get("radius_m")
+    if shape == "circle" and (type(radius) is not int or radius <= 0):
+        raise Rejected("invalid-field")
+    if shape != "circle" and "radius_m" in where:
+        raise Rejected("invalid-field")
+    if "width_m" in where:
+        width = where["width_m"]
+        if shape != "route" or type(width) is not int or width < 0:
+            raise Rejected("invalid-field")
+
+
+def _kind_rule(kind: str, body: Mapping[object, object]) -> None:
+    """The body requirements of the table in section 3.2, in its order."""
+    if kind == "dispute":
+        if not _named(body.get("reason"), DISPUTE_REASONS):
+            raise Rejected("invalid-field")
+        _distance(body)
     if kind == "close" and not _named(body.get("outcome"), OUTCOMES):
         raise Rejected("invalid-field")
     if kind == "confirm" and "outcome" in body and not _named(body["outcome"], OUTCOMES):
@@ -298,10 +354,14 @@ def _kind_rule(kind: str, body: Mapping[object, object]) -> None:
         answer = body.get("answer")
         if not _named(answer, frozenset({"ack", "dispute"})):
             raise Rejected("invalid-field")
-        if answer == "dispute" and not _named(body.get("reason"), DISPUTE_REASONS):
-            raise Rejected("invalid-field")
+        if answer == "dispute":
+            if not _named(body.get("reason"), DISPUTE_REASONS):
+                raise Rejected("invalid-field")
+            _distance(body)
     if kind == "relay":
         _identifier(body.get("for"), STATION_ID)
+    if kind in LOCATED_KINDS and "where" in body:
+        _location(body["where"])
 
 
 def check_envelope(envelope: object) -> dict[object, Any]:

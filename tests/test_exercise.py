@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from hotline.cli import main
+from hotline.geo.load import KEYS as MAP_KEYS
 from hotline.report.text import timeline_lines
 from hotline.sim.exercise import run_exercise
 from hotline.sim.invariants import INVARIANTS
@@ -19,7 +20,7 @@ from hotline.sim.kernel import Kernel, Priority
 from hotline.sim.model import Scenario
 from hotline.sim.result import build_result, passed, to_json
 from hotline.sim.scenario import TABLE_KEYS, load_scenario, parse_scenario
-from hotline.sim.schema import PROPERTIES, scenario_schema
+from hotline.sim.schema import GEOMETRY_PROPERTIES, PROPERTIES, scenario_schema
 from tests.conftest import REPO
 
 EXAMPLES = sorted((REPO / "examples").glob("*.toml"))
@@ -82,9 +83,15 @@ def test_schema_describes_exactly_the_keys_the_loader_accepts() -> None:
         if table == "area":
             shapes = PROPERTIES["events"]["area"]["oneOf"]
             assert set().union(*(shape["properties"] for shape in shapes)) == keys
+        elif table == "where":
+            assert set(PROPERTIES["events"]["where"]["properties"]) == keys
         elif table:
             assert set(PROPERTIES[table]) == keys, table
     assert set(scenario_schema()["properties"]) == TABLE_KEYS[""]
+    geometry = scenario_schema()["properties"]["geometry"]["properties"]
+    assert set(geometry) == MAP_KEYS["geometry"]
+    for table in ("line", "zone", "position"):
+        assert set(GEOMETRY_PROPERTIES[f"{table}s"]) == MAP_KEYS[table], table
 
 
 def test_same_seed_same_bytes_and_trace() -> None:

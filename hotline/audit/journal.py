@@ -36,6 +36,8 @@ Entry kinds and their bodies (msgpack maps):
     rejections  {"channel": c or nil, "count": n, "bytes": b, "reasons": {reason: n},
                  "from": t, "until": t, "digest": the last one's SHA-256}: rejected
                 copies counted, not kept one by one
+    judgement   {"lines": {...}, "zones": [...], "near": [...], "verdicts": [...]}: what
+                the agreed map said of a notice the post sent (`hotline.geo.agreed`)
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from hotline.sqlite import connect, transaction
 from hotline.timestamps import in_calendar
 
 GENESIS = bytes(32)
-KINDS = ("keys", "sent", "received", "rejected", "transition", "rejections")
+KINDS = ("keys", "sent", "received", "rejected", "transition", "rejections", "judgement")
 MESSAGE_KINDS = ("sent", "received", "rejected")
 COLUMNS = ("number", "at", "kind", "incident", "body", "prev", "hash")
 INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"

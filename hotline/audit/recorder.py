@@ -186,6 +186,10 @@ class Recorder:
                 )
             self._steps[view] = len(incident.history)
 
+    def judged(self, incident: str, judgement: dict[str, Any], at: float) -> None:
+        """Journal what the agreed map said of a notice this post sent."""
+        self.journal.append(at, "judgement", incident, judgement)
+
     def seen(self, incidents: Iterable[Incident]) -> None:
         """Incidents read back from the store: their history so far is journaled."""
         for incident in incidents:

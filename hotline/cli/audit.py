@@ -265,6 +265,12 @@ def _describe(entry: Entry, message: CheckedMessage | None) -> str:
             f"{body.get('role')}: {body.get('before')} --{body.get('input')}--> "
             f"{body.get('after')} on {body.get('channel')}, by {body.get('by')}"
         )
+    if entry.kind == "judgement":
+        verdicts = body.get("verdicts")
+        shown = (
+            ", ".join(map(str, verdicts)) if isinstance(verdicts, list) and verdicts else "clear"
+        )
+        return f"the agreed map: {shown}"
     if entry.kind == "rejected":
         return (
             f"refused on {body.get('channel') or '?'}: {body.get('reason')}: {body.get('detail')}"

@@ -24,6 +24,7 @@ from hotline.live.mqtt import ConnectionFailed
 from hotline.live.proxy import ProxyError
 from hotline.outputs import write_output
 from hotline.report.compare import NotAResult, check_result, compare_results, comparison_lines
+from hotline.report.geojson import exercise_geojson
 from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
@@ -47,6 +48,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument("--seed", type=int, help="seed of this run (default: the scenario's)")
     run.add_argument("--json", metavar="PATH", help="write the result as JSON (- for stdout)")
     run.add_argument("--timeline", action="store_true", help="print every message and decision")
+    run.add_argument(
+        "--geojson",
+        metavar="PATH",
+        help="write the agreed map and each notice's area, outcome and verdicts as GeoJSON",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     run.add_argument(
         "--report",
@@ -273,6 +279,12 @@ def _print_report(args: argparse.Namespace, result: dict[str, Any], run: Timelin
     if args.report:
         page = write_exercise_report(args.report, result, run)
         out.print(f"report: {page}", markup=False)
+    if args.geojson:
+        document = exercise_geojson(run.scenario, result)
+        write_output(
+            Path(args.geojson), (json.dumps(document, indent=1) + "\n").encode(), force=True
+        )
+        out.print(f"geojson: {args.geojson} ({len(document['features'])} features)", markup=False)
 
 
 def check_command(args: argparse.Namespace) -> int:

@@ -109,7 +109,8 @@ def check_outputs(args: argparse.Namespace) -> None:
         UserError: the output and why (exit 2).
         PlotUnavailable: ``--plot`` without matplotlib.
     """
-    given = {flag: getattr(args, flag[2:], None) for flag in ("--json", "--csv", "--plot")}
+    flags = ("--json", "--csv", "--plot", "--geojson")
+    given = {flag: getattr(args, flag[2:], None) for flag in flags}
     files = [
         (flag, Path(value))
         for flag, value in given.items()

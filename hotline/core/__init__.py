@@ -69,6 +69,10 @@ from hotline.core.verifier import (
     Verifier,
     VerifierPolicy,
 )
+from hotline.core.where import (
+    Shape,
+    Where,
+)
 from hotline.core.wire import (
     Envelope,
     decode_envelope,
@@ -107,6 +111,7 @@ __all__ = [
     "RejectedMessage",
     "ReplayedMessage",
     "Role",
+    "Shape",
     "State",
     "StationEndpoint",
     "StationKey",
@@ -117,6 +122,7 @@ __all__ = [
     "VerifiedMessage",
     "Verifier",
     "VerifierPolicy",
+    "Where",
     "decode_envelope",
     "digest",
     "encode_envelope",

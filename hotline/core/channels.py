@@ -107,11 +107,28 @@ class ChannelDoctrine:
 
 
 @dataclass(frozen=True, slots=True)
+class GeometryRules:
+    """How a notice's area is judged against the agreed map (see hotline.geo): a notice
+    whose area crosses a deconfliction line, reaches into its buffer or enters a zone
+    that is not its sender's needs ``crossing_lead`` seconds of notice and goes on
+    ``crossing_line`` (None: no such rule); an activity within ``near_km`` of another
+    party's declared positions is flagged (None: not judged); a notice placed more than
+    ``misplaced_km`` from where the activity really is is flagged (None: not judged)."""
+
+    crossing_lead: float | None = None
+    crossing_line: Channel | None = None
+    near_km: float | None = None
+    misplaced_km: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Doctrine:
-    """Every channel's rules plus the minimum notice lead time per activity (seconds)."""
+    """Every channel's rules plus the minimum notice lead time per activity (seconds),
+    and the rules a notice's area is judged by against the agreed map."""
 
     channels: Mapping[Channel, ChannelDoctrine]
     lead_times: Mapping[str, float]
+    geometry: GeometryRules = GeometryRules()
     # derived once, read on every incident: ladders, and leg bounds per (line, precedence)
     _ladders: dict[Channel, tuple[Channel, ...]] = field(init=False, repr=False, compare=False)
     _leg_bounds: dict[tuple[Channel, Precedence], float] = field(
@@ -169,7 +186,8 @@ class Doctrine:
         return _parse(data, None, source)
 
 
-_TOP_KEYS: Final = frozenset({"precedence", "channels", "lead_times"})
+_TOP_KEYS: Final = frozenset({"precedence", "channels", "lead_times", "geometry"})
+_GEOMETRY_KEYS: Final = frozenset({"crossing_lead", "crossing_line", "near_km", "misplaced_km"})
 _CHANNEL_KEYS: Final = frozenset(
     {
         "deadlines",
@@ -212,7 +230,26 @@ def _parse(data: Mapping[str, Any], base: Doctrine | None, source: str) -> Doctr
         raise DoctrineError("lead_times", "must be a table of activity = seconds")
     for activity, seconds in lead_data.items():
         lead_times[str(activity)] = _seconds(seconds, f"lead_times.{activity}", allow_zero=True)
-    return Doctrine(channels, lead_times)
+    geometry = _geometry(data.get("geometry", {}), base.geometry if base else GeometryRules())
+    return Doctrine(channels, lead_times, geometry)
+
+
+def _geometry(data: object, base: GeometryRules) -> GeometryRules:
+    if not isinstance(data, Mapping):
+        raise DoctrineError("geometry", "must be a table")
+    _no_unknown(data, _GEOMETRY_KEYS, "geometry.")
+    changes: dict[str, Any] = {}
+    if "crossing_lead" in data:
+        changes["crossing_lead"] = _seconds(data["crossing_lead"], "geometry.crossing_lead")
+    if "crossing_line" in data:
+        value = data["crossing_line"]
+        if value not in Channel.__members__.values():
+            raise DoctrineError("geometry.crossing_line", f"{value!r} is not a channel")
+        changes["crossing_line"] = Channel(value)
+    for key in ("near_km", "misplaced_km"):  # kilometres, positive and finite like seconds
+        if key in data:
+            changes[key] = _seconds(data[key], f"geometry.{key}")
+    return replace(base, **changes)
 
 
 def _channel(

@@ -482,10 +482,19 @@ class StationEndpoint:
         *,
         channel: Channel | None = None,
         text: str = "",
+        distance_m: int | None = None,
     ) -> None:
-        """Answer a notice with a dispute and its reason."""
+        """Answer a notice with a dispute and its reason (and, for a dispute about where
+        the activity is, ``distance_m``: by how much the location is wrong, or how
+        close it comes)."""
         self._answer(
-            incident_id, Kind.DISPUTE, now, channel, reason=DisputeReason(reason), text=text
+            incident_id,
+            Kind.DISPUTE,
+            now,
+            channel,
+            reason=DisputeReason(reason),
+            text=text,
+            distance_m=distance_m,
         )
 
     def _answer(
@@ -497,9 +506,11 @@ class StationEndpoint:
         *,
         reason: DisputeReason | None = None,
         text: str = "",
+        distance_m: int | None = None,
     ) -> None:
         view = self.answering(incident_id, channel)
-        self._after(view, view.answer(kind, now, reason=reason, text=text), now)
+        answered = view.answer(kind, now, reason=reason, text=text, distance_m=distance_m)
+        self._after(view, answered, now)
 
     def correct(
         self,

@@ -64,7 +64,7 @@ from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
 from hotline.core.channels import ChannelDoctrine, DisputePolicy, Doctrine, LateAnswer
-from hotline.core.errors import IllegalTransition, Reason, RefusedMessage
+from hotline.core.errors import IllegalTransition, InvalidEnvelope, Reason, RefusedMessage
 from hotline.core.names import (
     CLOSING_KINDS,
     NOTICE_KINDS,
@@ -74,6 +74,7 @@ from hotline.core.names import (
     Kind,
     Precedence,
 )
+from hotline.core.where import Where
 
 
 class Role(StrEnum):
@@ -247,9 +248,12 @@ class Notice:
             (doctrine sets a minimum lead time per activity).
         starts_at: when it starts (Unix seconds); the notice's lead time is measured to it.
         ends_at: when it ends.
-        area: where, as a body map: a point or circle (``lat``, ``lon``, optional
-            ``radius_km`` and ``note``) or a route (``route``: [lat, lon] points,
-            optional ``width_km`` and ``note``).
+        area: where, as the older body map: a point or circle (``lat``, ``lon``,
+            optional ``radius_km`` and ``note``) or a route (``route``: [lat, lon]
+            points, optional ``width_km`` and ``note``). Still sent when given.
+        where: where, canonically (the ``where`` body map, PROTOCOL.md 3.4): what the
+            protocol reads when a notice carries both. A received notice without one
+            has its ``area`` converted here.
         text: free text.
     """
 
@@ -257,6 +261,7 @@ class Notice:
     starts_at: float | None = None
     ends_at: float | None = None
     area: Mapping[str, object] | None = None
+    where: Where | None = None
     text: str = ""
 
     def to_body(self) -> dict[str, Any]:
@@ -268,6 +273,8 @@ class Notice:
             body["ends_at"] = round(self.ends_at * 1000)
         if self.area is not None:
             body["area"] = self.area if type(self.area) is dict else dict(self.area)
+        if self.where is not None:
+            body["where"] = self.where.to_body()
         if self.text:
             body["text"] = self.text
         return body
@@ -277,11 +284,22 @@ class Notice:
         """Read a received notice body leniently: fields of the wrong type are ignored."""
         activity = body.get("activity")
         starts, ends, area, text = (body.get(k) for k in ("starts_at", "ends_at", "area", "text"))
+        where: Where | None = None
+        if "where" in body:
+            # Received notices passed the wire check, which refuses a bad `where`; one
+            # built locally is read as leniently as the other fields.
+            try:
+                where = Where.from_body(body["where"])
+            except InvalidEnvelope:
+                where = None
+        if where is None and isinstance(area, dict):
+            where = Where.from_area(area)
         return cls(
             activity=activity if isinstance(activity, str) else "",
             starts_at=starts / 1000 if type(starts) is int else None,
             ends_at=ends / 1000 if type(ends) is int else None,
             area=area if isinstance(area, dict) else None,
+            where=where,
             text=text if isinstance(text, str) else "",
         )
 
@@ -1353,9 +1371,16 @@ class Incident:
             )
 
     def answer(
-        self, kind: Kind, now: float, *, reason: DisputeReason | None = None, text: str = ""
+        self,
+        kind: Kind,
+        now: float,
+        *,
+        reason: DisputeReason | None = None,
+        text: str = "",
+        distance_m: int | None = None,
     ) -> list[Send]:
-        """Answer the notice as this responder: standby, ack or dispute (with a reason).
+        """Answer the notice as this responder: standby, ack or dispute (with a reason,
+        and for a dispute about where, ``distance_m``: how far off, or how close).
 
         Raises:
             IllegalTransition: not a responder, or the answer is not allowed now.
@@ -1371,6 +1396,8 @@ class Incident:
             if reason is None:
                 raise ValueError("a dispute needs a reason")
             body["reason"] = DisputeReason(reason).value
+            if distance_m is not None:
+                body["distance_m"] = distance_m
             self._dispute(self.station, DisputeReason(reason))
         if kind in _FINAL_ANSWERS:
             self.leg.answers[self.station] = kind

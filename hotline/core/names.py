@@ -59,6 +59,10 @@ class DisputeReason(StrEnum):
     BREACH_OF_PROTOCOL = "breach-of-protocol"
     LOCATION_CONFLICT = "location-conflict"
     INSUFFICIENT_LEAD_TIME = "insufficient-lead-time"
+    # About the notice's location (a dispute may say by how much: ``distance_m``).
+    INSIDE_AGREED_ZONE = "inside-agreed-zone"  # in a zone agreed closed to the activity
+    LOCATION_WRONG = "location-wrong"  # the activity is elsewhere than the notice says
+    TOO_CLOSE = "too-close"  # within doctrine's distance of the responder's own forces
     OTHER = "other"
 
 

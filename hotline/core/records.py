@@ -32,6 +32,7 @@ from hotline.core.incident import (
     Step,
 )
 from hotline.core.names import Channel, DisputeReason, Kind, Precedence
+from hotline.core.where import Where
 
 RECORD_VERSION: Final = 2
 _READABLE: Final = frozenset({1, RECORD_VERSION})
@@ -57,6 +58,7 @@ def incident_record(incident: Incident) -> dict[str, Any]:
             "starts_at": notice.starts_at,
             "ends_at": notice.ends_at,
             "area": None if notice.area is None else dict(notice.area),
+            "where": None if notice.where is None else notice.where.to_body(),
             "text": notice.text,
         },
         "opened_at": incident.opened_at,
@@ -136,6 +138,8 @@ def _rebuild(record: Mapping[str, Any], doctrine: Doctrine) -> Incident:
             starts_at=_number_or_none(notice["starts_at"]),
             ends_at=_number_or_none(notice["ends_at"]),
             area=None if notice["area"] is None else dict(notice["area"]),
+            # a record from before notices carried `where` has none
+            where=None if notice.get("where") is None else Where.from_body(notice["where"]),
             text=str(notice["text"]),
         ),
         doctrine=doctrine,

@@ -39,6 +39,7 @@ from hotline.core.names import (
     check_incident_id,
     check_station_id,
 )
+from hotline.core.where import check_where
 
 #: The version this implementation sends.
 PROTOCOL_VERSION: Final = 2
@@ -180,6 +181,23 @@ def _needs_reason(body: Body, field_name: str = "body.reason") -> None:
         _invalid(field_name, f"a dispute needs a reason, one of {_DISPUTE_LIST}")
 
 
+def _may_give_distance(body: Body) -> None:
+    if "distance_m" in body:
+        distance = body["distance_m"]
+        if type(distance) is not int or distance < 0:
+            _invalid("body.distance_m", "a distance is a whole number of metres, 0 or more")
+
+
+def _needs_reason_may_give_distance(body: Body) -> None:
+    _needs_reason(body)
+    _may_give_distance(body)
+
+
+def _may_locate(body: Body) -> None:
+    if "where" in body:
+        check_where(body["where"])
+
+
 def _needs_outcome(body: Body) -> None:
     outcome = body.get("outcome")
     if type(outcome) is not str or outcome not in OUTCOME_NAMES:
@@ -199,6 +217,7 @@ def _needs_answer(body: Body) -> None:
         _invalid("body.answer", "a correction's answer is ack or dispute")
     if answer == Kind.DISPUTE:
         _needs_reason(body)
+        _may_give_distance(body)
 
 
 def _needs_final_addressee(body: Body) -> None:
@@ -207,6 +226,12 @@ def _needs_final_addressee(body: Body) -> None:
         check_station_id(value, "body.for")
     except InvalidEnvelope as exc:
         _too_long_or(exc, value)
+
+
+def _relay_body(body: Body) -> None:
+    # In the order of the spec's table: whom the relay is for, then where.
+    _needs_final_addressee(body)
+    _may_locate(body)
 
 
 def _too_long_or(exc: InvalidEnvelope, value: object) -> NoReturn:
@@ -236,13 +261,17 @@ def _identifier_defect(exc: InvalidEnvelope, envelope: Envelope) -> NoReturn:
     _too_long_or(exc, value)
 
 
-# Body fields the protocol itself reads, per kind (section 3.2 of the spec).
+# Body fields the protocol itself reads, per kind (sections 3.2 and 3.4 of the spec).
 _BODY_RULES: Final = {
-    Kind.DISPUTE: _needs_reason,
+    Kind.DISPUTE: _needs_reason_may_give_distance,
     Kind.CLOSE: _needs_outcome,
     Kind.CONFIRM: _may_name_outcome,
     Kind.CORRECT: _needs_answer,
-    Kind.RELAY: _needs_final_addressee,
+    Kind.NOTIFY: _may_locate,
+    Kind.PROTEST: _may_locate,
+    Kind.REPORT: _may_locate,
+    Kind.RELAY: _relay_body,
+    Kind.ESCALATE: _may_locate,
 }
 
 

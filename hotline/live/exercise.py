@@ -59,6 +59,7 @@ from hotline.live.proxy.decisions import parse_inbox, peek
 from hotline.live.station import Station
 from hotline.sim.durations import format_duration
 from hotline.sim.exercise import (
+    NoticeJudge,
     Tally,
     declarations,
     originated,
@@ -167,6 +168,9 @@ class LiveExercise:
         #: arrivals no copy of this run explains, per line (or topic)
         self.foreign: Counter[str] = Counter()
         self.redelivered = 0  # copies the broker handed over again after they arrived
+        #: incident -> what the agreed map says of its notice (`Judgement.as_json`)
+        self.judged: dict[str, dict[str, Any]] = {}
+        self._notice_judge = NoticeJudge(scenario)
         self.interrupted = False
         self._clock: _Clock | None = None
         self._ended = scenario.start
@@ -353,6 +357,11 @@ class LiveExercise:
                 post = self.posts[event.party]
                 what = perform(endpoints[event.party], event, post.clock())
                 self._note(event.party, event.incident, what)
+                judged = self._notice_judge.judge(event, clock.now)
+                if judged is not None:
+                    self.judged[event.incident] = judged.as_json()
+                    self._note(event.party, event.incident, judged.summary())
+                    post.recorder.judged(event.incident, judged.as_json(), post.clock())
                 self._pump(event.party)
 
             clock.schedule(scenario.start + event.at, Priority.SCRIPT, act)

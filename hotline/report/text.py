@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hotline.sim.durations import format_duration
+from hotline.sim.durations import format_clock, format_duration
 from hotline.sim.timeline import Timeline
 
 OUTCOME_STYLE = {
@@ -19,16 +19,6 @@ OUTCOME_STYLE = {
     "unresolved": "red",
     "open": "magenta",
 }
-
-
-def clock(seconds: float) -> str:
-    """Exercise time as ``H:MM:SS`` (days prefixed when needed)."""
-    whole = int(seconds)
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{days}d{text}" if days else text
 
 
 def outcome_table(result: dict[str, Any], limit: int = 200) -> Table:
@@ -113,7 +103,7 @@ def timeline_lines(exercise: Timeline, incident: str | None = None) -> list[str]
             (
                 record.sent_at,
                 index,
-                f"{clock(record.sent_at):>10}  {record.channel:<15} "
+                f"{format_clock(record.sent_at):>10}  {record.channel:<15} "
                 f"{record.sender} -> {record.recipient}  {record.kind:<8} {record.incident}  "
                 f"{record.fate}{arrival}",
             )
@@ -126,7 +116,7 @@ def timeline_lines(exercise: Timeline, incident: str | None = None) -> list[str]
             (
                 note.at,
                 offset + index,
-                f"{clock(note.at):>10}  {'':<15} {note.party}: {note.text}"
+                f"{format_clock(note.at):>10}  {'':<15} {note.party}: {note.text}"
                 + (f" ({note.incident})" if note.incident else ""),
             )
         )

@@ -1,4 +1,5 @@
-"""Durations as people write them in scenarios: ``90``, ``"90s"``, ``"10m"``, ``"1h30m"``."""
+"""Durations as people write them in scenarios: ``90``, ``"90s"``, ``"10m"``, ``"1h30m"``;
+and the exercise clock (``0:05:09``) the terminal and the HTML report both print."""
 
 from __future__ import annotations
 
@@ -54,3 +55,14 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+
+
+def format_clock(seconds: float) -> str:
+    """Exercise time as ``H:MM:SS`` (days prefixed when needed): the clock the terminal's
+    timeline and the HTML report both show."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days}d{text}" if days else text

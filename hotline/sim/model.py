@@ -12,7 +12,9 @@ from typing import Any, Final
 
 from hotline.core.channels import Doctrine
 from hotline.core.names import Channel, DisputeReason, Kind, Precedence
+from hotline.core.where import Where
 from hotline.faults import Fault
+from hotline.geo.agreed import MapSpec
 from hotline.sim.distributions import Distribution, Fixed
 from hotline.sim.durations import format_duration
 
@@ -71,6 +73,26 @@ class ResponderRule:
     #: the answers it may give, when several (``action`` is then the first): a run draws
     #: one per call, the explorer tries each
     answers: tuple[str, ...] = ()
+    #: answers decided on the agreed map, before ``action``: dispute (``too-close``) a
+    #: notice whose area comes within this many km of the station's party's positions
+    dispute_near_km: float | None = None
+    #: dispute (``inside-agreed-zone``) a notice whose area enters a zone the party owns
+    #: or shares
+    dispute_in_zone: bool = False
+    #: dispute (``location-wrong``) a notice placed more than this many km from where
+    #: the activity really is (the event's ``actual``)
+    location_wrong_km: float | None = None
+    #: a dispute's distance in metres (set on the rule the map's judgement made)
+    distance_m: int | None = None
+
+    @property
+    def judges_geometry(self) -> bool:
+        """Whether the rule's answer depends on the agreed map."""
+        return (
+            self.dispute_near_km is not None
+            or self.dispute_in_zone
+            or self.location_wrong_km is not None
+        )
 
     def matches(self, at: float, activity: str) -> bool:
         """Whether this rule governs a call ringing at ``at`` about ``activity``."""
@@ -90,6 +112,8 @@ class ScriptEvent:
     to: tuple[str, ...] = ()
     activity: str = ""
     area: Mapping[str, object] | None = None
+    where: Where | None = None  # the notice's area as the protocol carries it
+    actual: tuple[float, float] | None = None  # where the activity really is (lon, lat)
     starts_in: float | None = None
     lasts: float | None = None
     precedence: Precedence = Precedence.PRIORITY
@@ -153,6 +177,8 @@ class Scenario:
     replay: Replay | None = None
     #: groups of parties the explorer may treat as interchangeable (``[explore]``)
     symmetric: tuple[tuple[str, ...], ...] = ()
+    #: the agreed map (``[geometry]``): lines, zones, positions
+    geometry: MapSpec | None = None
     #: the document it was read from (another process reads it again from this)
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

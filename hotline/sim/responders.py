@@ -24,6 +24,7 @@ from hotline.core.errors import IllegalTransition, UnknownIncident
 from hotline.core.events import Event, Received
 from hotline.core.incident import Incident, State
 from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason, Precedence
+from hotline.geo.agreed import agreed_map
 from hotline.sim.kernel import Priority
 from hotline.sim.model import ResponderRule, Scenario
 
@@ -89,6 +90,8 @@ class Responders:
         self._rules: dict[str, list[ResponderRule]] = {}
         for rule in scenario.responders:
             self._rules.setdefault(rule.station, []).append(rule)
+        self._map = None if scenario.geometry is None else agreed_map(scenario.geometry)
+        self._actual = {e.incident: e.actual for e in scenario.events if e.actual is not None}
         self._start = scenario.start
         self._rng = rng
         self._kernel = kernel
@@ -182,9 +185,18 @@ class Responders:
         self._free(view.station)
 
     def _answer(self, call: _Call) -> float | None:
-        """Give the rule's answer; for standby-then-ack, the time the ack is due."""
+        """Give the rule's answer; for standby-then-ack, the time the ack is due. A rule
+        that judges the notice on the agreed map disputes it when the map says so."""
         endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
         now, action = self._clock(call.party), rule.action
+        if rule.judges_geometry:
+            found = self._on_the_map(call.party, view, rule)
+            if found is not None:
+                reason, distance = found
+                rule = dataclasses.replace(
+                    rule, action="dispute", reason=reason, distance_m=distance
+                )
+                action = "dispute"
         if action == "resolve" and not view.rules.resolves:
             self._after(call.party, view, "no answer (resolves only on a resolving line)")
             return None
@@ -196,6 +208,28 @@ class Responders:
         self._after(call.party, view, action)
         if action == "standby-then-ack":  # true time; `now` is the post's clock
             return self._kernel.now + rule.final_delay.sample(self._rng)
+        return None
+
+    def _on_the_map(
+        self, party: str, view: Incident, rule: ResponderRule
+    ) -> tuple[DisputeReason, int | None] | None:
+        """The dispute the agreed map gives this notice, by the rule's tests in order:
+        inside an agreed zone, too close to the party's positions, placed wrongly."""
+        place = view.notice.where
+        if self._map is None or place is None:
+            return None
+        at = self._kernel.now - self._start
+        if rule.dispute_in_zone and self._map.zone_of(place, party) is not None:
+            return DisputeReason.INSIDE_AGREED_ZONE, None
+        if rule.dispute_near_km is not None:
+            near = self._map.distance_to_positions(place, party, at)
+            if near is not None and near <= rule.dispute_near_km:
+                return DisputeReason.TOO_CLOSE, round(near * 1000)
+        actual = self._actual.get(view.id)
+        if rule.location_wrong_km is not None and actual is not None:
+            off = self._map.misplaced_km(place, actual)
+            if off > rule.location_wrong_km:
+                return DisputeReason.LOCATION_WRONG, round(off * 1000)
         return None
 
 
@@ -224,7 +258,12 @@ def give(
     elif action in ("dispute", "disavow"):
         reason = DisputeReason.NOT_OUR_FORCES if action == "disavow" else rule.reason
         endpoint.dispute(
-            incident, reason or DisputeReason.OTHER, now, channel=channel, text=rule.text
+            incident,
+            reason or DisputeReason.OTHER,
+            now,
+            channel=channel,
+            text=rule.text,
+            distance_m=rule.distance_m,
         )
     elif action == "resolve":
         endpoint.resolve(incident, rule.actions, now, channel=channel, text=rule.text)

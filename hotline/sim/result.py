@@ -286,6 +286,11 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
         incident_record(i, start, views.get(i.id, ()), tally.rejected_by.get(i.id))
         for i in originated
     ]
+    judged: Mapping[str, Any] = getattr(exercise, "judged", {})
+    if judged:  # the scenario has an agreed map: what it says of each notice
+        for record in incidents:
+            if record["id"] in judged:
+                record["geometry"] = judged[record["id"]]
     if tally.faults is not None:  # the run had faults, loss or outages: what each copy met
         copies = tally.copies or {}
         for record in incidents:

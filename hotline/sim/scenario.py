@@ -29,6 +29,7 @@ from hotline.core.names import (
     check_incident_id,
     check_station_id,
 )
+from hotline.core.where import Where
 from hotline.doctrine import default_doctrine
 from hotline.faults import (
     BYTE_FAULTS,
@@ -40,6 +41,7 @@ from hotline.faults import (
     Stream,
     check_topic_filter,
 )
+from hotline.geo.load import MapReader
 from hotline.sim.distributions import parse_distribution
 from hotline.sim.durations import parse_duration, parse_signed_duration
 from hotline.sim.fields import FieldReader, ScenarioError
@@ -73,6 +75,7 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "faults",
             "replay",
             "explore",
+            "geometry",
         }
     ),
     "explore": frozenset({"symmetric"}),
@@ -96,6 +99,9 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "activity",
             "text",
             "actions",
+            "dispute_near_km",
+            "dispute_in_zone",
+            "location_wrong_km",
         }
     ),
     "events": frozenset(
@@ -119,6 +125,8 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
             "for",
             "station",
             "answer",
+            "where",
+            "actual",
         }
     ),
     "faults": frozenset(
@@ -161,6 +169,7 @@ TABLE_KEYS: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     "area": frozenset({"lat", "lon", "radius_km", "route", "width_km", "note"}),
+    "where": frozenset({"point", "circle", "polygon", "route", "radius_km", "width_km"}),
 }
 ACTIONS: Final = ("ack", "standby", "standby-then-ack", "dispute", "disavow", "silent", "resolve")
 EVENT_ACTIONS: Final = (
@@ -267,6 +276,10 @@ class _Reader(FieldReader):
         expectations = self.expectations(data.get("expect", []), incidents, parties)
         faults = self.faults(data.get("faults", []), stations, signing)
         replay = self.replay(data["replay"]) if "replay" in data else None
+        geometry = None
+        if "geometry" in data:
+            base = Path(self.source).parent if Path(self.source).is_file() else None
+            geometry = MapReader(self.source, list(parties)).tables(data["geometry"], base)
         symmetric = self.symmetric(data.get("explore", {}), parties)
         self.check_symmetry(symmetric, parties, responders, events, expectations)
         return Scenario(
@@ -288,6 +301,7 @@ class _Reader(FieldReader):
             faults=faults,
             replay=replay,
             symmetric=symmetric,
+            geometry=geometry,
             document=data,
         )
 
@@ -520,9 +534,18 @@ class _Reader(FieldReader):
                     text=self.text(entry, "text", where, ""),
                     actions=actions,
                     answers=answers,
+                    dispute_near_km=self.number(entry, "dispute_near_km", where, 0.0, 20_000.0),
+                    dispute_in_zone=self.flag(entry, "dispute_in_zone", where),
+                    location_wrong_km=self.number(entry, "location_wrong_km", where, 0.0, 20_000.0),
                 )
             )
         return tuple(rules)
+
+    def flag(self, entry: Mapping[str, Any], key: str, where: str) -> bool:
+        value = entry.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", f"must be true or false, not {value!r}")
+        return value
 
     def answers(self, entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
         """The answers a responder may give, when it may give several (``answers``)."""
@@ -736,6 +759,57 @@ class _Reader(FieldReader):
             area["note"] = self.text(table, "note", where)
         return area
 
+    def places(
+        self,
+        entry: Mapping[str, Any],
+        spot: str,
+        area: Mapping[str, object] | None,
+        parties: Mapping[str, object],
+    ) -> tuple[Where | None, tuple[float, float] | None]:
+        """A notice's ``where`` (or its older ``area`` read as one) and its ``actual``."""
+        place = self.where(entry["where"], f"{spot}.where") if "where" in entry else None
+        if place is None and area is not None:
+            place = Where.from_area(area)
+        actual = None
+        if "actual" in entry:
+            reader = MapReader(self.source, list(parties))
+            actual = reader.coordinate(entry["actual"], f"{spot}.actual")
+        return place, actual
+
+    def where(self, value: object, spot: str) -> Where:
+        """A notice's area as the protocol carries it, in GeoJSON order ([lon, lat]):
+        ``{ point = [lon, lat] }``, ``{ circle = [lon, lat], radius_km = 3 }``,
+        ``{ polygon = [[lon, lat], ...] }`` (a closed ring), or ``{ route = [[lon, lat],
+        ...], width_km = 2 }`` (its first point the entry, its last the exit)."""
+        table = self.table(value, spot, TABLE_KEYS["where"])
+        shapes = [key for key in ("point", "circle", "polygon", "route") if key in table]
+        if len(shapes) != 1:
+            raise self.fail(spot, "one of point, circle, polygon or route")
+        shape = shapes[0]
+        reader = MapReader(self.source, ())
+        if "radius_km" in table and shape != "circle":
+            raise self.fail(f"{spot}.radius_km", "only a circle has a radius")
+        if "width_km" in table and shape != "route":
+            raise self.fail(f"{spot}.width_km", "only a route has a width")
+        try:
+            if shape == "point":
+                return Where.point(*reader.coordinate(table["point"], f"{spot}.point"))
+            if shape == "circle":
+                radius = self.number(table, "radius_km", spot, 0.001, 20_000.0)
+                if radius is None:
+                    raise self.fail(f"{spot}.radius_km", "required for a circle")
+                lon, lat = reader.coordinate(table["circle"], f"{spot}.circle")
+                return Where.circle(lon, lat, round(radius * 1000))
+            if shape == "polygon":
+                return Where.polygon(reader.ring(table["polygon"], f"{spot}.polygon"))
+            width = self.number(table, "width_km", spot, 0.0, 20_000.0)
+            points = reader.positions(table["route"], f"{spot}.route", minimum=2)
+            return Where.route(points, None if width is None else round(width * 1000))
+        except ValueError as exc:
+            if isinstance(exc, ScenarioError):
+                raise
+            raise self.fail(spot, str(getattr(exc, "detail", exc))) from None
+
     def route(self, value: object, where: str) -> list[list[float]]:
         """A route: two or more ``[lat, lon]`` points in degrees (WGS 84)."""
         if not isinstance(value, list) or len(value) < 2:
@@ -800,6 +874,7 @@ class _Reader(FieldReader):
             Precedence,
         )
         area = self.area(entry["area"], f"{where}.area") if "area" in entry else None
+        place, actual = self.places(entry, where, area, parties)
         relay_for = ""
         if kind is Kind.RELAY:
             relay_for = self.text(entry, "for", where)
@@ -836,6 +911,8 @@ class _Reader(FieldReader):
                     to=tuple(to),
                     activity=activity,
                     area=area,
+                    where=place,
+                    actual=actual,
                     starts_in=self.duration(entry, "starts_in", where),
                     lasts=self.duration(entry, "lasts", where),
                     precedence=precedence,

@@ -13,6 +13,7 @@ from typing import Any
 from hotline.core.incident import OUTCOMES
 from hotline.core.names import Channel, DisputeReason, Precedence
 from hotline.faults import FaultKind, ForgeKey, Stream
+from hotline.geo.agreed import ZoneKind
 from hotline.sim.scenario import ACTIONS, ANSWER_WORDS, EVENT_ACTIONS, SIGNING
 
 DURATION: dict[str, Any] = {
@@ -65,6 +66,30 @@ POINT = {
     "minItems": 2,
     "maxItems": 2,
     "description": "[lat, lon] in degrees (WGS 84)",
+}
+LONLAT: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 3,
+    "description": "[longitude, latitude] in degrees (WGS 84, GeoJSON order)",
+}
+LONLATS: dict[str, Any] = {"type": "array", "items": LONLAT, "minItems": 2}
+KM: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 20000}
+WHERE: dict[str, Any] = {
+    "description": "where, in GeoJSON order, as the protocol carries it: { point = [lon, lat] }, "
+    "{ circle = [lon, lat], radius_km }, { polygon = [[lon, lat], ...] } (a closed ring), "
+    "or { route = [[lon, lat], ...], width_km } (entry first, exit last)",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "point": LONLAT,
+        "circle": LONLAT,
+        "radius_km": KM,
+        "polygon": {**LONLATS, "minItems": 4},
+        "route": LONLATS,
+        "width_km": KM,
+    },
 }
 AREA: dict[str, Any] = {
     "description": "where: a point or circle { lat, lon, radius_km, note }, or a route "
@@ -155,6 +180,21 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         "activity": _d({"type": "string"}, "rule applies only to notices of this activity"),
         "text": _d({"type": "string"}, "free text sent with the answer"),
         "actions": _d(ACTIONS_TABLE, "resolve: the agreed mutual actions"),
+        "dispute_near_km": _d(
+            KM,
+            "on the agreed map: dispute (too-close) a notice whose area comes this near the "
+            "station's party's positions, before the rule's action",
+        ),
+        "dispute_in_zone": _d(
+            {"type": "boolean"},
+            "on the agreed map: dispute (inside-agreed-zone) a notice whose area enters a zone "
+            "the party owns or shares",
+        ),
+        "location_wrong_km": _d(
+            KM,
+            "dispute (location-wrong) a notice placed further than this from where the "
+            "activity really is (the event's actual)",
+        ),
     },
     "events": {
         "at": _d(DURATION, "exercise time of the event"),
@@ -176,6 +216,8 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "activity": _d({"type": "string"}, "strike, flight, patrol, movement, exercise..."),
         "area": AREA,
+        "where": WHERE,
+        "actual": _d(LONLAT, "where the activity really is, [lon, lat]: judged against the notice"),
         "starts_in": _d(DURATION, "the activity starts this long after the notice"),
         "lasts": _d(DURATION, "how long the activity lasts"),
         "precedence": _d({"enum": [p.value for p in Precedence]}, "default priority"),
@@ -283,6 +325,41 @@ PROPERTIES: dict[str, dict[str, dict[str, Any]]] = {
         "max_reorder": _d({"type": "integer", "minimum": 0}, "the overtakings it may take"),
     },
 }
+GEOMETRY_PROPERTIES: dict[str, dict[str, Any]] = {
+    "geometry": {
+        "file": _d({"type": "string"}, "a GeoJSON file of lines, zones and positions (RFC 7946), "
+                   "relative to the scenario"),
+    },
+    "lines": {
+        "name": _d({"type": "string"}, "its name"),
+        "points": _d(LONLATS, "the line, [[lon, lat], ...]: it is drawn on past its ends"),
+        "sides": _d(
+            {"type": "object", "additionalProperties": False, "minProperties": 1,
+             "properties": {c: {"type": "string"} for c in ("east", "west", "north", "south")}},
+            "the party operating on each side: { east = \"US\", west = \"RU\" }",
+        ),
+        "buffer_km": _d(KM, "a band either side that counts as reaching the line (default 0)"),
+        "note": _d({"type": "string"}, "free text"),
+    },
+    "zones": {
+        "name": _d({"type": "string"}, "its name"),
+        "kind": _d({"enum": [kind.value for kind in ZoneKind]}, "what it is for"),
+        "owner": _d({"type": "string"}, "the party it belongs to, or joint"),
+        "polygon": _d({**LONLATS, "minItems": 4}, "one closed ring, [[lon, lat], ...]"),
+        "note": _d({"type": "string"}, "free text"),
+    },
+    "positions": {
+        "name": _d({"type": "string"}, "its name"),
+        "party": _d({"type": "string"}, "whose forces"),
+        "point": _d(LONLAT, "where they are, [lon, lat]"),
+        "track": _d(
+            {"type": "array", "items": {"type": "object", "additionalProperties": False,
+                                         "properties": {"at": DURATION, "point": LONLAT}}},
+            "or where they move: [{ at = \"0s\", point = [lon, lat] }, ...] over exercise time",
+        ),
+        "note": _d({"type": "string"}, "free text"),
+    },
+}  # fmt: skip
 REQUIRED = {
     "scenario": ["name"],
     "faults": ["kind"],
@@ -343,8 +420,22 @@ def scenario_schema() -> dict[str, Any]:
             "faults": {"type": "array", "items": _table("faults")},
             "replay": _table("replay"),
             "explore": _table("explore"),
+            "geometry": _geometry_schema(),
         },
     }
+
+
+def _geometry_schema() -> dict[str, Any]:
+    """``[geometry]``: the agreed map (hotline.geo.load)."""
+    properties: dict[str, Any] = dict(GEOMETRY_PROPERTIES["geometry"])
+    for key in ("lines", "zones", "positions"):
+        item = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": GEOMETRY_PROPERTIES[key],
+        }
+        properties[key] = {"type": "array", "items": item}
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
 _TABLE_INTRO = {
@@ -438,4 +529,34 @@ def scenario_reference() -> str:
             mark = " (required)" if key in required else ""
             description = schema.get("description", "")
             lines.append(f"| `{key}`{mark} | {_kind(schema)} | {description} |")
+    for table, (heading, intro) in _GEOMETRY_INTRO.items():
+        lines += ["", f"## {heading}", "", intro, "", "| key | type | meaning |", "|---|---|---|"]
+        for key, schema in GEOMETRY_PROPERTIES[table].items():
+            lines.append(f"| `{key}` | {_kind(schema)} | {schema.get('description', '')} |")
     return "\n".join(lines) + "\n"
+
+
+_GEOMETRY_INTRO = {
+    "geometry": (
+        "[geometry]",
+        "The agreed map every notice's area (an event's `where`) is judged against by the "
+        "doctrine's `[geometry]` rules: its verdicts go in each incident's `geometry`, the "
+        "timeline and the journal. Coordinates are [longitude, latitude] in degrees (WGS 84, "
+        "GeoJSON order). A map is given here, in a GeoJSON file (`file`), or both.",
+    ),
+    "lines": (
+        "[[geometry.lines]]",
+        "A deconfliction line: which party operates on which side, and a buffer. In a "
+        'GeoJSON file: a LineString feature with `"hotline": "line"` and these properties.',
+    ),
+    "zones": (
+        "[[geometry.zones]]",
+        "A zone with an owner (a party, or joint) and a kind. In a GeoJSON file: a Polygon "
+        'feature with `"hotline": "zone"`.',
+    ),
+    "positions": (
+        "[[geometry.positions]]",
+        "A party's declared position, fixed or moving. In a GeoJSON file: a Point (or a "
+        'LineString with `"times"`, exercise seconds per point) with `"hotline": "position"`.',
+    ),
+}
