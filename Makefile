@@ -10,7 +10,8 @@ COMPILED := build/compiled
 SOURCES := $(shell find hotline -name '*.py' -o -name '*.toml')
 HOT_MODULES := $(filter-out hotline/core/__init__.py,$(wildcard hotline/core/*.py)) \
 	hotline/sim/kernel.py hotline/sim/exercise.py hotline/sim/responders.py \
-	hotline/sim/distributions.py hotline/sim/durations.py hotline/sim/timeline.py
+	hotline/sim/distributions.py hotline/sim/durations.py hotline/sim/timeline.py \
+	hotline/geo/agreed.py hotline/geo/frame.py
 
 .PHONY: demo wire-demo test test-slow compile bench vectors states docs clean check-mosquitto
 

@@ -279,6 +279,13 @@ class Notice:
             body["text"] = self.text
         return body
 
+    def located(self) -> Where | None:
+        """Where the notice says its activity is: its ``where``, else its older ``area``
+        read as one (read when asked: most notices are never asked)."""
+        if self.where is not None or self.area is None:
+            return self.where
+        return Where.from_area(self.area)
+
     @classmethod
     def from_body(cls, body: Mapping[str, object]) -> Notice:
         """Read a received notice body leniently: fields of the wrong type are ignored."""
@@ -292,8 +299,6 @@ class Notice:
                 where = Where.from_body(body["where"])
             except InvalidEnvelope:
                 where = None
-        if where is None and isinstance(area, dict):
-            where = Where.from_area(area)
         return cls(
             activity=activity if isinstance(activity, str) else "",
             starts_at=starts / 1000 if type(starts) is int else None,

@@ -284,7 +284,13 @@ class AgreedMap:
 
     def _measure(self, requests: list[Request]) -> list[Judgement]:
         frame = self.frame
-        areas = [self._area(r.where) for r in requests]
+        known = self._areas
+        new = list(dict.fromkeys(r.where for r in requests if r.where not in known))
+        if new:
+            cache = _bounded(known, len(new))
+            for where, area in zip(new, frame.areas(new), strict=True):
+                cache[where] = area
+        areas = [known.get(r.where) or self._area(r.where) for r in requests]
         cores = numpy.array([a.core for a in areas], dtype=object)
         reach = numpy.array([a.reach for a in areas])
         parties = [r.party for r in requests]

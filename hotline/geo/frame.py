@@ -77,6 +77,20 @@ class Frame:
         """A polygon of the frame (one ring)."""
         return shapely.Polygon(self.xy(ring))
 
+    def areas(self, wheres: Sequence[Where]) -> list[Area]:
+        """Many notices' areas at once: the points and circles among them projected and
+        made in one PROJ call and one GEOS call (they are most notices)."""
+        made: list[Area | None] = [None] * len(wheres)
+        single = [n for n, w in enumerate(wheres) if w.shape in (Shape.POINT, Shape.CIRCLE)]
+        if single:
+            lon = [wheres[n].positions[0][0] for n in single]
+            lat = [wheres[n].positions[0][1] for n in single]
+            xs, ys = self._forward.transform(lon, lat)
+            points = numpy.asarray(shapely.points(numpy.column_stack([xs, ys])))
+            for n, point in zip(single, points.tolist(), strict=True):
+                made[n] = Area(point, float(wheres[n].radius_m or 0))
+        return [self.area(w) if a is None else a for w, a in zip(wheres, made, strict=True)]
+
     def area(self, where: Where) -> Area:
         """A notice's area in the frame: a point, a circle (its centre, reaching its
         radius), a polygon, or a route (reaching half its width either side)."""

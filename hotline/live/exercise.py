@@ -53,6 +53,7 @@ from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.entropy import new_seed
 from hotline.faults import FaultPlan, Tag
+from hotline.geo.agreed import Judgement
 from hotline.live.mqtt import BrokerAddress
 from hotline.live.proxy import Applied, FaultProxy, LineModel
 from hotline.live.proxy.decisions import parse_inbox, peek
@@ -168,8 +169,8 @@ class LiveExercise:
         #: arrivals no copy of this run explains, per line (or topic)
         self.foreign: Counter[str] = Counter()
         self.redelivered = 0  # copies the broker handed over again after they arrived
-        #: incident -> what the agreed map says of its notice (`Judgement.as_json`)
-        self.judged: dict[str, dict[str, Any]] = {}
+        #: incident -> what the agreed map says of its notice
+        self.judged: dict[str, Judgement] = {}
         self._notice_judge = NoticeJudge(scenario)
         self.interrupted = False
         self._clock: _Clock | None = None
@@ -359,7 +360,7 @@ class LiveExercise:
                 self._note(event.party, event.incident, what)
                 judged = self._notice_judge.judge(event, clock.now)
                 if judged is not None:
-                    self.judged[event.incident] = judged.as_json()
+                    self.judged[event.incident] = judged
                     self._note(event.party, event.incident, judged.summary())
                     post.recorder.judged(event.incident, judged.as_json(), post.clock())
                 self._pump(event.party)

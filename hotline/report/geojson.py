@@ -47,7 +47,8 @@ def exercise_geojson(scenario: Scenario, result: Mapping[str, Any]) -> dict[str,
     features = list(to_geojson(scenario.geometry)["features"]) if scenario.geometry else []
     incidents = {i["id"]: i for i in result.get("incidents", [])}
     for event in scenario.events:
-        if event.action not in NOTICE_ACTIONS or event.where is None:
+        place = event.located()
+        if event.action not in NOTICE_ACTIONS or place is None:
             continue
         record = incidents.get(event.incident, {})
         properties: dict[str, Any] = {
@@ -56,18 +57,18 @@ def exercise_geojson(scenario: Scenario, result: Mapping[str, Any]) -> dict[str,
             "originator": event.originator,
             "activity": event.activity,
             "channel": event.channel.value,
-            "shape": event.where.shape.value,
+            "shape": place.shape.value,
             "outcome": record.get("outcome", "open"),
             "verdicts": record.get("geometry", {}).get("verdicts", []),
         }
-        if event.where.radius_m is not None:
-            properties["radius_m"] = event.where.radius_m
-            properties["centre"] = list(event.where.positions[0])
-        if event.where.width_m is not None:
-            properties["width_m"] = event.where.width_m
+        if place.radius_m is not None:
+            properties["radius_m"] = place.radius_m
+            properties["centre"] = list(place.positions[0])
+        if place.width_m is not None:
+            properties["width_m"] = place.width_m
         if event.actual is not None:
             properties["actual"] = list(event.actual)
         features.append(
-            {"type": "Feature", "geometry": area_geometry(event.where), "properties": properties}
+            {"type": "Feature", "geometry": area_geometry(place), "properties": properties}
         )
     return {"type": "FeatureCollection", "features": features}

@@ -110,7 +110,8 @@ def notices_of(scenario: Scenario, result: Mapping[str, Any]) -> list[Notice]:
     stations = scenario.stations()
     found = []
     for event in scenario.events:
-        if event.action not in NOTICE_ACTIONS or event.where is None:
+        place = event.located()
+        if event.action not in NOTICE_ACTIONS or place is None:
             continue
         record = incidents.get(event.incident, {})
         party = event.party or stations.get(event.originator, ("", frozenset()))[0]
@@ -119,7 +120,7 @@ def notices_of(scenario: Scenario, result: Mapping[str, Any]) -> list[Notice]:
                 incident=event.incident,
                 kind=event.kind.value,
                 at=event.at,
-                where=event.where,
+                where=place,
                 party=party,
                 outcome=record.get("outcome", "open"),
                 verdicts=tuple(record.get("geometry", {}).get("verdicts", ())),

@@ -216,8 +216,8 @@ class Exercise:
         }
         #: journals earlier runs left in the directory, and where they were moved
         self.kept_journals: list[tuple[Path, Path]] = []
-        #: incident -> what the agreed map says of its notice (`Judgement.as_json`)
-        self.judged: dict[str, dict[str, Any]] = {}
+        #: incident -> what the agreed map says of its notice
+        self.judged: dict[str, Judgement] = {}
         self.notice_judge = NoticeJudge(scenario)
         #: journal heads or countersignatures refused as the run ended (clock skew...)
         self.head_refusals: list[str] = []
@@ -347,8 +347,9 @@ class Exercise:
         self._note(event.party, event.incident, perform(endpoint, event, now))
         judged = self.notice_judge.judge(event, self.kernel.now)
         if judged is not None:
-            self.judged[event.incident] = judged.as_json()
-            self._note(event.party, event.incident, judged.summary())
+            self.judged[event.incident] = judged
+            if self.records is not None:
+                self._note(event.party, event.incident, judged.summary())
             recorder = self.recorders.get(event.party)
             if recorder is not None:
                 recorder.judged(event.incident, judged.as_json(), now)
@@ -635,28 +636,38 @@ class NoticeJudge:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.map = None if scenario.geometry is None else agreed_map(scenario.geometry)
-        notices = [e for e in scenario.events if e.action in NOTICE_ACTIONS and e.where]
+        self._places = {
+            id(e): place
+            for e in scenario.events
+            if e.action in NOTICE_ACTIONS and (place := e.located()) is not None
+        }
+        notices = [e for e in scenario.events if id(e) in self._places]
         self._ahead = sorted(notices, key=_at)
         self._place = {id(event): n for n, event in enumerate(self._ahead)}
         self._judged_to = 0  # the script's notices before this one are judged
+        self._ready: dict[int, tuple[float, Judgement]] = {}  # event -> (when, judgement)
 
     def judge(self, event: ScriptEvent, now: float) -> Judgement | None:
         """The judgement of the notice ``event`` opens, sent at ``now``."""
-        if self.map is None or event.where is None or event.action not in NOTICE_ACTIONS:
+        if self.map is None or id(event) not in self._places:
             return None
         place = self._place.get(id(event))
         if place is not None and place >= self._judged_to:
             batch = self._ahead[place : place + self.BATCH]
             start = self.scenario.start
-            self.map.judge_all([self._request(e, start + e.at) for e in batch])
+            judged = self.map.judge_all([self._request(e, start + e.at) for e in batch])
+            for ahead, judgement in zip(batch, judged, strict=True):
+                self._ready[id(ahead)] = (start + ahead.at, judgement)
             self._judged_to = place + len(batch)
+        ready = self._ready.pop(id(event), None)
+        if ready is not None and ready[0] == now:  # sent when the script says
+            return ready[1]
         return self.map.judge_all([self._request(event, now)])[0]
 
     def _request(self, event: ScriptEvent, now: float) -> Request:
-        assert event.where is not None  # only notices with an area are judged
         scenario = self.scenario
         return Request(
-            event.where,
+            self._places[id(event)],
             event.party,
             now - scenario.start + (event.starts_in or 0.0),
             scenario.doctrine.geometry,

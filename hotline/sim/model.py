@@ -125,6 +125,13 @@ class ScriptEvent:
     answer: Kind | None = None  # a correction: the answer it now gives
     dispute: DisputeReason | None = None  # a correction to a dispute: its reason
 
+    def located(self) -> Where | None:
+        """Where the notice says its activity is: its ``where``, else its older
+        ``area`` read as one (None: it says nowhere)."""
+        if self.where is not None or self.area is None:
+            return self.where
+        return Where.from_area(self.area)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expectation:

@@ -215,7 +215,7 @@ class Responders:
     ) -> tuple[DisputeReason, int | None] | None:
         """The dispute the agreed map gives this notice, by the rule's tests in order:
         inside an agreed zone, too close to the party's positions, placed wrongly."""
-        place = view.notice.where
+        place = view.notice.located() if self._map is not None else None
         if self._map is None or place is None:
             return None
         at = self._kernel.now - self._start

@@ -16,6 +16,7 @@ from hotline import __version__
 from hotline.core.errors import Reason
 from hotline.core.incident import Incident
 from hotline.core.names import Channel, Kind
+from hotline.geo.agreed import Judgement
 from hotline.sim.durations import format_duration
 from hotline.sim.exercise import Tally
 from hotline.sim.invariants import Watch, check_invariants
@@ -286,11 +287,11 @@ def build_result(exercise: Run, timer_slack: float = 0.0) -> dict[str, Any]:
         incident_record(i, start, views.get(i.id, ()), tally.rejected_by.get(i.id))
         for i in originated
     ]
-    judged: Mapping[str, Any] = getattr(exercise, "judged", {})
+    judged: Mapping[str, Judgement] = getattr(exercise, "judged", {})
     if judged:  # the scenario has an agreed map: what it says of each notice
         for record in incidents:
             if record["id"] in judged:
-                record["geometry"] = judged[record["id"]]
+                record["geometry"] = judged[record["id"]].as_json()
     if tally.faults is not None:  # the run had faults, loss or outages: what each copy met
         copies = tally.copies or {}
         for record in incidents:

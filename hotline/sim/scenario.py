@@ -763,13 +763,11 @@ class _Reader(FieldReader):
         self,
         entry: Mapping[str, Any],
         spot: str,
-        area: Mapping[str, object] | None,
         parties: Mapping[str, object],
     ) -> tuple[Where | None, tuple[float, float] | None]:
-        """A notice's ``where`` (or its older ``area`` read as one) and its ``actual``."""
+        """A notice's ``where`` and its ``actual`` (a notice with only the older ``area``
+        carries that alone: the map reads it as a where, `ScriptEvent.located`)."""
         place = self.where(entry["where"], f"{spot}.where") if "where" in entry else None
-        if place is None and area is not None:
-            place = Where.from_area(area)
         actual = None
         if "actual" in entry:
             reader = MapReader(self.source, list(parties))
@@ -874,7 +872,7 @@ class _Reader(FieldReader):
             Precedence,
         )
         area = self.area(entry["area"], f"{where}.area") if "area" in entry else None
-        place, actual = self.places(entry, where, area, parties)
+        place, actual = self.places(entry, where, parties)
         relay_for = ""
         if kind is Kind.RELAY:
             relay_for = self.text(entry, "for", where)
