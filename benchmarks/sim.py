@@ -28,13 +28,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import simpy
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import hotline
-from hotline.sim.exercise import run_exercise
+from hotline.sim.exercise import Exercise, run_exercise
 from hotline.sim.result import build_result
 from hotline.sim.scenario import parse_scenario
 
@@ -126,26 +126,27 @@ def geometry_workload(incidents: int, with_map: bool) -> str:
     return text + (GEOMETRY if with_map else "") + "\n".join(events)
 
 
-def run_geometry(incidents: int, with_map: bool) -> float:
-    """Seconds to run the geometry workload, with the map or without."""
-    scenario = parse_scenario(geometry_workload(incidents, with_map), "bench-geometry")
+def timed(text: str, incidents: int) -> tuple[float, Exercise, dict[str, Any]]:
+    """Run a workload: its seconds, the run, and its result (every incident acknowledged)."""
+    scenario = parse_scenario(text, "bench")
     start = time.perf_counter()
     exercise = run_exercise(scenario, record=False)
     elapsed = time.perf_counter() - start
     result = build_result(exercise)
     assert result["outcomes"] == {"acknowledged": incidents}, result["outcomes"]
+    return elapsed, exercise, result
+
+
+def run_geometry(incidents: int, with_map: bool) -> float:
+    """Seconds to run the geometry workload, with the map or without."""
+    elapsed, _, result = timed(geometry_workload(incidents, with_map), incidents)
     assert all("geometry" in i for i in result["incidents"]) is with_map
     return elapsed
 
 
 def run_hotline(incidents: int, signing: str) -> tuple[float, int]:
     """Seconds to run the workload, and messages delivered."""
-    scenario = parse_scenario(workload(incidents, signing), "bench")
-    start = time.perf_counter()
-    exercise = run_exercise(scenario, record=False)
-    elapsed = time.perf_counter() - start
-    result = build_result(exercise)
-    assert result["outcomes"] == {"acknowledged": incidents}, result["outcomes"]
+    elapsed, exercise, _ = timed(workload(incidents, signing), incidents)
     return elapsed, exercise.tally.delivered
 
 
