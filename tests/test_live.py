@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,9 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
         async with post("RU", mosquitto, tmp_path / "ru.db") as ru:
             taking = ru.link.handler
 
-            def recording(topic: str, data: bytes) -> None:
-                received.append((topic, data))
-                taking(topic, data)
+            def recording(batch: Sequence[tuple[str, bytes]]) -> None:
+                received.extend(batch)
+                taking(batch)
 
             ru.link.handler = recording
             await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=NOTICE)

@@ -10,10 +10,14 @@ broker confirms it (QoS 1 PUBACK); whatever is still there when a connection com
 back is published again. Broker confirmation proves only that the broker has it: the
 protocol's own signed acknowledgement is the proof of delivery.
 
-Incoming messages are acknowledged to the broker (QoS 1 PUBACK) only after the handler
-returns — after the post has committed what the message did. paho-mqtt acknowledges
-on receipt unless told otherwise; aiomqtt 2 does not expose paho's manual
-acknowledgement yet (aiomqtt issue 345), so the link sets it on the paho client.
+Incoming messages are handed over in batches — all that one turn of the event loop
+read from the socket — and acknowledged to the broker (QoS 1 PUBACK) only after the
+handler returns, once the post has committed what the batch did (group commit: one
+transaction for many messages). paho-mqtt acknowledges on receipt unless told
+otherwise; aiomqtt 2 does not expose paho's manual acknowledgement yet (aiomqtt issue
+345), so the link sets it on the paho client. A handler that raises takes the
+connection down with it: nothing of the batch was acknowledged, and the broker
+delivers it all again on the next connection.
 
 The hot path stays off asyncio's task machinery: aiomqtt runs the connection (connect,
 subscribe, the socket in the event loop, disconnect), but each message is handled in
@@ -59,7 +63,8 @@ from hotline.live.store import PostStore
 
 log = logging.getLogger("hotline.mqtt")
 
-Handler = Callable[[str, bytes], None]
+#: takes a batch of inbox messages, ``(topic, payload)``, and commits what they did
+Handler = Callable[[Sequence[tuple[str, bytes]]], None]
 #: Small messages must leave at once: with Nagle's algorithm on, each hop of a round
 #: trip waits for the peer's delayed ACK (about 40 ms on Linux).
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -187,8 +192,9 @@ class MqttLink:
         client_id: stable across restarts (the broker keeps the session under it).
         inboxes: topics to subscribe to.
         store: the post's outbox.
-        handler: called for each message received, ``(topic, payload)``; the message
-            is acknowledged to the broker when it returns (the post has committed).
+        handler: called with the messages received in one turn of the event loop,
+            ``[(topic, payload), ...]``; they are acknowledged to the broker when it
+            returns (the post has committed).
         backoff: first and largest pause between reconnection attempts, seconds.
         tls: the post's certificate files, for an ``mqtts://`` broker.
 
@@ -239,6 +245,9 @@ class MqttLink:
         self._failures: dict[int, _Failure] = {}  # per node, until the first connection
         self._last_failure: _Failure | None = None
         self._decided = asyncio.Event()  # first connection made, or impossible
+        self._client: aiomqtt.Client | None = None  # while connected
+        self._arrived: list[paho.MQTTMessage] = []  # this turn's messages, not handled yet
+        self._turning = False  # `_turn` is scheduled
 
     async def run(self) -> None:
         """Stay connected until `stop`: connect, subscribe, flush, receive; repeat."""
@@ -266,7 +275,7 @@ class MqttLink:
                     attempt.over()
                     self.connections += 1
                     # what the session's queue brought in meanwhile is in the outbox too
-                    self._paho = connection
+                    self._paho, self._client = connection, client
                     self._unsent = deque(self.store.pending())
                     self._in_flight.clear()
                     for topic in self.inboxes:
@@ -283,7 +292,8 @@ class MqttLink:
                 self._node = (self._node + 1) % len(self.brokers)
             finally:
                 attempt.abandon()
-                self._paho = None
+                self._paho = self._client = None
+                self._arrived.clear()  # not acknowledged: the broker delivers them again
                 self.connected.clear()
                 self._wake()
             if self._stopping.is_set():
@@ -399,20 +409,46 @@ class MqttLink:
         async for _ in client.messages:
             pass
 
-    def _on_message(self, connection: paho.Client, _: object, message: paho.MQTTMessage) -> None:
+    def _on_message(self, _: paho.Client, __: object, message: paho.MQTTMessage) -> None:
+        # paho reads every packet the socket holds, then the loop runs `_turn`: the
+        # messages of one read are handled together
+        self._arrived.append(message)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._turning:
+            self._turning = True
+            asyncio.get_running_loop().call_soon(self._turn)
+
+    def _turn(self) -> None:
+        """Hand the turn's messages to the handler and acknowledge them once it returns;
+        without messages, commit the confirmations the turn brought."""
+        self._turning = False
+        arrived, self._arrived = self._arrived, []
+        connection, client = self._paho, self._client
+        if not arrived or connection is None or client is None:
+            # messages of a connection lost first are delivered again by the broker
+            if self.store.waiting:
+                with self.store.transaction():
+                    pass  # confirmed messages leave the outbox
+            return
         try:
-            self.handler(message.topic, bytes(message.payload))
-        except Exception:
-            # not acknowledged: the broker delivers it again on the next connection
-            log.exception("%s: handling a message on %s failed", self.client_id, message.topic)
-            raise
-        if message.qos > 0:  # the handler has committed: the broker may forget it
-            connection.ack(message.mid, message.qos)
+            self.handler([(m.topic, bytes(m.payload)) for m in arrived])
+        except Exception as exc:
+            # not acknowledged: the broker delivers them again on the next connection
+            log.exception("%s: handling %d message(s) failed", self.client_id, len(arrived))
+            if not client._disconnected.done():
+                client._disconnected.set_exception(exc)  # ends this connection
+            return
+        for message in arrived:
+            if message.qos > 0:  # the handler has committed: the broker may forget it
+                connection.ack(message.mid, message.qos)
 
     def _on_publish(self, _: paho.Client, __: object, mid: int, *___: object) -> None:
         number = self._in_flight.pop(mid, None)
         if number is not None:
-            self.store.confirmed(number)
+            self.store.confirmed(number)  # committed at the end of this turn
+            self._schedule()
             self.waiting.discard(number)
             if self._confirming is not None:
                 self._wake()

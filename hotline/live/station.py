@@ -264,7 +264,7 @@ class Station:
             message_ids=new_message_id,
             policy=policy,
             first_seq=self.store.first_seq(),
-            taken=self.store.taken,
+            taken=self.store.taken_before,
             track_changes=True,
             recall=None if keep_closed is None else self._recall,
         )
@@ -286,7 +286,7 @@ class Station:
                 client_id=client_id or f"hotline-{party}",
                 inboxes=sorted(self._channel_of),
                 store=self.store,
-                handler=self._on_message,
+                handler=self._on_messages,
                 backoff=backoff,
                 tls=tls,
             )
@@ -530,12 +530,23 @@ class Station:
         self._flush()
 
     def _on_message(self, topic: str, data: bytes) -> None:
-        self.copies_received += 1
-        now, channel = self.clock(), self._channel_of.get(topic)
-        events = self.endpoint.receive(data, now, channel=channel)
-        self._publish(events, now, Arrival(data, channel, events))
+        """Take one message from an inbox, as if it arrived alone."""
+        self._on_messages([(topic, data)])
+
+    def _on_messages(self, batch: Sequence[tuple[str, bytes]]) -> None:
+        """Take the messages one read from the broker brought, in one transaction."""
+        self.copies_received += len(batch)
+        endpoint, arrivals = self.endpoint, []
+        for topic, data in batch:
+            now, channel = self.clock(), self._channel_of.get(topic)
+            events = endpoint.receive(data, now, channel=channel)
+            arrivals.append(
+                Arrival(topic, data, channel, events, now, endpoint.outbox(), endpoint.changed())
+            )
+        self._publish(arrivals)
         if self.on_received is not None:
-            self.on_received(topic, data, events)
+            for arrival in arrivals:
+                self.on_received(arrival.topic, arrival.data, arrival.events)
 
     async def _timers(self) -> None:
         while not self._closing:
@@ -551,7 +562,7 @@ class Station:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
             now = self.clock()
-            self._publish(self.endpoint.on_timer(now), now)
+            self._publish([], self.endpoint.on_timer(now), now)
             self._keep_house(now)
 
     def _keep_house(self, now: float) -> None:
@@ -573,56 +584,84 @@ class Station:
             else:
                 self._headed = now
 
-    def _publish(self, events: list[Event], now: float, arrival: Arrival | None = None) -> None:
-        self._commit(now, arrival)
-        for event in events:
+    def _publish(
+        self, arrivals: Sequence[Arrival], events: Sequence[Event] = (), now: float = 0.0
+    ) -> None:
+        """Commit what the arrivals (or a timer, with its ``events`` at ``now``) did,
+        then hand over what happened."""
+        self._commit(arrivals, now)
+        for event in [e for a in arrivals for e in a.events] + list(events):
             self._events.put_nowait(event)
             if isinstance(event, Closed) and event.incident in self._open:
                 self._open.pop(event.incident)._settle()
         self._settle()
 
     def _flush(self) -> list[int]:
-        numbers = self._commit(self.clock())
+        numbers = self._commit([], self.clock())
         self._settle()
         return numbers
 
     def _posted(self) -> Posted:
         return Posted(self.link, self._flush())
 
-    def _commit(self, now: float, arrival: Arrival | None = None) -> list[int]:
-        """Keep what the last input did, in one transaction (see the module doc), then
-        hand the messages it caused to the link; returns their outbox numbers."""
+    def _commit(self, arrivals: Sequence[Arrival], now: float) -> list[int]:
+        """Keep what the arrivals, and the endpoint's calls since, did in one transaction
+        (see the module doc), then hand the messages caused to the link; returns the
+        outbox numbers of those the calls caused. The journal says it all in the order
+        it happened; each incident changed is stored once, as it stands."""
         outbox, changed = self.endpoint.outbox(), self.endpoint.changed()
-        if not (arrival or outbox or changed):
+        if not (arrivals or outbox or changed):
             return []
         queued: list[tuple[int, str, bytes]] = []
         journaled = len(self.journal)
+        latest: dict[str, Incident] = {}
         with self.store.transaction():
-            if arrival is not None:
-                for event in arrival.events:
-                    if isinstance(event, Received):
-                        self.store.take(event.envelope.id, now)
-                        if read_head(event.envelope.body, COUNTERSIGNS) is not None:
-                            self.countersigned += 1
-                self.recorder.received(arrival.data, arrival.channel, arrival.events, now)
-            self.recorder.transitions(changed)
-            for message in outbox:
-                self.recorder.sent(message, now)
-                self.store.used(message.envelope.sender, message.envelope.seq)
-                if self.on_sent is not None:
-                    self.on_sent(message)
-                for topic in message.topics:
-                    queued.append((self.store.queue(topic, message.data), topic, message.data))
-            for incident in changed:
-                self.store.save_incident(
-                    _record_key(incident), incident_record(incident), incident.is_open
-                )
-        if not changed and _head_traffic(arrival, outbox):
+            for arrival in arrivals:
+                self._took(arrival)
+                self._caused(arrival.changed, arrival.outbox, arrival.at, queued, latest)
+            numbers = self._caused(changed, outbox, now, queued, latest)
+            for key, incident in latest.items():
+                self.store.save_incident(key, incident_record(incident), incident.is_open)
+        if not latest and _head_traffic(arrivals, outbox):
             # heads and countersignatures alone are no growth to sign a head for
             self._head_entries += len(self.journal) - journaled
         self.copies_sent += len(queued)
         self.link.send(queued)
-        return [number for number, _, _ in queued]
+        return numbers
+
+    def _took(self, arrival: Arrival) -> None:
+        """Keep one message taken (in the current transaction)."""
+        for event in arrival.events:
+            if isinstance(event, Received):
+                self.store.take(event.envelope.id, arrival.at)
+                if read_head(event.envelope.body, COUNTERSIGNS) is not None:
+                    self.countersigned += 1
+        self.recorder.received(arrival.data, arrival.channel, arrival.events, arrival.at)
+
+    def _caused(
+        self,
+        changed: list[Incident],
+        outbox: list[Outgoing],
+        now: float,
+        queued: list[tuple[int, str, bytes]],
+        latest: dict[str, Incident],
+    ) -> list[int]:
+        """Journal one input's transitions and messages, put the messages in the outbox
+        (and in ``queued``), note the incidents to store; returns the outbox numbers."""
+        self.recorder.transitions(changed)
+        numbers = []
+        for message in outbox:
+            self.recorder.sent(message, now)
+            self.store.used(message.envelope.sender, message.envelope.seq)
+            if self.on_sent is not None:
+                self.on_sent(message)
+            for topic in message.topics:
+                number = self.store.queue(topic, message.data)
+                queued.append((number, topic, message.data))
+                numbers.append(number)
+        for incident in changed:
+            latest[_record_key(incident)] = incident
+        return numbers
 
     def _recall(self, incident_id: str) -> list[Incident]:
         """The views of ``incident_id`` the endpoint set aside, read back from the store."""
@@ -645,9 +684,13 @@ class Station:
 class Arrival(NamedTuple):
     """A message from the broker, and what the endpoint made of it."""
 
+    topic: str
     data: bytes
     channel: Channel | None
     events: list[Event]
+    at: float  # the post's clock when it was taken
+    outbox: list[Outgoing]  # the messages it caused
+    changed: list[Incident]  # the incidents it changed
 
 
 #: the kind `Unsent` gives journal heads and countersignatures
@@ -691,10 +734,11 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun if number == 1 else noun + 's'}"
 
 
-def _head_traffic(arrival: Arrival | None, outbox: list[Outgoing]) -> bool:
+def _head_traffic(arrivals: Sequence[Arrival], outbox: list[Outgoing]) -> bool:
     """Whether what a commit journals is only journal heads and countersignatures."""
     envelopes = [m.envelope for m in outbox]
-    if arrival is not None:
+    for arrival in arrivals:
+        envelopes += [m.envelope for m in arrival.outbox]
         received = [e.envelope for e in arrival.events if isinstance(e, Received)]
         if not received:
             return False  # a refused copy

@@ -9,25 +9,40 @@
 * its incidents, as records (`hotline.core.records`), so a restarted post carries on
   every open incident where it stopped: same deadlines, same answers awaited.
 
-A post handles each input — a message, a timer, a local decision — in one
-`transaction`: the message taken, the incidents it changed and the messages it causes
-are committed together or not at all (WAL journal). The broker's delivery is
-acknowledged only after that commit, so a post killed at any instant either never took
-the message (the broker delivers it again) or took it completely (the taken id refuses
-the copy the broker may still deliver).
+A post handles the inputs of one turn of its event loop — the messages one read from
+the socket brought, a timer, a local decision — in one `transaction`: the messages
+taken, the incidents they changed and the messages they cause are committed together or
+not at all (WAL journal). The broker's deliveries are acknowledged only after that
+commit, so a post killed at any instant either never took a message (the broker
+delivers it again) or took it completely (the taken id refuses the copy the broker may
+still deliver).
+
+Nothing is read on that path. The ids taken before this start are read once, when the
+store opens (ids taken since are the verifier's to remember); a message the broker
+confirms leaves the outbox in the next transaction, not in one of its own (a post
+killed in between publishes it once more at its next start: receivers refuse the copy
+by its id).
+
+The write-ahead log is checkpointed by a `Checkpointer` thread on a connection of its
+own, never by the post's commits: a checkpoint writes the log back into the database
+and waits for the disk, which on the event loop would stall every message behind it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
 from hotline.sqlite import connect, transaction
+
+log = logging.getLogger("hotline.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequence (station TEXT PRIMARY KEY, highest INTEGER NOT NULL);
@@ -52,9 +67,22 @@ class PostStore:
     def __init__(self, path: Path | str) -> None:
         self._db = connect(path)
         self._db.executescript(SCHEMA)
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # the `Checkpointer` does it
+        #: ids taken before this start, with when (`taken_before`)
+        self._taken_before: dict[bytes, float] = {
+            bytes(i): float(at) for i, at in self._db.execute("SELECT id, at FROM taken")
+        }
+        self._confirmed: set[int] = set()  # confirmed, to leave the outbox at the next commit
+        self._highest: dict[str, int] = {}  # sequence numbers used, to record at the next commit
+        self.checkpointer = None if str(path) == ":memory:" else Checkpointer(Path(path))
 
     def close(self) -> None:
-        """Close the database."""
+        """Commit what waits for the next transaction, and close the database."""
+        if self._confirmed or self._highest:
+            with self.transaction():
+                pass
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._db.close()
 
     @property
@@ -62,9 +90,32 @@ class PostStore:
         """The database (a live post keeps its journal in it too)."""
         return self._db
 
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
-        """Commit every write inside the block together, or none if it raises."""
-        return transaction(self._db)
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit every write inside the block together, or none if it raises; with them,
+        the confirmations and sequence numbers that waited for a commit."""
+        with transaction(self._db):
+            yield
+            self._write_waiting()
+
+    def _write_waiting(self) -> None:
+        if self._confirmed:
+            self._db.executemany(
+                "DELETE FROM outbox WHERE number = ?", [(n,) for n in self._confirmed]
+            )
+            self._confirmed.clear()
+        if self._highest:
+            self._db.executemany(
+                "INSERT INTO sequence (station, highest) VALUES (?, ?) ON CONFLICT (station) "
+                "DO UPDATE SET highest = MAX(highest, excluded.highest)",
+                list(self._highest.items()),
+            )
+            self._highest.clear()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether confirmations or sequence numbers wait for the next transaction."""
+        return bool(self._confirmed or self._highest)
 
     # -- sequence numbers -----------------------------------------------------------
 
@@ -74,19 +125,22 @@ class PostStore:
         return 1 if row[0] is None else int(row[0]) + 1
 
     def used(self, station: str, seq: int) -> None:
-        """Record that ``station`` used sequence number ``seq``."""
-        self._db.execute(
-            "INSERT INTO sequence (station, highest) VALUES (?, ?) "
-            "ON CONFLICT (station) DO UPDATE SET highest = MAX(highest, excluded.highest)",
-            (station, seq),
-        )
+        """Record that ``station`` used sequence number ``seq`` (written with the current
+        transaction: the highest of each station's numbers, once)."""
+        if seq > self._highest.get(station, 0):
+            self._highest[station] = seq
 
     # -- messages taken ------------------------------------------------------------
 
     def taken(self, message_id: bytes) -> bool:
-        """Whether a message with this id was already taken."""
+        """Whether a message with this id was already taken (reads the database)."""
         found = self._db.execute("SELECT 1 FROM taken WHERE id = ?", (message_id,)).fetchone()
         return found is not None
+
+    def taken_before(self, message_id: bytes) -> bool:
+        """Whether a message with this id was taken before this start (reads memory:
+        a post's verifier remembers the ids it takes itself)."""
+        return message_id in self._taken_before
 
     def take(self, message_id: bytes, at: float) -> None:
         """Remember a message as taken."""
@@ -95,25 +149,29 @@ class PostStore:
     def forget_before(self, at: float) -> int:
         """Forget ids taken before ``at`` (older messages fail the freshness check); a
         post does so as it runs (`hotline.live.station.Station`)."""
+        if self._taken_before:
+            self._taken_before = {i: t for i, t in self._taken_before.items() if t >= at}
         return self._db.execute("DELETE FROM taken WHERE at < ?", (at,)).rowcount
 
     # -- the outbox ----------------------------------------------------------------
 
     def queue(self, topic: str, data: bytes) -> int:
-        """Put a message in the outbox; returns its number."""
+        """Put a message in the outbox; returns its number (call it in a transaction)."""
         cursor = self._db.execute("INSERT INTO outbox (topic, data) VALUES (?, ?)", (topic, data))
         number = cursor.lastrowid
         assert number is not None
         return number
 
     def confirmed(self, number: int) -> None:
-        """The broker confirmed the message: it leaves the outbox."""
-        self._db.execute("DELETE FROM outbox WHERE number = ?", (number,))
+        """The broker confirmed the message: it leaves the outbox with the next
+        transaction (and `pending` leaves it out at once)."""
+        self._confirmed.add(number)
 
     def pending(self) -> list[tuple[int, str, bytes]]:
         """Messages still to publish, oldest first."""
         rows = self._db.execute("SELECT number, topic, data FROM outbox ORDER BY number")
-        return [(int(n), str(t), bytes(d)) for n, t, d in rows]
+        gone = self._confirmed
+        return [(int(n), str(t), bytes(d)) for n, t, d in rows if n not in gone]
 
     # -- incidents -----------------------------------------------------------------
 
@@ -138,3 +196,55 @@ class PostStore:
             query += " WHERE open"
         rows = self._db.execute(query + " ORDER BY rowid", parameters)
         return [msgpack.unpackb(bytes(row[0]), raw=False) for row in rows]
+
+
+class Checkpointer:
+    """Checkpoints a database's write-ahead log from a thread, off its writer's path.
+
+    The writer's connection stops checkpointing by itself (``wal_autocheckpoint=0``);
+    this thread opens a connection of its own and runs a PASSIVE checkpoint every
+    ``every`` seconds while the log has grown: it copies what no reader needs any more
+    into the database and never blocks the writer, which starts the log over once a
+    checkpoint has copied all of it.
+
+    Args:
+        path: the database file.
+        every: seconds between checkpoints.
+    """
+
+    def __init__(self, path: Path, every: float = 0.5) -> None:
+        self.path, self.every = path, every
+        self.checkpoints = 0  # how many copied frames back into the database
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"checkpoint {path.name}")
+        self._thread.daemon = True  # a post killed without closing leaves a log: SQLite
+        self._thread.start()  # reads it back at the next start
+
+    def stop(self) -> None:
+        """Stop the thread, after one last checkpoint."""
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            db = sqlite3.connect(str(self.path), isolation_level=None)
+        except sqlite3.Error as exc:  # the writer keeps working; its log grows
+            log.warning("%s: cannot checkpoint its write-ahead log: %s", self.path, exc)
+            return
+        try:
+            while True:
+                stopping = self._stopping.wait(self.every)
+                self._checkpoint(db)
+                if stopping:
+                    return
+        finally:
+            db.close()
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        try:
+            _, _, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:  # busy or locked: the next one will do
+            log.debug("%s: checkpoint skipped: %s", self.path, exc)
+            return
+        if copied > 0:
+            self.checkpoints += 1
