@@ -2,10 +2,14 @@
 
     python benchmarks/codec.py [--messages N] [--rounds R]
 
-sign+encode  = StationKey.sign(envelope): encode the envelope, sign, wrap [env, kid, sig]
-raw sign     = Ed25519PrivateKey.sign(envelope_bytes)
+sign+encode   = StationKey.sign(envelope): encode the envelope, sign, wrap [env, kid, sig]
+raw sign      = libsodium's crypto_sign(envelope_bytes, secret)[:64], as hotline calls it
 verify+decode = Verifier.verify(data, now): every verification step, replay memory included
-raw verify   = Ed25519PublicKey.verify(signature, envelope_bytes)
+raw verify    = libsodium's crypto_sign_open(signature + envelope_bytes, public_key)
+
+The raw baselines are the library hotline signs and verifies with (PyNaCl's bindings to
+libsodium, the faster on the same bytes: benchmarks/ed25519.py); OpenSSL's, through
+`cryptography`, is measured beside them for reference and counts in no ratio.
 
 Each round times all N messages once per variant, interleaving the variants so machine
 noise hits them alike; the best round of each counts. Ratios are ours / raw throughput.
@@ -18,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
 
 import hotline
 from hotline.core.keyring import Keyring, TrustedKey
@@ -77,7 +82,8 @@ def main() -> None:
 
     print(f"hotline {hotline.__version__}, {build()}")
     key = StationKey(bytes(range(32)), "US-CAOC")
-    raw_private = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    raw_public, raw_secret = crypto_sign_seed_keypair(bytes(range(32)))
+    openssl_private = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     keyring = Keyring(
         [
             TrustedKey(
@@ -88,7 +94,7 @@ def main() -> None:
             )
         ]
     )
-    raw_public = raw_private.public_key()
+    openssl_public = openssl_private.public_key()
     batch = envelopes(args.messages)
     encoded = [encode_envelope(envelope) for envelope in batch]
     signed = [key.sign(envelope) for envelope in batch]
@@ -101,7 +107,11 @@ def main() -> None:
 
     def sign_raw() -> None:
         for data in encoded:
-            raw_private.sign(data)
+            crypto_sign(data, raw_secret)[:64]
+
+    def sign_openssl() -> None:
+        for data in encoded:
+            openssl_private.sign(data)
 
     def verify_ours() -> None:
         verifier = Verifier(keyring)  # fresh: each round must not count as a replay
@@ -110,19 +120,26 @@ def main() -> None:
 
     def verify_raw() -> None:
         for part in parts:
-            raw_public.verify(part.signature, part.envelope_bytes)
+            crypto_sign_open(part.signature + part.envelope_bytes, raw_public)
+
+    def verify_openssl() -> None:
+        for part in parts:
+            openssl_public.verify(part.signature, part.envelope_bytes)
 
     times = best(
         args.rounds,
         {
             "sign+encode": sign_ours,
             "raw sign": sign_raw,
+            "OpenSSL sign": sign_openssl,
             "verify+decode": verify_ours,
             "raw verify": verify_raw,
+            "OpenSSL verify": verify_openssl,
         },
     )
     count = args.messages
     print(f"{count} messages of {size:.0f} bytes, best of {args.rounds} rounds")
+    print("raw: libsodium (PyNaCl), as hotline calls it; OpenSSL (cryptography) for reference")
     print(f"{'variant':<15}{'msgs/s':>12}{'us/msg':>10}")
     for name, seconds in times.items():
         print(f"{name:<15}{count / seconds:>12,.0f}{seconds / count * 1e6:>10.2f}")

@@ -1,13 +1,15 @@
 """A second verifier, written from protocol/PROTOCOL.md alone.
 
-It shares no code with ``hotline``: its own msgpack decoder (section 4), PyNaCl
-(libsodium) for Ed25519 (section 2.1), and the steps of section 6.1 in their order. The
-agreement tests run it beside hotline's verifier on the vectors and on many mutated
-messages: where the two give different reason codes, either the text leaves a choice
-open or one of them does not follow it.
+It shares no code with ``hotline``: its own msgpack decoder (section 4), the rules of
+section 2.1 as written there with `cryptography` (OpenSSL) for the Ed25519 equation, and
+the steps of section 6.1 in their order. The agreement tests run it beside hotline's
+verifier on the vectors and on many mutated messages: where the two give different
+reason codes, either the text leaves a choice open or one of them does not follow it.
 
-Only the standard library and PyNaCl are used, so that nothing of hotline's decoding
-(msgpack-python's hooks and limits) can leak in.
+Only the standard library and `cryptography` are used, so that nothing of hotline's
+decoding (msgpack-python's hooks and limits) can leak in. hotline verifies with
+libsodium; the equation is checked here by OpenSSL so that the spec's signature rule is
+held against a second implementation of it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-import nacl.exceptions
-import nacl.signing
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MAX_MESSAGE_BYTES: Final = 65_536
 MAX_NESTED_CONTAINERS: Final = 1024
@@ -442,6 +444,49 @@ def _check_values(fields: Mapping[object, Any]) -> None:
     _kind_rule(kind, fields["body"])
 
 
+# -- Section 2.1: signature verification ----------------------------------------------
+
+#: L, the order of the base point.
+GROUP_ORDER: Final = 2**252 + 27742317777372353535851937790883648493
+FIELD_PRIME: Final = 2**255 - 19
+_SMALL_ORDER_HEX: Final = (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+)
+#: The seven small-order encodings, each also with its top bit (in the last byte) set.
+SMALL_ORDER: Final = frozenset(
+    encoding
+    for text in _SMALL_ORDER_HEX
+    for encoding in (
+        bytes.fromhex(text),
+        bytes.fromhex(text[:-2]) + bytes([int(text[-2:], 16) | 0x80]),
+    )
+)
+
+
+def signature_is_good(public_key: bytes, envelope_bytes: bytes, signature: bytes) -> bool:
+    """Rules 1 to 4 of section 2.1, in their order. OpenSSL's Ed25519 verification is
+    cofactorless, so it is rule 4 (and refuses a key that is no point of the curve)."""
+    r, s = signature[:32], int.from_bytes(signature[32:], "little")
+    if s >= GROUP_ORDER:
+        return False
+    if r in SMALL_ORDER:
+        return False
+    y = int.from_bytes(public_key, "little") & ((1 << 255) - 1)
+    if y >= FIELD_PRIME or public_key in SMALL_ORDER:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, envelope_bytes)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 # -- Section 6: verification -----------------------------------------------------------
 
 
@@ -488,10 +533,8 @@ class SpecVerifier:
             raise Rejected("key-expired")
         if channel is not None and channel not in key.channels:
             raise Rejected("key-not-for-channel")
-        try:
-            nacl.signing.VerifyKey(key.public_key).verify(envelope_bytes, signature)
-        except (nacl.exceptions.BadSignatureError, ValueError):
-            raise Rejected("bad-signature") from None
+        if not signature_is_good(key.public_key, envelope_bytes, signature):
+            raise Rejected("bad-signature")
         fields = check_envelope(decode(envelope_bytes))
         if fields["ch"] not in key.channels:
             raise Rejected("key-not-for-channel")

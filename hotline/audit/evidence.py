@@ -124,8 +124,8 @@ def check_message(data: bytes, keyring: Keyring) -> tuple[Envelope, bytes, str]:
         RejectedMessage: the first check that failed.
     """
     parts = split_signed(data, MAX_MESSAGE_BYTES)
-    key, public = keyring.lookup(parts.key_id)
-    check_signature(public, parts, key.public_key)
+    key = keyring.lookup(parts.key_id)
+    check_signature(key.public_key, parts)
     envelope = decode_envelope(parts.envelope_bytes)
     if envelope.sender != key.station:
         raise JournalError(f"signed by {key.station}'s key but claims to be from {envelope.sender}")
@@ -422,8 +422,8 @@ def _check_statement(path: Path, statement: tuple[bytes, bytes], keyring: Keyrin
     signed, digest_of_evidence = statement
     try:
         parts = split_signed(signed, MAX_MESSAGE_BYTES)
-        key, public = keyring.lookup(parts.key_id)
-        check_signature(public, parts, key.public_key)
+        key = keyring.lookup(parts.key_id)
+        check_signature(key.public_key, parts)
     except RejectedMessage as exc:
         raise JournalError(f"{path}: the bundle's statement does not verify ({exc})") from None
     if parts.envelope_bytes != STATEMENT_PREFIX + digest_of_evidence:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from hotline.core.errors import KeyringError, Reason, UntrustedKey
 from hotline.core.names import Channel, check_station_id
 from hotline.core.signing import PUBLIC_KEY_BYTES, key_id_of
@@ -85,33 +83,31 @@ class Keyring:
     __slots__ = ("_entries",)
 
     def __init__(self, keys: Iterable[TrustedKey] = ()) -> None:
-        self._entries: dict[bytes, tuple[TrustedKey, Ed25519PublicKey]] = {}
+        self._entries: dict[bytes, TrustedKey] = {}
         for index, key in enumerate(keys):
             if key.key_id in self._entries:
                 raise KeyringError("keyring", f"keys[{index}]", f"duplicate key {key.key_id.hex()}")
-            public = Ed25519PublicKey.from_public_bytes(key.public_key)
-            self._entries[key.key_id] = (key, public)
+            self._entries[key.key_id] = key
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[TrustedKey]:
-        return (key for key, _ in self._entries.values())
+        return iter(self._entries.values())
 
     def __contains__(self, key_id: object) -> bool:
         return key_id in self._entries
 
     def get(self, key_id: bytes) -> TrustedKey | None:
         """The trusted key with this id, or None."""
-        entry = self._entries.get(key_id)
-        return None if entry is None else entry[0]
+        return self._entries.get(key_id)
 
-    def lookup(self, key_id: bytes) -> tuple[TrustedKey, Ed25519PublicKey]:
-        """The trusted key and its loaded public key; `UntrustedKey` if unknown."""
-        entry = self._entries.get(key_id)
-        if entry is None:
+    def lookup(self, key_id: bytes) -> TrustedKey:
+        """The trusted key with this id; `UntrustedKey` if unknown."""
+        key = self._entries.get(key_id)
+        if key is None:
             raise UntrustedKey(Reason.UNKNOWN_KEY, f"key {key_id.hex()} is not in the keyring")
-        return entry
+        return key
 
     def with_key(self, key: TrustedKey) -> Keyring:
         """A keyring with ``key`` added (`KeyringError` if its id is present)."""
@@ -135,7 +131,7 @@ class Keyring:
         """
         if key_id not in self._entries:
             raise KeyError(key_id.hex())
-        current = self._entries[key_id][0].revoked_at
+        current = self._entries[key_id].revoked_at
         when = at if current is None else min(current, at)
         return Keyring(
             replace(key, revoked_at=when) if key.key_id == key_id else key for key in self

@@ -35,9 +35,10 @@ The guarantee assumes ``now`` does not run backwards between calls.
 
 The signature rule is libsodium's (PROTOCOL.md 2.1): the cofactorless equation, with S
 below the group order and neither the public key nor R one of the small-order points.
-OpenSSL, which `cryptography` uses, checks S and the equation but not the points, so
-`hotline.core.signing.check_signature` makes those checks before it runs: without them
-a small-order key left in a keyring would accept a forged signature over any message.
+`hotline.core.signing.check_signature` verifies with libsodium and makes the point and
+S checks itself first, so the rule holds even under a libsodium built without them:
+without them a small-order key left in a keyring would accept a forged signature over
+any message.
 """
 
 from __future__ import annotations
@@ -176,13 +177,13 @@ class Verifier:
         check_time(now)
         policy = self.policy
         parts = split_signed(data, policy.max_message_bytes)
-        key, public_key = self.keyring.lookup(parts.key_id)
+        key = self.keyring.lookup(parts.key_id)
         key.check_usable(now)
         if channel is not None and channel not in key.channels:
             raise UntrustedKey(
                 R.KEY_NOT_FOR_CHANNEL, f"key of {key.station} not allowed on {channel}"
             )
-        check_signature(public_key, parts, key.public_key)
+        check_signature(key.public_key, parts)
         envelope = decode_envelope(parts.envelope_bytes)
         if envelope.channel not in key.channels:
             raise UntrustedKey(
