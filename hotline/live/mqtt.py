@@ -44,6 +44,7 @@ import contextlib
 import logging
 import random
 import re
+import select
 import socket
 import ssl
 from collections import deque
@@ -65,6 +66,8 @@ log = logging.getLogger("hotline.mqtt")
 
 #: takes a batch of inbox messages, ``(topic, payload)``, and commits what they did
 Handler = Callable[[Sequence[tuple[str, bytes]]], None]
+#: the most inbox messages taken in one transaction
+BATCH = 64
 #: Small messages must leave at once: with Nagle's algorithm on, each hop of a round
 #: trip waits for the peer's delayed ACK (about 40 ms on Linux).
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -423,9 +426,12 @@ class MqttLink:
     def _turn(self) -> None:
         """Hand the turn's messages to the handler and acknowledge them once it returns;
         without messages, commit the confirmations the turn brought."""
+        connection, client = self._paho, self._client
+        if self._arrived and connection is not None and client is not None:
+            self._read_on(connection, client)
         self._turning = False
         arrived, self._arrived = self._arrived, []
-        connection, client = self._paho, self._client
+        connection, client = self._paho, self._client  # reading may have lost it
         if not arrived or connection is None or client is None:
             # messages of a connection lost first are delivered again by the broker
             if self.store.waiting:
@@ -443,6 +449,23 @@ class MqttLink:
         for message in arrived:
             if message.qos > 0:  # the handler has committed: the broker may forget it
                 connection.ack(message.mid, message.qos)
+
+    def _read_on(self, connection: paho.Client, client: aiomqtt.Client) -> None:
+        """Read the packets already waiting in the socket, up to `BATCH` messages.
+
+        paho reads one packet each time the socket turns readable while nothing it
+        sent awaits an answer, so messages that arrived together would be handled one
+        loop turn, and one commit, each.
+        """
+        sock = connection.socket()
+        while sock is not None and len(self._arrived) < BATCH and _readable(sock):
+            try:
+                if connection.loop_read() != paho.MQTT_ERR_SUCCESS:
+                    return  # paho has closed the connection and said why
+            except Exception as exc:  # what aiomqtt's own reader does with it
+                if not client._disconnected.done():
+                    client._disconnected.set_exception(exc)
+                return
 
     def _on_publish(self, _: paho.Client, __: object, mid: int, *___: object) -> None:
         number = self._in_flight.pop(mid, None)
@@ -486,6 +509,14 @@ class MqttLink:
                 return
             unsent.popleft()
             self._in_flight[info.mid] = number
+
+
+def _readable(sock: Any) -> bool:
+    """Whether a socket has bytes to read now (decrypted ones, for TLS)."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending() > 0:
+        return True
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,108 @@
+"""Group commit keeps the durability promise: a post killed (SIGKILL) in the middle of a
+batch, with part of the batch written and nothing of it committed, loses no message
+and takes none twice once started again on the same store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hotline.audit.evidence import verify_journal
+from hotline.audit.journal import read_entries
+from hotline.core.events import NoticeReceived, Rejected
+from hotline.core.heads import INCIDENT_SUFFIX
+from hotline.core.incident import Notice
+from hotline.core.names import Channel, Precedence
+from hotline.live.store import PostStore
+from hotline.testing import Mosquitto
+from tests.conftest import REPO
+from tests.posts import DOCTRINE, post
+
+pytestmark = pytest.mark.broker
+NOTICES = 12
+
+
+async def _line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    text = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+    assert text, f"RU's post ended: {process.stderr.read() if process.stderr else ''}"
+    return text.strip()
+
+
+@pytest.mark.asyncio
+async def test_a_post_killed_in_the_middle_of_a_batch_loses_nothing_and_takes_nothing_twice(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    store = tmp_path / "ru.db"
+    async with post("RU", mosquitto, store):
+        pass  # RU's session at the broker: what is sent while RU is away waits for it
+    async with post("US", mosquitto) as us:
+        handles = [
+            await us.notify(
+                channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
+            )
+            for _ in range(NOTICES)
+        ]
+        assert await us.flushed(10), "the broker holds every notice for RU"
+        # RU comes back: the broker hands it the twelve at once, and it dies in a batch
+        ru = subprocess.Popen(
+            [sys.executable, "-m", "tests.killed_mid_batch", mosquitto.url, str(store)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert await _line(ru) == "ready"
+            batches = []  # the sizes of the batches RU began, the last the one it died in
+            while (said := await _line(ru)) != "killing":
+                batches.append(int(said.split()[1]))
+            committed = sum(batches[:-1])
+            assert ru.wait(timeout=10) == -9
+        finally:
+            if ru.poll() is None:
+                ru.kill()
+        # what the batches before it did is kept; nothing of the batch it died in
+        kept = PostStore(store)
+        try:
+            assert len(kept.incident_records()) == committed < NOTICES
+        finally:
+            kept.close()
+        verify_journal(store)  # the chain holds up to the last commit
+        # started again, RU is handed every notice exactly once
+        refused: list[Rejected] = []
+        async with post("RU", mosquitto, store) as again:
+            handed: Counter[str] = Counter()
+            async with asyncio.timeout(20):
+                async for event in again.events():
+                    if isinstance(event, Rejected):
+                        refused.append(event)  # a copy of a message taken before the kill
+                    if isinstance(event, NoticeReceived):
+                        handed[event.incident.id] += 1
+                        await again.acknowledge(event.incident.id, channel=Channel.AIR)
+                        if len(handed) == NOTICES:
+                            break
+            outcomes = [await h.outcome(timeout=10) for h in handles]
+        assert handed == Counter({h.id: 1 for h in handles})
+        assert outcomes == ["acknowledged"] * NOTICES
+        assert all(h.incident.attempts == 1 for h in handles)
+        assert all(r.reason == "replay" for r in refused)
+    taken = Counter(
+        e.incident
+        for e in read_entries(store)
+        if e.kind == "received" and e.incident and not e.incident.endswith(INCIDENT_SUFFIX)
+    )  # the posts' journal heads, exchanged as they go, are not notices
+    assert taken == Counter({h.id: 1 for h in handles}), "each notice taken once"
+    views = PostStore(store)
+    try:
+        assert len(views.incident_records()) == NOTICES
+    finally:
+        views.close()
+    assert DOCTRINE[Channel.AIR].stations["RU"] == "RU-HMEIMIM"
