@@ -116,9 +116,7 @@ def main() -> None:
     for name, seconds in times.items():
         operation = name.split()[0]
         speedup = times[f"{operation} cryptography"] / seconds
-        print(
-            f"{name:<24}{count / seconds:>10,.0f}{seconds / count * 1e6:>10.2f}{speedup:>17.2f}x"
-        )
+        print(f"{name:<24}{count / seconds:>10,.0f}{seconds / count * 1e6:>10.2f}{speedup:>17.2f}x")
     sign_speedup = times["sign cryptography"] / times["sign nacl.bindings"]
     verify_speedup = times["verify cryptography"] / times["verify nacl.bindings"]
     print(f"RESULT ed25519_sign_speedup {sign_speedup:.3f} ratio")
