@@ -3,15 +3,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The hot modules, compiled with mypyc (C extensions from the typed sources) into a
-# separate tree: used only when asked (PYTHONPATH=build/compiled), so a stale build can
-# never shadow edited sources. hotline runs the same, pure or compiled.
+# `make demo` installs the package as a user does (`pip install .`): hatch_build.py
+# compiles the hot modules (pyproject.toml lists them) with mypyc when a C compiler is
+# found. `make test` installs it editable, which is always pure Python, and also runs the
+# suite against a compiled copy of the tree (build/compiled, used only when asked with
+# PYTHONPATH, so a stale build never shadows edited sources). The benchmarks run on a
+# wheel installed in a virtualenv of their own (build/bench), as a user has it.
 COMPILED := build/compiled
+BENCH := build/bench
 SOURCES := $(shell find hotline -name '*.py' -o -name '*.toml')
-HOT_MODULES := $(filter-out hotline/core/__init__.py,$(wildcard hotline/core/*.py)) \
-	hotline/sim/kernel.py hotline/sim/exercise.py hotline/sim/responders.py \
-	hotline/sim/distributions.py hotline/sim/durations.py hotline/sim/timeline.py \
-	hotline/geo/agreed.py hotline/geo/frame.py
 
 .PHONY: demo wire-demo test test-slow compile bench vectors states docs clean check-mosquitto
 
@@ -19,13 +19,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml hatch_build.py $(SOURCES) | $(BIN)/python
+	@echo "== installing hotline as a user does: the hot modules are compiled with mypyc"
+	@echo "== when a C compiler is found (about a minute), pure Python otherwise"
+	rm -f $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet .
+	$(BIN)/hotline --version
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	rm -f $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(VENV)/.installed $@
+	touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/hotline exercise run examples/tutorial.toml --timeline
@@ -34,18 +39,17 @@ demo: $(VENV)/.installed
 wire-demo: $(VENV)/.installed
 	@PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/wire_demo.sh
 
-$(COMPILED)/.built: $(VENV)/.installed-dev $(SOURCES) pyproject.toml
-	rm -rf $(COMPILED) && mkdir -p $(COMPILED)
-	tar --exclude=__pycache__ -cf - hotline | tar -xf - -C $(COMPILED)
-	cd $(COMPILED) && $(CURDIR)/$(BIN)/mypyc --config-file $(CURDIR)/pyproject.toml $(HOT_MODULES) > mypyc.log 2>&1 \
-	  || { tail -30 mypyc.log; exit 1; }
+$(COMPILED)/.built: $(VENV)/.installed-dev $(SOURCES) pyproject.toml hatch_build.py
+	@echo "== compiling the hot modules with mypyc into $(COMPILED) for the suite's"
+	@echo "== compiled run (about a minute; the log is $(COMPILED)/mypyc.log)"
+	$(BIN)/python hatch_build.py $(COMPILED)
 	touch $@
 
 compile: $(COMPILED)/.built
 
 test: $(VENV)/.installed-dev check-mosquitto $(COMPILED)/.built
-	$(BIN)/ruff check hotline tests benchmarks examples
-	$(BIN)/ruff format --check hotline tests benchmarks examples
+	$(BIN)/ruff check hotline tests benchmarks examples hatch_build.py
+	$(BIN)/ruff format --check hotline tests benchmarks examples hatch_build.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	@echo "== the suite against the mypyc-compiled build: everything but the broker tests,"
@@ -63,20 +67,29 @@ check-mosquitto:
 	  echo "mosquitto is not installed: broker tests will fail."; \
 	  echo "Install it with: apt-get install mosquitto"; exit 1; }
 
-bench: $(VENV)/.installed-dev $(COMPILED)/.built
-	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/codec.py
-	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sim.py
-	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/sweep.py
-	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/live.py
-	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/proxy.py
+$(BENCH)/.installed: pyproject.toml hatch_build.py $(SOURCES)
+	@echo "== installing hotline into $(BENCH) as a user does (compiled where it can be)"
+	rm -rf $(BENCH) && $(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH)/bin/python -m pip install --quiet '.[dev]'
+	$(BENCH)/bin/hotline --version
+	touch $@
 
-vectors: $(VENV)/.installed
+bench: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/ed25519.py
+	$(BENCH)/bin/python benchmarks/codec.py
+	$(BENCH)/bin/python benchmarks/sim.py
+	$(BENCH)/bin/python benchmarks/sweep.py
+	$(BENCH)/bin/python benchmarks/live.py
+	$(BENCH)/bin/python benchmarks/proxy.py
+
+vectors: $(VENV)/.installed-dev
 	$(BIN)/hotline vectors generate protocol/vectors
 
-states: $(VENV)/.installed
+states: $(VENV)/.installed-dev
 	$(BIN)/hotline states -o protocol/states.md
 
-docs: $(VENV)/.installed states
+docs: $(VENV)/.installed-dev states
 	$(BIN)/hotline schema scenario --markdown > docs/scenarios.md
 
 clean:
