@@ -567,6 +567,19 @@ async def posts(bench: Bench, tag: str) -> AsyncIterator[tuple[Station, Station]
 
 
 @contextlib.asynccontextmanager
+async def reading(post: Station) -> AsyncIterator[None]:
+    """Read ``post``'s events, as an application does, answering none: an originator's
+    events (each message it receives) would otherwise pile up in its queue."""
+    task = asyncio.create_task(drained(post))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def acknowledging(post: Station, clocked: Clocked | None = None) -> AsyncIterator[None]:
     """``post`` acknowledges every notice it receives, as soon as it comes."""
 
@@ -636,6 +649,7 @@ async def compare(args: argparse.Namespace, broker: Mosquitto, directory: Path) 
         echo_pair(broker, "signed", directory) as signed,
         posts(Bench(broker, directory, args.store, args.seconds), "main") as (us, ru),
         acknowledging(ru, clocked),
+        reading(us),
     ):
         clocked.handler(us)
         clocked.handler(ru)
@@ -909,6 +923,7 @@ async def many_posts(bench: Bench, pairs: int, trips: int) -> tuple[Run, float]:
         for index in range(pairs):
             us, ru = await stack.enter_async_context(posts(bench, f"pair{index:02d}"))
             await stack.enter_async_context(acknowledging(ru))
+            await stack.enter_async_context(reading(us))
             senders.append(notify_ack(us))
         starting = time.perf_counter() - started
         seconds = bench.seconds

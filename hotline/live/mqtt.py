@@ -47,6 +47,7 @@ import re
 import select
 import socket
 import ssl
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,10 @@ log = logging.getLogger("hotline.mqtt")
 Handler = Callable[[Sequence[tuple[str, bytes]]], None]
 #: the most inbox messages taken in one transaction
 BATCH = 64
+#: seconds a broker's confirmation may wait for a commit of its own, when no message
+#: comes to take it along: until then a restart would publish the message again, and
+#: its recipients refuse the copy as a replay
+CONFIRMATIONS_WAIT = 1.0
 #: Small messages must leave at once: with Nagle's algorithm on, each hop of a round
 #: trip waits for the peer's delayed ACK (about 40 ms on Linux).
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
@@ -251,6 +256,7 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None  # while connected
         self._arrived: list[paho.MQTTMessage] = []  # this turn's messages, not handled yet
         self._turning = False  # `_turn` is scheduled
+        self._committing: asyncio.TimerHandle | None = None  # confirmations' own commit
 
     async def run(self) -> None:
         """Stay connected until `stop`: connect, subscribe, flush, receive; repeat."""
@@ -279,6 +285,7 @@ class MqttLink:
                     self.connections += 1
                     # what the session's queue brought in meanwhile is in the outbox too
                     self._paho, self._client = connection, client
+                    _TurnWriter(client)
                     self._unsent = deque(self.store.pending())
                     self._in_flight.clear()
                     for topic in self.inboxes:
@@ -433,11 +440,7 @@ class MqttLink:
         arrived, self._arrived = self._arrived, []
         connection, client = self._paho, self._client  # reading may have lost it
         if not arrived or connection is None or client is None:
-            # messages of a connection lost first are delivered again by the broker
-            if self.store.waiting:
-                with self.store.transaction():
-                    pass  # confirmed messages leave the outbox
-            return
+            return  # messages of a connection lost first are delivered again by the broker
         try:
             self.handler([(m.topic, bytes(m.payload)) for m in arrived])
         except Exception as exc:
@@ -470,11 +473,21 @@ class MqttLink:
     def _on_publish(self, _: paho.Client, __: object, mid: int, *___: object) -> None:
         number = self._in_flight.pop(mid, None)
         if number is not None:
-            self.store.confirmed(number)  # committed at the end of this turn
-            self._schedule()
+            self.store.confirmed(number)  # leaves the outbox with the next commit
+            if self._committing is None:
+                self._committing = asyncio.get_running_loop().call_later(
+                    CONFIRMATIONS_WAIT, self._commit_confirmations
+                )
             self.waiting.discard(number)
             if self._confirming is not None:
                 self._wake()
+
+    def _commit_confirmations(self) -> None:
+        """Commit the confirmations no message's transaction took along meanwhile."""
+        self._committing = None
+        if self.store.waiting and not self.store.closed:
+            with self.store.transaction():
+                pass
 
     def stop(self) -> None:
         """Ask `run` to disconnect cleanly and return."""
@@ -509,6 +522,48 @@ class MqttLink:
                 return
             unsent.popleft()
             self._in_flight[info.mid] = number
+
+
+class _TurnWriter:
+    """Writes what paho queues once per turn of the loop, from the loop itself.
+
+    aiomqtt has paho ask for the socket to be watched for writing after each packet it
+    queues (`call_soon_threadsafe`, then `add_writer` and `remove_writer`: system calls
+    and a turn of the loop per packet). On the loop's own thread, this writes the turn's
+    packets at the end of the turn instead, and leaves the watching to aiomqtt only when
+    the socket is full or the call comes from another thread (paho's CONNECT).
+    """
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._client = client
+        self._connection = connection = client._client
+        self._watch = connection.on_socket_register_write  # aiomqtt's
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._due = False
+        connection.on_socket_register_write = self._register
+
+    def _register(self, connection: paho.Client, userdata: Any, sock: Any) -> None:
+        if self._watch is not None and threading.get_ident() != self._thread:
+            self._watch(connection, userdata, sock)
+        elif not self._due:
+            self._due = True
+            self._loop.call_soon(self._write, userdata, sock)
+
+    def _write(self, userdata: Any, sock: Any) -> None:
+        self._due = False
+        connection = self._connection
+        current = connection.socket()
+        if current is None or current is not sock:
+            return  # closed meanwhile: the next connection publishes the outbox again
+        try:
+            connection.loop_write()
+        except Exception as exc:  # what aiomqtt's own writer does with it
+            if not self._client._disconnected.done():
+                self._client._disconnected.set_exception(exc)
+            return
+        if connection.want_write() and self._watch is not None:
+            self._watch(connection, userdata, current)  # full: the rest when it drains
 
 
 def _readable(sock: Any) -> bool:

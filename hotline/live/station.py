@@ -11,8 +11,10 @@ broker go to the endpoint, its outbox goes to the broker, and a timer task calls
 `on_timer` at each deadline. The protocol decisions stay with you: answer a
 `NoticeReceived` from `events()` with `acknowledge`, `standby` or `dispute`.
 
-With a ``store`` file, a post survives being killed: each input is committed in one
-transaction (message taken, incidents changed, messages caused), and a post started
+With a ``store`` file, a post survives being killed: the messages one read from the
+broker brings are taken in one transaction (messages taken, incidents changed, messages
+caused, journal entries) and acknowledged to the broker once it commits, each call in
+one of its own, and a post started
 again on the same file carries on its incidents where they stood — `handle(id)` gives
 back the handle of an incident it originated before, and `events()` hands the
 application again, as `NoticeReceived`, every notice still waiting for its answer.
@@ -22,12 +24,17 @@ what it sent: the returned `Posted` says whether it has, and `Posted.sent` waits
 Without a store file, the outbox dies with the post: closing waits ``linger`` seconds for
 the broker, then raises `UnsentMessages` naming what would be lost, so that no caller
 believes an answer left when it did not.
+
+The first post a process starts moves the objects the process holds by then (modules,
+classes, restored incidents) out of the cyclic garbage collector's view (`gc.freeze`):
+a full collection then scans only what came after, which keeps its pauses short.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import defaultdict
@@ -179,11 +186,13 @@ class Station:
         journal: a file for the post's journal (`hotline.audit.journal`: every message
             sent, received and rejected, every transition). By default the journal
             lives in the store, and each entry commits with what it records.
-        keep_closed: clock seconds a closed incident stays in memory (default ten
-            minutes). After that only the store holds it, and it is read back when a
-            message or a call names it again, so a post running for months holds its
-            open incidents and the recent ones, not all it ever had. None keeps every
-            incident in memory (live exercises do, to report them all).
+        keep_closed: clock seconds a closed incident stays in memory (default one).
+            After that only the store holds it, and it is read back when a message or
+            a call names it again, so a post running for months holds its open
+            incidents, not all it ever had. Kept incidents are objects the garbage
+            collector scans: at hundreds of incidents a second, minutes of them make
+            its full collections last a tenth of a second and more (benchmarks/live.py).
+            None keeps every incident in memory (live exercises do, to report them all).
         head_every: clock seconds between the journal heads the post signs to the
             other parties, for them to countersign (`sign_head`; default five
             minutes, while the journal grows), and once more when it stops. None:
@@ -226,7 +235,7 @@ class Station:
         client_id: str | None = None,
         tls: TlsFiles | None = None,
         journal: Path | str | None = None,
-        keep_closed: float | None = 600.0,
+        keep_closed: float | None = 1.0,
         head_every: float | None = 300.0,
         connect_timeout: float = 10.0,
         backoff: tuple[float, float] = (0.05, 2.0),
@@ -329,6 +338,7 @@ class Station:
             connecting.cancel()
             await self._abandon()
             raise
+        _freeze_start_up()
         return self
 
     async def _abandon(self) -> None:
@@ -679,6 +689,19 @@ class Station:
         deadline = self.endpoint.next_deadline()
         if deadline is not None and deadline < self._armed:
             self._wake.set()  # the timer task sleeps past the new deadline
+
+
+_frozen = False
+
+
+def _freeze_start_up() -> None:
+    """Once per process: what exists when the first post has started lives as long as
+    the process, so full collections need not scan it (see the module doc)."""
+    global _frozen  # noqa: PLW0603 -- one process, one start-up
+    if not _frozen:
+        _frozen = True
+        gc.collect()  # what is garbage already is not frozen with the rest
+        gc.freeze()
 
 
 class Arrival(NamedTuple):

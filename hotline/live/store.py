@@ -46,7 +46,7 @@ log = logging.getLogger("hotline.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequence (station TEXT PRIMARY KEY, highest INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS taken (id BLOB PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS taken (id BLOB PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     number INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, data BLOB NOT NULL
 );
@@ -72,9 +72,14 @@ class PostStore:
         self._taken_before: dict[bytes, float] = {
             bytes(i): float(at) for i, at in self._db.execute("SELECT id, at FROM taken")
         }
+        #: the keys of the incident records kept, so that an id never seen costs no read
+        self._keys: set[str] = {
+            str(key) for (key,) in self._db.execute("SELECT key FROM incidents")
+        }
         self._confirmed: set[int] = set()  # confirmed, to leave the outbox at the next commit
         self._highest: dict[str, int] = {}  # sequence numbers used, to record at the next commit
         self.checkpointer = None if str(path) == ":memory:" else Checkpointer(Path(path))
+        self.closed = False
 
     def close(self) -> None:
         """Commit what waits for the next transaction, and close the database."""
@@ -84,6 +89,7 @@ class PostStore:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self._db.close()
+        self.closed = True
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -178,6 +184,7 @@ class PostStore:
     def save_incident(self, key: str, record: dict[str, Any], is_open: bool) -> None:
         """Keep the latest record of an incident under ``key`` (one per incident view)."""
         data = msgpack.packb(record, use_bin_type=True)
+        self._keys.add(key)  # if the transaction fails, a read finds nothing: no harm
         self._db.execute(
             "INSERT INTO incidents (key, open, record) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET open = excluded.open, record = excluded.record",
@@ -191,6 +198,9 @@ class PostStore:
         the order first saved."""
         query, parameters = "SELECT record FROM incidents", list(keys or ())
         if keys is not None:
+            parameters = [key for key in parameters if key in self._keys]
+            if not parameters:
+                return []
             query += f" WHERE key IN ({', '.join('?' * len(parameters))})"
         elif open_only:
             query += " WHERE open"
