@@ -28,7 +28,10 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("BEGIN")
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # a COMMIT that failed may leave the transaction open (SQLITE_BUSY): what
+        # follows must not nest inside it and never be committed
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")

@@ -106,3 +106,29 @@ async def test_a_post_killed_in_the_middle_of_a_batch_loses_nothing_and_takes_no
     finally:
         views.close()
     assert DOCTRINE[Channel.AIR].stations["RU"] == "RU-HMEIMIM"
+
+
+@pytest.mark.asyncio
+async def test_a_batch_is_journaled_in_the_order_its_messages_happened(tmp_path: Path) -> None:
+    # two messages about one incident in one batch: what the first did is journaled
+    # before the second is taken, never mixed with what the second did
+    nowhere = "mqtt://127.0.0.1:9"  # neither post connects: the batch is handed over by hand
+    us = post("US", nowhere, tmp_path / "us.db")
+    ru = post("RU", nowhere, tmp_path / "ru.db")
+    handle = await us.notify(
+        channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
+    )
+    await us.withdraw(handle.id)
+    batch = [(topic, data) for _, topic, data in us.store.pending()]
+    assert len(batch) == 2
+    ru._on_messages(batch)
+    ru.store.close()
+    us.store.close()
+    entries = [e for e in read_entries(tmp_path / "ru.db") if e.incident == handle.id]
+    kinds = [e.kind for e in entries]
+    second = [i for i, e in enumerate(entries) if e.kind == "received"][1]
+    assert kinds.count("received") == 2
+    assert [e.body["after"] for e in entries[:second] if e.kind == "transition"] == ["notified"]
+    assert [e.body["after"] for e in entries[second:] if e.kind == "transition"] == ["withdrawn"]
+    times = [e.at for e in entries]
+    assert times == sorted(times), "the journal runs forward in time"

@@ -20,9 +20,10 @@ connection down with it: nothing of the batch was acknowledged, and the broker
 delivers it all again on the next connection.
 
 The hot path stays off asyncio's task machinery: aiomqtt runs the connection (connect,
-subscribe, the socket in the event loop, disconnect), but each message is handled in
-paho's ``on_message`` callback, and each publish is paho's own non-blocking call with
-its PUBACK seen in ``on_publish``. aiomqtt's ``messages`` iterator and awaitable
+subscribe, the socket in the event loop, disconnect), but messages are collected in
+paho's ``on_message`` callback and handled once per turn of the loop, each publish is
+paho's own non-blocking call with its PUBACK seen in ``on_publish``, and what paho
+queues is written once per turn (`_TurnWriter`). aiomqtt's ``messages`` iterator and awaitable
 ``publish`` cost a task or two per message, which a post at a few hundred round trips
 a second notices (benchmarks/live.py). The outbox numbers waiting to be published are
 mirrored in memory, so a flush does not read the store.
@@ -254,7 +255,8 @@ class MqttLink:
         self._last_failure: _Failure | None = None
         self._decided = asyncio.Event()  # first connection made, or impossible
         self._client: aiomqtt.Client | None = None  # while connected
-        self._arrived: list[paho.MQTTMessage] = []  # this turn's messages, not handled yet
+        #: this turn's messages, not handled yet, with the connection each came on
+        self._arrived: list[tuple[paho.Client, paho.MQTTMessage]] = []
         self._turning = False  # `_turn` is scheduled
         self._committing: asyncio.TimerHandle | None = None  # confirmations' own commit
 
@@ -419,10 +421,10 @@ class MqttLink:
         async for _ in client.messages:
             pass
 
-    def _on_message(self, _: paho.Client, __: object, message: paho.MQTTMessage) -> None:
-        # paho reads every packet the socket holds, then the loop runs `_turn`: the
+    def _on_message(self, connection: paho.Client, _: object, message: paho.MQTTMessage) -> None:
+        # the loop runs `_turn` next, which reads what else the socket holds: the
         # messages of one read are handled together
-        self._arrived.append(message)
+        self._arrived.append((connection, message))
         self._schedule()
 
     def _schedule(self) -> None:
@@ -431,25 +433,25 @@ class MqttLink:
             asyncio.get_running_loop().call_soon(self._turn)
 
     def _turn(self) -> None:
-        """Hand the turn's messages to the handler and acknowledge them once it returns;
-        without messages, commit the confirmations the turn brought."""
-        connection, client = self._paho, self._client
-        if self._arrived and connection is not None and client is not None:
-            self._read_on(connection, client)
-        self._turning = False
-        arrived, self._arrived = self._arrived, []
-        connection, client = self._paho, self._client  # reading may have lost it
-        if not arrived or connection is None or client is None:
-            return  # messages of a connection lost first are delivered again by the broker
+        """Hand the turn's messages to the handler and acknowledge them, each on the
+        connection it came on, once the handler has returned (committed)."""
         try:
-            self.handler([(m.topic, bytes(m.payload)) for m in arrived])
+            if self._arrived and self._client is not None:
+                self._read_on(self._arrived[-1][0], self._client)
+        finally:
+            self._turning = False
+        arrived, self._arrived = self._arrived, []
+        if not arrived:
+            return
+        try:
+            self.handler([(m.topic, bytes(m.payload)) for _, m in arrived])
         except Exception as exc:
             # not acknowledged: the broker delivers them again on the next connection
             log.exception("%s: handling %d message(s) failed", self.client_id, len(arrived))
-            if not client._disconnected.done():
-                client._disconnected.set_exception(exc)  # ends this connection
+            if self._client is not None:
+                _drop(self._client, exc)  # ends this connection
             return
-        for message in arrived:
+        for connection, message in arrived:
             if message.qos > 0:  # the handler has committed: the broker may forget it
                 connection.ack(message.mid, message.qos)
 
@@ -461,13 +463,16 @@ class MqttLink:
         loop turn, and one commit, each.
         """
         sock = connection.socket()
-        while sock is not None and len(self._arrived) < BATCH and _readable(sock):
+        if sock is None or connection is not client._client:
+            return  # a connection lost, or one before it
+        ready = select.poll()  # not select(): it fails on descriptors past 1023
+        ready.register(sock, select.POLLIN)
+        while len(self._arrived) < BATCH and _readable(sock, ready):
             try:
                 if connection.loop_read() != paho.MQTT_ERR_SUCCESS:
                     return  # paho has closed the connection and said why
             except Exception as exc:  # what aiomqtt's own reader does with it
-                if not client._disconnected.done():
-                    client._disconnected.set_exception(exc)
+                _drop(client, exc)
                 return
 
     def _on_publish(self, _: paho.Client, __: object, mid: int, *___: object) -> None:
@@ -559,19 +564,25 @@ class _TurnWriter:
         try:
             connection.loop_write()
         except Exception as exc:  # what aiomqtt's own writer does with it
-            if not self._client._disconnected.done():
-                self._client._disconnected.set_exception(exc)
+            _drop(self._client, exc)
             return
         if connection.want_write() and self._watch is not None:
             self._watch(connection, userdata, current)  # full: the rest when it drains
 
 
-def _readable(sock: Any) -> bool:
-    """Whether a socket has bytes to read now (decrypted ones, for TLS)."""
+def _readable(sock: Any, ready: select.poll) -> bool:
+    """Whether a socket (registered with ``ready``) has bytes to read now, decrypted
+    ones for TLS."""
     pending = getattr(sock, "pending", None)
     if pending is not None and pending() > 0:
         return True
-    return bool(select.select([sock], [], [], 0)[0])
+    return bool(ready.poll(0))
+
+
+def _drop(client: aiomqtt.Client, exc: Exception) -> None:
+    """End ``client``'s connection with ``exc``, as aiomqtt's own reader and writer do."""
+    if not client._disconnected.done():
+        client._disconnected.set_exception(exc)
 
 
 @dataclass(frozen=True, slots=True)

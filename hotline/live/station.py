@@ -214,6 +214,11 @@ class Station:
             what it leaves in its store is published at its next start.
         drop_unsent: close without raising `UnsentMessages` when an in-memory outbox
             is not empty after ``linger`` (what it held is logged, and lost).
+        freeze_gc: if this is the process's first post to start, move what exists by
+            then out of the cyclic garbage collector's view (`gc.freeze`, see the
+            module doc). Objects frozen, that first post's own among them, are never
+            collected as cycles: say False if the application manages the collector
+            itself (a server that freezes before forking).
 
     Raises:
         TransportError: a bad broker address, TLS files for a plain one.
@@ -242,6 +247,7 @@ class Station:
         forget_session: bool = False,
         linger: float = 5.0,
         drop_unsent: bool = False,
+        freeze_gc: bool = True,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -316,6 +322,7 @@ class Station:
         self._tasks: list[asyncio.Task[None]] = []
         self._connect_timeout, self._linger = connect_timeout, linger
         self._forget_session, self._drop_unsent = forget_session, drop_unsent
+        self._freeze_gc = freeze_gc
         self._in_memory = str(store) == ":memory:"
 
     async def __aenter__(self) -> Station:
@@ -338,7 +345,8 @@ class Station:
             connecting.cancel()
             await self._abandon()
             raise
-        _freeze_start_up()
+        if self._freeze_gc:
+            _freeze_start_up()
         return self
 
     async def _abandon(self) -> None:
@@ -546,14 +554,7 @@ class Station:
     def _on_messages(self, batch: Sequence[tuple[str, bytes]]) -> None:
         """Take the messages one read from the broker brought, in one transaction."""
         self.copies_received += len(batch)
-        endpoint, arrivals = self.endpoint, []
-        for topic, data in batch:
-            now, channel = self.clock(), self._channel_of.get(topic)
-            events = endpoint.receive(data, now, channel=channel)
-            arrivals.append(
-                Arrival(topic, data, channel, events, now, endpoint.outbox(), endpoint.changed())
-            )
-        self._publish(arrivals)
+        arrivals = self._publish(batch)
         if self.on_received is not None:
             for arrival in arrivals:
                 self.on_received(arrival.topic, arrival.data, arrival.events)
@@ -595,49 +596,68 @@ class Station:
                 self._headed = now
 
     def _publish(
-        self, arrivals: Sequence[Arrival], events: Sequence[Event] = (), now: float = 0.0
-    ) -> None:
-        """Commit what the arrivals (or a timer, with its ``events`` at ``now``) did,
-        then hand over what happened."""
-        self._commit(arrivals, now)
+        self, batch: Sequence[tuple[str, bytes]], events: Sequence[Event] = (), now: float = 0.0
+    ) -> list[Arrival]:
+        """Take the messages of ``batch`` and commit what they did (or what a timer did,
+        with its ``events`` at ``now``), then hand over what happened."""
+        arrivals, _ = self._commit(batch, now)
         for event in [e for a in arrivals for e in a.events] + list(events):
             self._events.put_nowait(event)
             if isinstance(event, Closed) and event.incident in self._open:
                 self._open.pop(event.incident)._settle()
         self._settle()
+        return arrivals
 
     def _flush(self) -> list[int]:
-        numbers = self._commit([], self.clock())
+        _, numbers = self._commit([], self.clock())
         self._settle()
         return numbers
 
     def _posted(self) -> Posted:
         return Posted(self.link, self._flush())
 
-    def _commit(self, arrivals: Sequence[Arrival], now: float) -> list[int]:
-        """Keep what the arrivals, and the endpoint's calls since, did in one transaction
-        (see the module doc), then hand the messages caused to the link; returns the
-        outbox numbers of those the calls caused. The journal says it all in the order
-        it happened; each incident changed is stored once, as it stands."""
-        outbox, changed = self.endpoint.outbox(), self.endpoint.changed()
-        if not (arrivals or outbox or changed):
-            return []
+    def _commit(
+        self, batch: Sequence[tuple[str, bytes]], now: float
+    ) -> tuple[list[Arrival], list[int]]:
+        """In one transaction (see the module doc), keep what the endpoint's calls did
+        since the last commit, then take the messages of ``batch`` one after the other,
+        keeping what each did as it is taken, so that the journal says it all in the
+        order it happened; each incident changed is stored once, as it stands at the
+        end. Then hand the messages caused to the link. Returns the arrivals, and the
+        outbox numbers of the messages the calls caused."""
+        endpoint = self.endpoint
+        outbox, changed = endpoint.outbox(), endpoint.changed()
+        if not (batch or outbox or changed):
+            return [], []
         queued: list[tuple[int, str, bytes]] = []
+        sent: list[Outgoing] = []
+        arrivals: list[Arrival] = []
         journaled = len(self.journal)
         latest: dict[str, Incident] = {}
         with self.store.transaction():
-            for arrival in arrivals:
+            numbers = self._caused(changed, outbox, now, queued=queued, latest=latest, sent=sent)
+            for topic, data in batch:
+                at, channel = self.clock(), self._channel_of.get(topic)
+                events = endpoint.receive(data, at, channel=channel)
+                arrival = Arrival(
+                    topic, data, channel, events, at, endpoint.outbox(), endpoint.changed()
+                )
+                arrivals.append(arrival)
                 self._took(arrival)
-                self._caused(arrival.changed, arrival.outbox, arrival.at, queued, latest)
-            numbers = self._caused(changed, outbox, now, queued, latest)
+                self._caused(
+                    arrival.changed, arrival.outbox, at, queued=queued, latest=latest, sent=sent
+                )
             for key, incident in latest.items():
                 self.store.save_incident(key, incident_record(incident), incident.is_open)
         if not latest and _head_traffic(arrivals, outbox):
             # heads and countersignatures alone are no growth to sign a head for
             self._head_entries += len(self.journal) - journaled
+        if self.on_sent is not None:  # the application's code, outside the transaction
+            for message in sent:
+                self.on_sent(message)
         self.copies_sent += len(queued)
         self.link.send(queued)
-        return numbers
+        return arrivals, numbers
 
     def _took(self, arrival: Arrival) -> None:
         """Keep one message taken (in the current transaction)."""
@@ -653,18 +673,20 @@ class Station:
         changed: list[Incident],
         outbox: list[Outgoing],
         now: float,
+        *,
         queued: list[tuple[int, str, bytes]],
         latest: dict[str, Incident],
+        sent: list[Outgoing],
     ) -> list[int]:
         """Journal one input's transitions and messages, put the messages in the outbox
-        (and in ``queued``), note the incidents to store; returns the outbox numbers."""
+        (and in ``queued``, and ``sent``), note the incidents to store; returns the
+        outbox numbers."""
         self.recorder.transitions(changed)
         numbers = []
+        sent.extend(outbox)
         for message in outbox:
             self.recorder.sent(message, now)
             self.store.used(message.envelope.sender, message.envelope.seq)
-            if self.on_sent is not None:
-                self.on_sent(message)
             for topic in message.topics:
                 number = self.store.queue(topic, message.data)
                 queued.append((number, topic, message.data))

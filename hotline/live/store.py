@@ -213,9 +213,9 @@ class Checkpointer:
 
     The writer's connection stops checkpointing by itself (``wal_autocheckpoint=0``);
     this thread opens a connection of its own and runs a PASSIVE checkpoint every
-    ``every`` seconds while the log has grown: it copies what no reader needs any more
-    into the database and never blocks the writer, which starts the log over once a
-    checkpoint has copied all of it.
+    ``every`` seconds (one that finds nothing new copies nothing): it copies what no
+    reader needs any more into the database and never blocks the writer, which starts
+    the log over once a checkpoint has copied all of it.
 
     Args:
         path: the database file.
