@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import time
-from collections.abc import Callable
 
 import nacl.signing
+from codec import best  # benchmarks/codec.py: interleaved rounds, the best of each
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
 
@@ -38,17 +37,6 @@ def messages(count: int, size: int) -> list[bytes]:
             block += 1
         result.append(stream[:size])
     return result
-
-
-def best(rounds: int, variants: dict[str, Callable[[], None]]) -> dict[str, float]:
-    """Best wall time of each variant over ``rounds`` interleaved rounds."""
-    times = {name: float("inf") for name in variants}
-    for _ in range(rounds):
-        for name, run in variants.items():
-            start = time.perf_counter()
-            run()
-            times[name] = min(times[name], time.perf_counter() - start)
-    return times
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -567,10 +567,9 @@ async def posts(bench: Bench, tag: str) -> AsyncIterator[tuple[Station, Station]
 
 
 @contextlib.asynccontextmanager
-async def reading(post: Station) -> AsyncIterator[None]:
-    """Read ``post``'s events, as an application does, answering none: an originator's
-    events (each message it receives) would otherwise pile up in its queue."""
-    task = asyncio.create_task(drained(post))
+async def running(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """``work`` as a task for the length of the block, cancelled at its end."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:
@@ -579,8 +578,15 @@ async def reading(post: Station) -> AsyncIterator[None]:
             await task
 
 
-@contextlib.asynccontextmanager
-async def acknowledging(post: Station, clocked: Clocked | None = None) -> AsyncIterator[None]:
+def reading(post: Station) -> contextlib.AbstractAsyncContextManager[None]:
+    """Read ``post``'s events, as an application does, answering none: an originator's
+    events (each message it receives) would otherwise pile up in its queue."""
+    return running(drained(post))
+
+
+def acknowledging(
+    post: Station, clocked: Clocked | None = None
+) -> contextlib.AbstractAsyncContextManager[None]:
     """``post`` acknowledges every notice it receives, as soon as it comes."""
 
     async def answer() -> None:
@@ -591,13 +597,7 @@ async def acknowledging(post: Station, clocked: Clocked | None = None) -> AsyncI
                 if clocked is not None:
                     clocked.call(start)
 
-    task = asyncio.create_task(answer())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return running(answer())
 
 
 async def notify(post: Station) -> str:

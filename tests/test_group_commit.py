@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -132,3 +133,27 @@ async def test_a_batch_is_journaled_in_the_order_its_messages_happened(tmp_path:
     assert [e.body["after"] for e in entries[second:] if e.kind == "transition"] == ["withdrawn"]
     times = [e.at for e in entries]
     assert times == sorted(times), "the journal runs forward in time"
+
+
+@pytest.mark.asyncio
+async def test_a_commit_that_fails_raises_in_every_call_and_keeps_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+
+    def full(topic: str, data: bytes) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(us.store, "queue", full)
+    notice = Notice(activity="strike")
+    results = await asyncio.gather(
+        *(
+            us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+            for _ in range(3)
+        ),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [sqlite3.OperationalError] * 3
+    monkeypatch.undo()
+    assert us.store.pending() == []  # nothing half kept
+    us.store.close()
