@@ -316,6 +316,34 @@ def test_a_journal_carries_on_across_reopening(tmp_path: Path) -> None:
     assert [e.number for e in read_entries(tmp_path / "j")] == [1, 2]
 
 
+def test_a_batch_writes_its_entries_together_or_none_of_them(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.append(1.0, "transition", "x", {"role": "originator"})
+    head = journal.head
+
+    def failing() -> None:
+        with journal.batch():
+            journal.append(2.0, "transition", "x", {"role": "originator"})
+            journal.append(3.0, "transition", "x", {"role": "originator"})
+            raise RuntimeError("the transaction around it fails")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert (len(journal), journal.head) == (1, head), "the chain goes back to where it was"
+    with journal.batch():
+        journal.append(4.0, "transition", "x", {"role": "originator"})
+        with journal.batch():  # nested: part of the enclosing one
+            journal.append(5.0, "transition", "x", {"role": "originator"})
+        assert [e.at for e in read_entries(tmp_path / "j")] == [1.0], "written at the end"
+    journal.close()
+    assert [(e.number, e.at) for e in read_entries(tmp_path / "j")] == [
+        (1, 1.0),
+        (2, 4.0),
+        (3, 5.0),
+    ]
+    verify_journal(tmp_path / "j")
+
+
 @pytest.mark.broker
 @pytest.mark.asyncio
 async def test_live_posts_journal_in_their_store(mosquitto: Mosquitto, tmp_path: Path) -> None:

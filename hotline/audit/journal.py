@@ -188,6 +188,8 @@ class Journal:
         last = row.fetchone()
         self._number, self._head = (0, GENESIS) if last is None else (int(last[0]), bytes(last[1]))
         self._keys: list[list[Any]] | None = None
+        #: the rows of the current `batch`, written when it ends
+        self._rows: list[tuple[int, float, str, str | None, bytes, bytes, bytes]] | None = None
 
     def close(self) -> None:
         """Close the database, if this journal opened it."""
@@ -197,6 +199,29 @@ class Journal:
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Commit every entry appended inside the block together (one file write)."""
         return transaction(self._db)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write the entries appended inside the block with one statement at its end
+        (inside the caller's transaction, if the journal shares its connection: call
+        it inside that transaction). If the block raises, none of them is written and
+        the chain's head goes back to where it was."""
+        if self._rows is not None:
+            yield  # part of the enclosing batch
+            return
+        rows: list[tuple[int, float, str, str | None, bytes, bytes, bytes]] = []
+        number, head, keys = self._number, self._head, self._keys
+        self._rows = rows
+        try:
+            yield
+        except BaseException:
+            self._number, self._head, self._keys = number, head, keys
+            raise
+        finally:
+            self._rows = None
+        if rows:
+            with transaction(self._db):
+                self._db.executemany(INSERT, rows)
 
     @property
     def head(self) -> bytes:
@@ -211,10 +236,11 @@ class Journal:
         packed = msgpack.packb(body, use_bin_type=True)
         number = self._number + 1
         digest = entry_hash((number, at, kind, incident, packed, self._head))
-        self._db.execute(
-            INSERT,
-            (number, at, kind, incident, packed, self._head, digest),
-        )
+        row = (number, at, kind, incident, packed, self._head, digest)
+        if self._rows is not None:
+            self._rows.append(row)
+        else:
+            self._db.execute(INSERT, row)
         entry = Entry(number, at, kind, incident, body, self._head, digest, packed)
         self._number, self._head = number, digest
         return entry

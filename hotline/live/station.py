@@ -634,7 +634,7 @@ class Station:
         arrivals: list[Arrival] = []
         journaled = len(self.journal)
         latest: dict[str, Incident] = {}
-        with self.store.transaction():
+        with self.store.transaction(), self.journal.batch():
             numbers = self._caused(changed, outbox, now, queued=queued, latest=latest, sent=sent)
             for topic, data in batch:
                 at, channel = self.clock(), self._channel_of.get(topic)
