@@ -68,6 +68,8 @@ class PostStore:
         self._db = connect(path)
         self._db.executescript(SCHEMA)
         self._db.execute("PRAGMA wal_autocheckpoint=0")  # the `Checkpointer` does it
+        # a log started over is cut back to this size (`Checkpointer`)
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         #: ids taken before this start, with when (`taken_before`)
         self._taken_before: dict[bytes, float] = {
             bytes(i): float(at) for i, at in self._db.execute("SELECT id, at FROM taken")
@@ -208,6 +210,10 @@ class PostStore:
         return [msgpack.unpackb(bytes(row[0]), raw=False) for row in rows]
 
 
+#: bytes of write-ahead log past which the `Checkpointer` has the writer start it over
+WAL_LIMIT = 64 * 1024 * 1024
+
+
 class Checkpointer:
     """Checkpoints a database's write-ahead log from a thread, off its writer's path.
 
@@ -217,14 +223,23 @@ class Checkpointer:
     reader needs any more into the database and never blocks the writer, which starts
     the log over once a checkpoint has copied all of it.
 
+    Under writes that never pause for a checkpoint to finish, that moment never comes
+    and the log would only grow (hundreds of megabytes in a minute at 500 round trips a
+    second). So once it holds more than ``limit`` bytes, the thread follows the passive
+    checkpoint with a RESTART one: it copies the little written meanwhile while the
+    writer waits, and the writer's next transaction starts the log over, cut back to
+    `WAL_LIMIT` (``journal_size_limit``).
+
     Args:
         path: the database file.
         every: seconds between checkpoints.
+        limit: bytes of log past which it is started over.
     """
 
-    def __init__(self, path: Path, every: float = 0.5) -> None:
-        self.path, self.every = path, every
+    def __init__(self, path: Path, every: float = 0.5, limit: int = WAL_LIMIT) -> None:
+        self.path, self.every, self.limit = path, every, limit
         self.checkpoints = 0  # how many copied frames back into the database
+        self.restarts = 0  # how many had the log started over
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"checkpoint {path.name}")
         self._thread.daemon = True  # a post killed without closing leaves a log: SQLite
@@ -238,23 +253,27 @@ class Checkpointer:
     def _run(self) -> None:
         try:
             db = sqlite3.connect(str(self.path), isolation_level=None)
+            page = int(db.execute("PRAGMA page_size").fetchone()[0])
         except sqlite3.Error as exc:  # the writer keeps working; its log grows
             log.warning("%s: cannot checkpoint its write-ahead log: %s", self.path, exc)
             return
         try:
             while True:
                 stopping = self._stopping.wait(self.every)
-                self._checkpoint(db)
+                self._checkpoint(db, page)
                 if stopping:
                     return
         finally:
             db.close()
 
-    def _checkpoint(self, db: sqlite3.Connection) -> None:
+    def _checkpoint(self, db: sqlite3.Connection, page: int) -> None:
         try:
-            _, _, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if copied > 0:
+                self.checkpoints += 1
+            if frames * page > self.limit:
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.restarts += not busy
         except sqlite3.Error as exc:  # busy or locked: the next one will do
             log.debug("%s: checkpoint skipped: %s", self.path, exc)
-            return
-        if copied > 0:
-            self.checkpoints += 1
+
