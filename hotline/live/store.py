@@ -276,4 +276,3 @@ class Checkpointer:
                 self.restarts += not busy
         except sqlite3.Error as exc:  # busy or locked: the next one will do
             log.debug("%s: checkpoint skipped: %s", self.path, exc)
-
