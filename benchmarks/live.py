@@ -55,18 +55,25 @@ import bisect
 import contextlib
 import gc
 import hashlib
-import logging
 import os
 import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
+from echo import (  # benchmarks/echo.py
+    PAYLOAD,
+    BenchmarkFailed,
+    Echo,
+    Run,
+    Trip,
+    closed_loop,
+    echo_pair,
+)
 
 import hotline
 from hotline.core.channels import Doctrine
@@ -76,12 +83,10 @@ from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import Channel, Precedence
 from hotline.core.signing import StationKey, check_signature, split_signed
 from hotline.doctrine import doctrine_with
-from hotline.live.mqtt import NO_DELAY
 from hotline.live.station import Station
 from hotline.sqlite import connect, transaction
 from hotline.testing import Mosquitto
 
-PAYLOAD = 300  # bytes on the wire: about a signed notice (232) or ack
 TRIP_TIMEOUT = 30.0  # seconds: a trip slower than this is a lost message
 TICK = 0.001  # the lag watcher's sleep
 # An idle loop on the development machine wakes within 0.5 ms of its timer at p99 (the
@@ -91,13 +96,6 @@ STALL = 0.002
 LATE = 0.001
 ROWS = ("raw", "signed", "hotline")
 LABELS = {"raw": "raw echo", "signed": "signed durable echo", "hotline": "hotline notify->ack"}
-
-#: one round trip, returning when it is complete
-Trip = Callable[[], Awaitable[None]]
-
-
-class BenchmarkFailed(Exception):
-    """A message did not come back as sent, or an incident did not end as expected."""
 
 
 # -- measuring ---------------------------------------------------------------------
@@ -111,43 +109,6 @@ def percentiles(samples: Sequence[float]) -> tuple[float, float, float]:
     """p50, p99 and p999 of ``samples``."""
     ordered = sorted(samples)
     return statistics.median(ordered), quantile(ordered, 0.99), quantile(ordered, 0.999)
-
-
-@dataclass
-class Run:
-    """One closed-loop run: how long it took, each trip's latency, the CPU it used."""
-
-    seconds: float
-    latencies: list[float]
-    cpu: float  # this process's CPU seconds (both ends of every row live in it)
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    @property
-    def cpu_per_trip(self) -> float:
-        return self.cpu / len(self.latencies)
-
-
-async def closed_loop(trip: Trip, count: int, window: int, seconds: float) -> Run:
-    """At most ``count`` trips, ``window`` at a time, none started after ``seconds``."""
-    latencies: list[float] = []
-    started = 0
-    cpu = time.process_time()
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    async def worker() -> None:
-        nonlocal started
-        while started < count and time.perf_counter() < deadline:
-            started += 1
-            begun = time.perf_counter()
-            await trip()
-            latencies.append(time.perf_counter() - begun)
-
-    await asyncio.gather(*(worker() for _ in range(window)))
-    return Run(time.perf_counter() - start, latencies, time.process_time() - cpu)
 
 
 #: stretches of time, (start, end), in order and never overlapping
@@ -415,89 +376,9 @@ class Durable:
         return parts.envelope_bytes
 
 
-class Echo:
-    """A requester and an echo client on the broker, raw or signed, and their books."""
-
-    def __init__(
-        self,
-        name: str,
-        requester: aiomqtt.Client,
-        echo: aiomqtt.Client,
-        ends: tuple[Durable, Durable] | None,
-    ) -> None:
-        self.name, self.prefix = name, f"bench/{name}"
-        self.requester, self.echo, self.ends = requester, echo, ends
-        # the signed payload travels as a signed message of the raw payload's size
-        self.body = PAYLOAD - (len(ends[0].seal(b"")) if ends else 0)
-        self.sent = self.returned = 0
-        self.strays: list[str] = []
-        self.pending: dict[str, tuple[bytes, asyncio.Future[None]]] = {}
-        self.replies: set[asyncio.Task[None]] = set()
-        self._numbers = iter(range(10**9))
-
-    async def trip(self) -> None:
-        number = str(next(self._numbers))
-        # the trip's number at its head: a reply crossed with another's shows
-        body = number.encode().ljust(self.body, b".")
-        done = asyncio.get_running_loop().create_future()
-        self.pending[number] = (body, done)
-        self.sent += 1
-        data = self.ends[0].seal(body) if self.ends else body
-        await self.requester.publish(f"{self.prefix}/request/{number}", data, qos=1)
-        try:
-            await asyncio.wait_for(done, TRIP_TIMEOUT)
-        except TimeoutError:
-            raise BenchmarkFailed(f"{self.name}: request {number} did not come back") from None
-
-    async def echoing(self) -> None:
-        # each reply is published without waiting for the previous one's PUBACK, as a
-        # post answers: the echo keeps up with requests as they come
-        async for message in self.echo.messages:
-            assert isinstance(message.payload, bytes)
-            data = message.payload
-            if self.ends:
-                data = self.ends[1].seal(self.ends[1].take(data))
-            number = message.topic.value.rsplit("/", 1)[1]
-            reply = asyncio.create_task(
-                self.echo.publish(f"{self.prefix}/reply/{number}", data, qos=1)
-            )
-            self.replies.add(reply)
-            reply.add_done_callback(self.replies.discard)
-
-    async def collecting(self) -> None:
-        async for message in self.requester.messages:
-            assert isinstance(message.payload, bytes)
-            number = message.topic.value.rsplit("/", 1)[1]
-            entry = self.pending.pop(number, None)
-            if entry is None:
-                self.strays.append(number)
-                continue
-            body, done = entry
-            try:
-                got = self.ends[0].take(message.payload) if self.ends else message.payload
-            except Exception as exc:
-                done.set_exception(exc)
-                continue
-            if got != body:
-                done.set_exception(BenchmarkFailed(f"{self.name}: reply {number} is not as sent"))
-                continue
-            self.returned += 1
-            done.set_result(None)
-
-    def check(self) -> None:
-        if self.pending or self.strays or self.returned != self.sent:
-            raise BenchmarkFailed(
-                f"{self.name}: {self.sent} requests, {self.returned} came back, "
-                f"{len(self.pending)} still out, unasked replies {self.strays[:5]}"
-            )
-
-
 @contextlib.asynccontextmanager
-async def echo_pair(broker: Mosquitto, name: str, directory: Path | None) -> AsyncIterator[Echo]:
-    """A requester and an echo client; signed and durable when given a ``directory``."""
-    # a saturation run keeps many publishes pending on purpose: aiomqtt would warn of each
-    quiet = logging.getLogger(f"benchmarks.live.{name}")
-    quiet.setLevel(logging.ERROR)
+async def echo_row(broker: Mosquitto, name: str, directory: Path | None) -> AsyncIterator[Echo]:
+    """The raw echo; signed and durable when given a ``directory`` for its files."""
     ends = None
     if directory is not None:
         parties = Parties.make(name)
@@ -505,29 +386,12 @@ async def echo_pair(broker: Mosquitto, name: str, directory: Path | None) -> Asy
             Durable(parties.keys["US"], parties.keyring, directory / f"{name}-requester.db"),
             Durable(parties.keys["RU"], parties.keyring, directory / f"{name}-echo.db"),
         )
-
-    def client(role: str) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            "127.0.0.1",
-            broker.port,
-            identifier=f"bench-{name}-{role}",
-            socket_options=NO_DELAY,
-            logger=quiet,
-        )
-
-    async with client("requester") as requester, client("echo") as echo:
-        pair = Echo(name, requester, echo, ends)
-        await requester.subscribe(f"{pair.prefix}/reply/#", qos=1)
-        await echo.subscribe(f"{pair.prefix}/request/#", qos=1)
-        tasks = [asyncio.create_task(pair.echoing()), asyncio.create_task(pair.collecting())]
-        try:
+    try:
+        async with echo_pair(name, broker.port, ends, TRIP_TIMEOUT) as pair:
             yield pair
-        finally:
-            for task in [*tasks, *pair.replies]:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for end in ends or ():
-                end.db.close()
+    finally:
+        for end in ends or ():
+            end.db.close()
 
 
 @dataclass(frozen=True)
@@ -645,8 +509,8 @@ async def compare(args: argparse.Namespace, broker: Mosquitto, directory: Path) 
     saturation: dict[str, list[Run]] = {row: [] for row in ROWS}
     clocked = Clocked()
     async with (
-        echo_pair(broker, "raw", None) as raw,
-        echo_pair(broker, "signed", directory) as signed,
+        echo_row(broker, "raw", None) as raw,
+        echo_row(broker, "signed", directory) as signed,
         posts(Bench(broker, directory, args.store, args.seconds), "main") as (us, ru),
         acknowledging(ru, clocked),
         reading(us),

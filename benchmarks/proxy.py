@@ -38,175 +38,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import os
 import statistics
 import tempfile
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiomqtt
+from echo import (  # benchmarks/echo.py
+    PAYLOAD,
+    BenchmarkFailed,
+    Echo,
+    Run,
+    closed_loop,
+    echo_pair,
+)
 
 import hotline
-from hotline.live.mqtt import NO_DELAY
 from hotline.live.proxy import FaultProxy
 from hotline.live.proxy import session as proxy_session
 from hotline.testing import Mosquitto
 
-PAYLOAD = 300  # bytes: about the size of a signed notice (as benchmarks/live.py)
-TRIP_TIMEOUT = 10.0  # seconds: a trip slower than this is a lost message
 NAMES = ("direct", "proxied")
-
-
-class BenchmarkFailed(Exception):
-    """A message did not come back as sent, or the proxy did not carry it."""
-
-
-@dataclass
-class Run:
-    """One run of one variant: how long it took and each trip's latency (seconds)."""
-
-    seconds: float
-    latencies: list[float]
-    cpu: float  # seconds of this process's CPU time (clients and proxy alike)
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    @property
-    def cpu_per_trip(self) -> float:
-        return self.cpu / len(self.latencies)
-
-    def percentiles(self) -> tuple[float, float]:
-        ordered = sorted(self.latencies)
-        return statistics.median(ordered), ordered[round(0.99 * (len(ordered) - 1))]
-
-
-class Echo:
-    """A requester (A) and an echo client (B) on one endpoint, and their books."""
-
-    def __init__(self, name: str, requester: aiomqtt.Client, echo: aiomqtt.Client) -> None:
-        self.name = name
-        self.prefix = f"bench/{name}"
-        self.requester, self.echo = requester, echo
-        self.sent = 0  # requests published
-        self.echoed = 0  # requests the echo client saw
-        self.returned = 0  # echoes back, byte for byte
-        self.strays: list[str] = []  # replies nobody was waiting for (or twice)
-        self.pending: dict[str, tuple[bytes, asyncio.Future[None]]] = {}
-        self.replies: set[asyncio.Task[None]] = set()
-        self._numbers = iter(range(10**9))
-
-    async def trip(self) -> float:
-        """One request and its echo: the latency in seconds."""
-        number = str(next(self._numbers))
-        # the trip's number at its head: a payload crossed with another's shows
-        payload = number.encode().ljust(PAYLOAD, b".")
-        done = asyncio.get_running_loop().create_future()
-        self.pending[number] = (payload, done)
-        start = time.perf_counter()
-        self.sent += 1
-        await self.requester.publish(f"{self.prefix}/request/{number}", payload, qos=1)
-        try:
-            await asyncio.wait_for(done, TRIP_TIMEOUT)
-        except TimeoutError:
-            raise BenchmarkFailed(
-                f"{self.name}: request {number} did not come back within {TRIP_TIMEOUT} s"
-            ) from None
-        return time.perf_counter() - start
-
-    async def echoing(self) -> None:
-        # each echo is published without waiting for the one before it to be
-        # acknowledged: B answers as fast as requests arrive, as a post does
-        async for message in self.echo.messages:
-            self.echoed += 1
-            number = message.topic.value.rsplit("/", 1)[1]
-            assert isinstance(message.payload, bytes)
-            reply = asyncio.create_task(
-                self.echo.publish(f"{self.prefix}/reply/{number}", message.payload, qos=1)
-            )
-            self.replies.add(reply)
-            reply.add_done_callback(self.replies.discard)
-
-    async def collecting(self) -> None:
-        async for message in self.requester.messages:
-            number = message.topic.value.rsplit("/", 1)[1]
-            entry = self.pending.pop(number, None)
-            if entry is None:
-                self.strays.append(number)
-                continue
-            payload, done = entry
-            if message.payload != payload:
-                done.set_exception(
-                    BenchmarkFailed(f"{self.name}: reply {number} is not what was sent")
-                )
-                continue
-            self.returned += 1
-            done.set_result(None)
-
-
-@contextlib.asynccontextmanager
-async def echo_pair(name: str, port: int) -> AsyncIterator[Echo]:
-    """Clients A and B on 127.0.0.1:``port``, subscribed and echoing."""
-    # a saturation run keeps many publishes pending on purpose: aiomqtt would warn of each
-    quiet = logging.getLogger(f"benchmarks.proxy.{name}")
-    quiet.setLevel(logging.ERROR)
-
-    def client(role: str) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            "127.0.0.1",
-            port,
-            identifier=f"bench-{name}-{role}",
-            socket_options=NO_DELAY,
-            logger=quiet,
-        )
-
-    async with client("requester") as requester, client("echo") as echo:
-        pair = Echo(name, requester, echo)
-        await requester.subscribe(f"{pair.prefix}/reply/#", qos=1)
-        await echo.subscribe(f"{pair.prefix}/request/#", qos=1)
-        tasks = [asyncio.create_task(pair.echoing()), asyncio.create_task(pair.collecting())]
-        try:
-            yield pair
-        finally:
-            for task in [*tasks, *pair.replies]:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
-async def drive(pair: Echo, count: int, window: int, seconds: float) -> Run:
-    """At most ``count`` trips, ``window`` at a time, none started after ``seconds``."""
-    latencies: list[float] = []
-    started = 0
-    cpu = time.process_time()
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    async def worker() -> None:
-        nonlocal started
-        while started < count and time.perf_counter() < deadline:
-            started += 1
-            latencies.append(await pair.trip())
-
-    await asyncio.gather(*(worker() for _ in range(window)))
-    return Run(time.perf_counter() - start, latencies, time.process_time() - cpu)
 
 
 def check_books(pair: Echo, proxy: FaultProxy | None) -> None:
     """Every request came back once, and the proxy (when ``pair`` goes through it)
     forwarded every PUBLISH its clients sent: a request and an echo per trip."""
-    if pair.pending or pair.strays or pair.returned != pair.sent or pair.echoed != pair.sent:
-        raise BenchmarkFailed(
-            f"{pair.name}: {pair.sent} requests sent, {pair.echoed} seen by the echo, "
-            f"{pair.returned} came back, {len(pair.pending)} still out, replies never "
-            f"asked for or twice: {pair.strays[:5]}"
-        )
+    pair.check()
     if proxy is not None:
         expected = 2 * pair.sent
         if proxy.forwarded != expected:
@@ -244,14 +102,16 @@ async def measure(args: argparse.Namespace) -> Results:
                     raise BenchmarkFailed("the proxy's line is not passive with an empty plan")
                 pairs = {"direct": direct, "proxied": proxied}
                 for pair in pairs.values():
-                    await drive(pair, 200, 1, args.seconds)  # warm up
-                    await drive(pair, 200, args.window, args.seconds)
+                    await closed_loop(pair.trip, 200, 1, args.seconds)  # warm up
+                    await closed_loop(pair.trip, 200, args.window, args.seconds)
                     check_books(pair, proxy if pair is proxied else None)
                 for _ in range(args.rounds):
                     for pair in pairs.values():
-                        sequential[pair.name].append(await drive(pair, args.trips, 1, args.seconds))
+                        sequential[pair.name].append(
+                            await closed_loop(pair.trip, args.trips, 1, args.seconds)
+                        )
                         saturation[pair.name].append(
-                            await drive(pair, args.trips, args.window, args.seconds)
+                            await closed_loop(pair.trip, args.trips, args.window, args.seconds)
                         )
                         check_books(pair, proxy if pair is proxied else None)
         finally:
