@@ -46,12 +46,14 @@ def key_id_of(public_key: bytes) -> bytes:
     return hashlib.sha256(public_key).digest()[:KEY_ID_BYTES]
 
 
-def _bin_header(length: int) -> bytes:
+def _message_header(length: int) -> bytes:
+    """A signed message's start: the header of its array of three, then the bin header
+    of an envelope of ``length`` bytes."""
     if length < 0x100:
-        return b"\xc4" + length.to_bytes(1, "big")
+        return b"\x93\xc4" + length.to_bytes(1, "big")
     if length < 0x10000:
-        return b"\xc5" + length.to_bytes(2, "big")
-    return b"\xc6" + length.to_bytes(4, "big")
+        return b"\x93\xc5" + length.to_bytes(2, "big")
+    return b"\x93\xc6" + length.to_bytes(4, "big")
 
 
 class StationKey:
@@ -62,7 +64,7 @@ class StationKey:
         station: the station id this key signs as; `sign` refuses other senders.
     """
 
-    __slots__ = ("_secret", "key_id", "public_key", "station")
+    __slots__ = ("_after_envelope", "_secret", "key_id", "public_key", "station")
 
     def __init__(self, seed: bytes, station: str) -> None:
         if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
@@ -71,6 +73,8 @@ class StationKey:
         # libsodium's secret key: the seed, then the public key (no randomness drawn)
         self.public_key, self._secret = crypto_sign_seed_keypair(seed)
         self.key_id = key_id_of(self.public_key)
+        # what follows the envelope in every message this key signs, up to the signature
+        self._after_envelope = _KEY_ID_HEADER + self.key_id + _SIGNATURE_HEADER
 
     def seed(self) -> bytes:
         """The private seed (for writing a key file; handle with care)."""
@@ -96,15 +100,7 @@ class StationKey:
         # detached call, and this one costs less than nacl.signing's objects around it
         signature = crypto_sign(envelope_bytes, self._secret)[:SIGNATURE_BYTES]
         return b"".join(
-            (
-                b"\x93",
-                _bin_header(len(envelope_bytes)),
-                envelope_bytes,
-                _KEY_ID_HEADER,
-                self.key_id,
-                _SIGNATURE_HEADER,
-                signature,
-            )
+            (_message_header(len(envelope_bytes)), envelope_bytes, self._after_envelope, signature)
         )
 
     def __repr__(self) -> str:
