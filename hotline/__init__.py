@@ -66,7 +66,8 @@ from hotline.entropy import new_message_id, new_seed
 from hotline.keyfiles import load_keyring, load_private_key, save_keyring, write_private_key
 
 __version__ = "0.1.0"
-#: Whether the hot modules run as mypyc-compiled C extensions (see `make compile`).
+#: Whether the hot modules run as mypyc-compiled C extensions (hatch_build.py: a wheel
+#: built where a C compiler is found has them; editable installs do not).
 COMPILED = not str(_wire_file).endswith(".py")
 
 #: names of `hotline.live` exported here, imported on first use (PEP 562)
