@@ -100,6 +100,7 @@ class CompiledBuild(BuildHookInterface):  # type: ignore[type-arg]
     """hatchling's custom build hook: a compiled wheel when it can be."""
 
     PLUGIN_NAME = "custom"
+    _scratch: Path | None = None  # where this build compiles, removed when it ends
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
@@ -121,9 +122,8 @@ class CompiledBuild(BuildHookInterface):  # type: ignore[type-arg]
         self.app.display_warning(f"hotline: installing pure Python: {reason}")
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        scratch = getattr(self, "_scratch", None)
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def main() -> int:

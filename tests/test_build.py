@@ -71,8 +71,9 @@ def _wheel(tmp_path: Path, pure: bool) -> zipfile.ZipFile:
 
 @pytest.mark.slow
 def test_pip_builds_a_compiled_wheel_here(tmp_path: Path) -> None:
-    if hatch_build.why_pure() is not None:
-        pytest.skip(hatch_build.why_pure() or "")
+    reason = hatch_build.why_pure()
+    if reason is not None:
+        pytest.skip(f"this machine builds pure wheels: {reason}")
     wheel = _wheel(tmp_path, pure=False)
     assert wheel.filename is not None
     assert "py3-none-any" not in wheel.filename

@@ -105,7 +105,7 @@ async def test_a_restarted_post_does_not_take_a_message_twice(
         # QoS 1 is at-least-once: the broker may deliver the same bytes after a restart
         async with post("RU", mosquitto, tmp_path / "ru.db") as restarted:
             topic, data = received[0]  # the notice (US countersigned RU's head after it)
-            restarted._on_message(topic, data)
+            restarted._on_messages([(topic, data)])
             refusal = await asyncio.wait_for(_next(restarted, Rejected), 10)
             assert refusal.reason == "replay"
             assert "before this post restarted" in refusal.detail
@@ -192,7 +192,7 @@ async def test_closed_incidents_leave_memory_and_come_back_when_named(
         # the notice again, as if a retry crossed the ack: RU reads its view back and
         # answers as before, journaling the new step only, not the view's history again
         journaled = len(ru.journal)
-        ru._on_message("hotline/v2/air/RU-HMEIMIM", _notice_again(first))
+        ru._on_messages([("hotline/v2/air/RU-HMEIMIM", _notice_again(first))])
         responder.cancel()
         added = [e.kind for e in read_entries(stores["RU"])][journaled:]
         assert added == ["received", "transition", "sent"]

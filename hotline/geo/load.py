@@ -42,7 +42,7 @@ from shapely.validation import explain_validity
 from hotline.geo.agreed import Compass, LineSpec, MapSpec, PositionSpec, ZoneKind, ZoneSpec
 from hotline.geo.frame import Position
 from hotline.sim.durations import parse_duration
-from hotline.sim.fields import FieldReader, ScenarioError
+from hotline.sim.fields import FieldReader, ScenarioError, read_input
 
 KEYS: Final = {
     "geometry": frozenset({"file", "lines", "zones", "positions"}),
@@ -219,13 +219,7 @@ def read_geojson(path: Path, parties: Sequence[str]) -> MapSpec:
         ScenarioError: naming the file, the feature and why.
     """
     source = str(path)
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_GEOJSON_BYTES + 1)
-    except OSError as exc:
-        raise ScenarioError(source, "", exc.strerror or str(exc)) from None
-    if len(data) > MAX_GEOJSON_BYTES:
-        raise ScenarioError(source, "", f"larger than {MAX_GEOJSON_BYTES // 1_000_000} MB")
+    data = read_input(path, MAX_GEOJSON_BYTES)
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

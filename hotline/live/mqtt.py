@@ -490,9 +490,7 @@ class MqttLink:
     def _commit_confirmations(self) -> None:
         """Commit the confirmations no message's transaction took along meanwhile."""
         self._committing = None
-        if self.store.waiting and not self.store.closed:
-            with self.store.transaction():
-                pass
+        self.store.commit_waiting()
 
     def stop(self) -> None:
         """Ask `run` to disconnect cleanly and return."""

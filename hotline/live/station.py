@@ -547,10 +547,6 @@ class Station:
         """Publish what the endpoint has queued (after calling it directly)."""
         self._flush()
 
-    def _on_message(self, topic: str, data: bytes) -> None:
-        """Take one message from an inbox, as if it arrived alone."""
-        self._on_messages([(topic, data)])
-
     def _on_messages(self, batch: Sequence[tuple[str, bytes]]) -> None:
         """Take the messages one read from the broker brought, in one transaction."""
         self.copies_received += len(batch)

@@ -85,9 +85,7 @@ class PostStore:
 
     def close(self) -> None:
         """Commit what waits for the next transaction, and close the database."""
-        if self._confirmed or self._highest:
-            with self.transaction():
-                pass
+        self.commit_waiting()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self._db.close()
@@ -119,6 +117,13 @@ class PostStore:
                 list(self._highest.items()),
             )
             self._highest.clear()
+
+    def commit_waiting(self) -> None:
+        """Commit the confirmations and sequence numbers waiting for a transaction, if
+        any (and the store is open): no message has come to take them along."""
+        if self.waiting and not self.closed:
+            with self.transaction():
+                pass
 
     @property
     def waiting(self) -> bool:

@@ -8,6 +8,7 @@ reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hotline.core.body import MAX_BODY_TEXT_BYTES
@@ -24,6 +25,24 @@ class ScenarioError(HotlineError, ValueError):
         self.source = source
         self.field = field
         self.detail = detail
+
+
+def read_input(path: Path, limit: int) -> bytes:
+    """The bytes of an input file, at most ``limit`` of them (bounded: /dev/zero or a
+    huge file is refused, not read whole).
+
+    Raises:
+        ScenarioError: the file cannot be read, or is larger than ``limit``.
+    """
+    source = str(path)
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise ScenarioError(source, "", exc.strerror or str(exc)) from None
+    if len(data) > limit:
+        raise ScenarioError(source, "", f"larger than {limit // 1_000_000} MB")
+    return data
 
 
 _T = TypeVar("_T")

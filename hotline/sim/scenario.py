@@ -44,7 +44,7 @@ from hotline.faults import (
 from hotline.geo.load import MapReader
 from hotline.sim.distributions import parse_distribution
 from hotline.sim.durations import parse_duration, parse_signed_duration
-from hotline.sim.fields import FieldReader, ScenarioError
+from hotline.sim.fields import FieldReader, ScenarioError, read_input
 from hotline.sim.model import (
     NOTICE_ACTIONS,
     Expectation,
@@ -205,13 +205,7 @@ MAX_SCENARIO_BYTES: Final = 10_000_000
 def load_scenario_data(path: Path) -> dict[str, Any]:
     """The TOML document of a scenario file, not yet validated."""
     source = str(path)
-    try:
-        with path.open("rb") as file:  # bounded: /dev/zero or a huge file is refused
-            data = file.read(MAX_SCENARIO_BYTES + 1)
-    except OSError as exc:
-        raise ScenarioError(source, "", exc.strerror or str(exc)) from None
-    if len(data) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(source, "", f"larger than {MAX_SCENARIO_BYTES // 1_000_000} MB")
+    data = read_input(path, MAX_SCENARIO_BYTES)
     try:
         text = data.decode()
     except UnicodeDecodeError:
