@@ -1040,24 +1040,28 @@ def _graticule(canvas: _Canvas) -> tuple[list[str], list[tuple[str, float, float
     decimals = len(f"{step:g}".partition(".")[2])
     parts = ['<g class="graticule" stroke="#e2e2e2" stroke-width="1" fill="none">']
     edges = []
+
+    def drawn(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Draw a meridian or parallel through ``points`` (lon, lat); the pixels of the
+        part the map shows (none: not drawn)."""
+        seen = frame.line(points).intersection(canvas.clip)
+        if seen.is_empty:
+            return []
+        parts.append(f'<path d="{_path(seen, view)}"/>')
+        return [view.px(*c) for c in _all_coords(seen)]
+
     for lon in _ticks(west, east, step):
-        drawn = frame.line([(lon, south + (north - south) * k / 24) for k in range(25)])
-        seen = drawn.intersection(canvas.clip)
-        if seen.is_empty:
-            continue
-        parts.append(f'<path d="{_path(seen, view)}"/>')
-        x, _ = max((view.px(*c) for c in _all_coords(seen)), key=lambda p: p[1])
-        text = f"{abs(lon):.{decimals}f}{'E' if lon >= 0 else 'W'}"
-        edges.append((text, x + 3, bottom - 3 - 0.25 * _TINY))
+        shown = drawn([(lon, south + (north - south) * k / 24) for k in range(25)])
+        if shown:  # labelled where it leaves the bottom edge
+            x, _ = max(shown, key=lambda p: p[1])
+            text = f"{abs(lon):.{decimals}f}{'E' if lon >= 0 else 'W'}"
+            edges.append((text, x + 3, bottom - 3 - 0.25 * _TINY))
     for lat in _ticks(south, north, step):
-        drawn = frame.line([(west + (east - west) * k / 24, lat) for k in range(25)])
-        seen = drawn.intersection(canvas.clip)
-        if seen.is_empty:
-            continue
-        parts.append(f'<path d="{_path(seen, view)}"/>')
-        _, y = min((view.px(*c) for c in _all_coords(seen)), key=lambda p: p[0])
-        text = f"{abs(lat):.{decimals}f}{'N' if lat >= 0 else 'S'}"
-        edges.append((text, left + 3, y - 3))
+        shown = drawn([(west + (east - west) * k / 24, lat) for k in range(25)])
+        if shown:  # labelled where it leaves the left edge
+            _, y = min(shown, key=lambda p: p[0])
+            text = f"{abs(lat):.{decimals}f}{'N' if lat >= 0 else 'S'}"
+            edges.append((text, left + 3, y - 3))
     parts.append("</g>")
     return parts, edges
 
