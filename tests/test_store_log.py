@@ -3,6 +3,8 @@ checkpointed off the writer's thread (hotline/live/store.py)."""
 
 from __future__ import annotations
 
+import gc
+import time
 from pathlib import Path
 
 from hotline.live.store import Checkpointer, PostStore
@@ -27,7 +29,11 @@ def _largest_log(path: Path, limit: int) -> tuple[int, int]:
     finally:
         checkpointer.stop()
         store.close()
-    assert len(PostStore(path).pending()) == WRITES, "nothing written was lost"
+    reopened = PostStore(path)
+    try:
+        assert len(reopened.pending()) == WRITES, "nothing written was lost"
+    finally:
+        reopened.close()
     return largest, checkpointer.restarts
 
 
@@ -38,6 +44,20 @@ def test_a_log_written_without_pause_is_started_over_and_stays_bounded(tmp_path:
     assert restarts >= 3, "the log was started over"
     # passive checkpoints alone copy the log but never get it started over
     assert bounded < 0.6 * unbounded, (bounded, unbounded)
+
+
+def test_a_store_dropped_without_closing_leaves_no_thread_behind(tmp_path: Path) -> None:
+    # a thread left checkpointing is one a later fork (a sweep's workers) copies mid-call
+    store = PostStore(tmp_path / "dropped.db")
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    assert checkpointer.running
+    del store
+    gc.collect()
+    deadline = time.monotonic() + 10  # it ends after one last checkpoint
+    while checkpointer.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not checkpointer.running
 
 
 def test_an_in_memory_store_has_no_checkpointer() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,17 @@ def test_the_result_does_not_depend_on_the_number_of_workers() -> None:
     one = run_grid(["faults[0].probability=0,0.5"], 12, workers=1)
     two = run_grid(["faults[0].probability=0,0.5"], 12, workers=2)
     assert json.dumps(one) == json.dumps(two)
+
+
+def test_workers_are_started_afresh_not_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a forked worker copies locks that other threads of the caller (a Dask client's
+    # loop, a post's checkpointer) hold at that instant, and can wait on them for ever
+    def no_fork() -> int:
+        raise AssertionError("a sweep forked the calling process")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    result = run_grid(["faults[0].probability=0,0.5"], 4, workers=2)
+    assert [point["runs"] for point in result["points"]] == [4, 4]
 
 
 def test_first_line_acknowledgement_falls_as_the_drop_rate_rises() -> None:
@@ -427,3 +439,25 @@ def test_progress_lines_come_every_tenth_or_after_a_wait_and_stay_few() -> None:
     printed = out.getvalue().splitlines()
     assert len(printed) < 100
     assert printed[-1] == "sweep: 86400 of 86400 runs (100%) in 86400 s"
+
+
+def test_a_map_file_is_read_from_the_scenarios_folder_in_every_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    for name in ("deir-ez-zor-2017.toml", "deir-ez-zor.geojson"):
+        (folder / name).write_bytes((examples / name).read_bytes())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where the map is
+    scenario = str(folder / "deir-ez-zor-2017.toml")
+    out = tmp_path / "out.json"
+    assert main(["sweep", scenario, "--runs", "2", "--workers", "2", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["points"][0]["runs"] == 2
+    # a varied file is the scenario's folder's too, and one missing is named before any run
+    vary = "geometry.file=deir-ez-zor.geojson,gone.geojson"
+    assert main(["sweep", scenario, "--runs", "2", "--vary", vary]) == 2
+    error = capsys.readouterr().err
+    assert str(folder / "gone.geojson") in error
+    assert "No such file" in error

@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "sweep",
         help="run a scenario many times over a parameter grid",
         description="Run N seeded runs per point of a grid of scenario values; report "
-        "each outcome's probability (open: still open when the run ended) with 95%% "
+        "each outcome's probability (open: still open when the run ended) with 95% "
         "Wilson intervals, time-to-close percentiles over the closed incidents, and each "
         "expectation's ([[expect]]) pass rate over the runs. Exit 1 if an invariant broke "
         "in any run, or an expectation failed in any run (unless "

@@ -34,6 +34,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ class PostStore:
         self._confirmed: set[int] = set()  # confirmed, to leave the outbox at the next commit
         self._highest: dict[str, int] = {}  # sequence numbers used, to record at the next commit
         self.checkpointer = None if str(path) == ":memory:" else Checkpointer(Path(path))
+        if self.checkpointer is not None:  # a store dropped unclosed leaves no thread behind
+            weakref.finalize(self, self.checkpointer.halt)
         self.closed = False
 
     def close(self) -> None:
@@ -252,8 +255,17 @@ class Checkpointer:
 
     def stop(self) -> None:
         """Stop the thread, after one last checkpoint."""
-        self._stopping.set()
+        self.halt()
         self._thread.join()
+
+    def halt(self) -> None:
+        """Have the thread stop after one last checkpoint, without waiting for it."""
+        self._stopping.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is still there."""
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         try:

@@ -213,6 +213,18 @@ def load_scenario_data(path: Path) -> dict[str, Any]:
     return read_toml(text, source)
 
 
+def with_files_resolved(document: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The scenario document with the files it names (``geometry.file``) made absolute
+    from the folder of ``source``, the scenario file it was read from, so that it reads
+    alike from any working directory and in any worker process given it (a sweep's)."""
+    resolved = dict(document)
+    geometry = document.get("geometry")
+    if isinstance(geometry, Mapping) and isinstance(geometry.get("file"), str):
+        base = Path(source).parent if Path(source).is_file() else Path()
+        resolved["geometry"] = {**geometry, "file": str((base / geometry["file"]).absolute())}
+    return resolved
+
+
 def parse_scenario(text: str, source: str = "scenario") -> Scenario:
     """Validate scenario TOML text (see `load_scenario`)."""
     return scenario_from_data(read_toml(text, source), source)

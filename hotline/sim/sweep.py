@@ -26,6 +26,7 @@ import copy
 import itertools
 import json
 import math
+import multiprocessing
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +40,7 @@ from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.model import Scenario
 from hotline.sim.result import build_result
-from hotline.sim.scenario import scenario_from_data
+from hotline.sim.scenario import scenario_from_data, with_files_resolved
 
 if TYPE_CHECKING:
     from hotline.sim.cluster import Cluster
@@ -134,6 +135,7 @@ def grid(document: Mapping[str, Any], varies: Sequence[Vary], source: str) -> li
                 set_path(changed, path, value)
             except ValueError as exc:
                 raise ScenarioError(source, path, str(exc)) from None
+        changed = with_files_resolved(changed, source)  # a point is run elsewhere
         scenario_from_data(changed, f"{source} [{label}]")  # refuse a bad point up front
         points.append(Point(values, changed))
     return points
@@ -308,7 +310,10 @@ def sweep(
         elif workers <= 1:
             results = ((n, run_chunk(points[i].document, part)) for n, (i, part) in enumerate(jobs))
         else:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            # started afresh, not forked: a fork copies whatever another thread of this
+            # process (a post's checkpointer, a client's network loop) holds mid-call
+            spawn = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=spawn))
             futures = {
                 pool.submit(run_chunk, points[i].document, part): n
                 for n, (i, part) in enumerate(jobs)
