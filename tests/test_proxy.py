@@ -165,6 +165,35 @@ async def test_mqtt_stays_correct_around_drops_and_duplicates(mosquitto: Mosquit
 
 
 @pytest.mark.asyncio
+async def test_a_client_that_hangs_up_after_its_last_publish_loses_nothing_kept(
+    mosquitto: Mosquitto,
+) -> None:
+    # The line acknowledges the copies it takes at once, the broker those forwarded a
+    # little later: a client may have every answer and hang up while copies the plan
+    # kept are still on their way. The broker must still get, and answer, every one.
+    plan = [Fault(kind=FaultKind.DROP, topic="t/lost")]
+    sent = 200
+    async with (
+        FaultProxy(mosquitto.url, faults=plan, seed=3) as proxy,
+        client(proxy, "sub") as sub,
+    ):
+        await sub.subscribe("t/#", qos=1)
+        _, writer, connack = await raw_connect(proxy.port, "rude")
+        assert connack
+        publishes = b"".join(
+            encode_publish(Publish("t/kept", b"m%d" % n, qos=1, packet_id=n + 1), 4)
+            for n in range(sent)
+        )
+        disconnect = frame(PacketType.DISCONNECT, 0, b"")
+        writer.write(publishes + encode_publish(Publish("t/lost", b"x", 1, packet_id=999), 4))
+        writer.write(disconnect)
+        writer.close()  # without waiting for a single answer
+        found = await collect(sub, sent, within=10)
+        assert sorted(m.payload for m in found) == sorted(b"m%d" % n for n in range(sent))
+        assert proxy.counts()["drops"] == {"drop": 1}
+
+
+@pytest.mark.asyncio
 async def test_faults_added_and_removed_while_clients_run(mosquitto: Mosquitto) -> None:
     async def call(url: str, method: str, body: Any = None) -> tuple[int, Any]:
         def send() -> tuple[int, Any]:

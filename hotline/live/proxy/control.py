@@ -165,6 +165,7 @@ class ControlServer:
                         "acting": [f.kind.value for f in s.acting],
                     }
                     for s in sorted(proxy.sessions, key=lambda s: s.client_id)
+                    if not s.closed  # its client gone, the broker still answering
                 ]
             }
         return 404, {"error": f"no {path} here (see GET /)"}

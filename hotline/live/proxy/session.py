@@ -61,6 +61,9 @@ log = logging.getLogger("hotline.proxy")
 #: a SUBSCRIBE names the stations the client hosts
 _READ: Final = frozenset(map(int, (PacketType.CONNECT, PacketType.PUBREL, PacketType.SUBSCRIBE)))
 _PUBLISH: Final = int(PacketType.PUBLISH)
+#: seconds a broker is given to answer a client's last packets and end the connection
+#: once the client has gone (`Session._end_upstream`)
+UPSTREAM_GRACE: Final = 2.0
 
 
 class Session:
@@ -84,6 +87,7 @@ class Session:
         self.taken: dict[int, bool] = {}  # fault id -> whether its toxicity drew it
         self.acting: list[Fault] = []  # connection faults acting on it now
         self.closed = False
+        self._grace: asyncio.TimerHandle | None = None  # `_end_upstream`
         self.connected = False  # its CONNECT was read
         rng = proxy.rng
         self.down = Pipe(client, self._downstream_faults, rng)
@@ -332,6 +336,9 @@ class Session:
         if reset:
             _linger_zero(self.client)
         self.closed = True
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
         self.down.discard()
         if self.up is not None:
             self.up.discard()
@@ -351,10 +358,9 @@ class Session:
         )
 
         def shut() -> None:
-            for transport in (self.client, self.broker):
-                if transport is not None and not transport.is_closing():
-                    transport.close()
-            self._finish()
+            if not self.client.is_closing():
+                self.client.close()
+            self._end_upstream()
 
         def drained() -> None:
             if linger > 0:
@@ -373,6 +379,37 @@ class Session:
 
         for pipe in pending:
             pipe.after_drained(one_drained)
+
+    def _end_upstream(self) -> None:
+        """Half-close the broker's connection and let the broker end it.
+
+        The broker is still answering what the client sent last: a client the line
+        acknowledged itself may hang up while copies it forwarded are on their way.
+        A broker that finds its connection closed under an answer (a PUBACK) ends the
+        session there and drops the packets it had not read yet (mosquitto does), so
+        the proxy only stops writing, keeps reading until the broker closes, and
+        closes itself `UPSTREAM_GRACE` seconds later at the latest.
+        """
+        broker = self.broker
+        if broker is None or broker.is_closing():
+            self._finish()
+            return
+        if not broker.can_write_eof():
+            broker.close()
+            self._finish()
+            return
+        broker.write_eof()
+        self._grace = self.proxy.loop.call_later(UPSTREAM_GRACE, self.cut)
+
+    def broker_lost(self) -> None:
+        """The broker's side of the connection is gone."""
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if self.closed:
+            self._finish()
+        else:
+            self.close()
 
     def _finish(self) -> None:
         self.proxy.sessions.discard(self)
@@ -436,8 +473,7 @@ class _BrokerSide(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.session.closed:
-            self.session.close()
+        self.session.broker_lost()
 
     def pause_writing(self) -> None:
         self.session.client.pause_reading()
