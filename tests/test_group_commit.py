@@ -18,7 +18,7 @@ from hotline.audit.evidence import verify_journal
 from hotline.audit.journal import read_entries
 from hotline.core.events import NoticeReceived, Rejected
 from hotline.core.heads import INCIDENT_SUFFIX
-from hotline.core.incident import Notice
+from hotline.core.incident import Notice, State
 from hotline.core.names import Channel, Precedence
 from hotline.live.store import PostStore
 from hotline.testing import Mosquitto
@@ -157,3 +157,94 @@ async def test_a_commit_that_fails_raises_in_every_call_and_keeps_nothing_of_it(
     monkeypatch.undo()
     assert us.store.pending() == []  # nothing half kept
     us.store.close()
+
+
+@pytest.mark.asyncio
+async def test_after_a_failed_commit_the_post_starts_over_from_its_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the batch a failed commit dropped is taken when the broker hands it again, not
+    # refused as replays; a notify that failed leaves no incident behind
+    nowhere = "mqtt://127.0.0.1:9"  # neither post connects: batches are handed over by hand
+    us = post("US", nowhere, tmp_path / "us.db")
+    ru = post("RU", nowhere, tmp_path / "ru.db")
+    notice = Notice(activity="strike")
+    first = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    ru._on_messages([(topic, data) for _, topic, data in us.store.pending()])
+    sent = len(us.store.pending())
+    handles = [
+        await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+        for _ in range(2)
+    ]
+    batch = [(topic, data) for _, topic, data in us.store.pending()[sent:]]
+    assert len(batch) == 2
+    events: list[object] = []
+    ru.on_received = lambda topic, data, caused: events.extend(caused)
+
+    def full(key: str, record: object, is_open: bool) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ru.store, "save_incident", full)
+    with pytest.raises(sqlite3.OperationalError):
+        ru._on_messages(batch)
+    monkeypatch.undo()
+    assert events == []
+    ru._on_messages(batch)  # delivered again
+    taken = [e.incident.id for e in events if isinstance(e, NoticeReceived)]
+    assert taken == [h.id for h in handles]
+    assert not [e for e in events if isinstance(e, Rejected)]
+    # a message taken before the failure is still known for one
+    ru._on_messages([(topic, data) for _, topic, data in us.store.pending()[:sent]])
+    assert [e.reason for e in events if isinstance(e, Rejected)] == ["replay"]
+    await ru.acknowledge(handles[0].id, channel=Channel.AIR)
+
+    monkeypatch.setattr(us.store, "queue", lambda topic, data: full("", None, True))
+    with pytest.raises(sqlite3.OperationalError):
+        await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    monkeypatch.undo()
+    assert sorted(i.id for i in us.endpoint.incidents()) == sorted(h.id for h in [first, *handles])
+    later = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    # the handles given before still follow their incidents
+    ru_out = [(topic, data) for _, topic, data in ru.store.pending()]
+    us._on_messages(ru_out)
+    assert handles[0].incident.state is State.ACKNOWLEDGED
+    assert await handles[0].outcome(timeout=1) == "acknowledged"
+    assert later.id in {i.id for i in us.endpoint.incidents()}
+    for station in (us, ru):
+        station.store.close()
+        station.journal.close()
+    for name in ("us.db", "ru.db"):
+        verify_journal(tmp_path / name)
+    received = Counter(e.incident for e in read_entries(tmp_path / "ru.db") if e.kind == "received")
+    assert received == Counter({h.id: 1 for h in [first, *handles]})
+
+
+@pytest.mark.asyncio
+async def test_a_batch_whose_commit_failed_is_delivered_again_and_taken(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a disk that fails once: the link drops the connection without acknowledging the
+    # batch, the broker hands it over again, and the post, started over from its
+    # store, takes it as new
+    failures = [sqlite3.OperationalError("disk I/O error")]
+    async with post("RU", mosquitto, tmp_path / "ru.db") as ru, post("US", mosquitto) as us:
+        save = ru.store.save_incident
+
+        def flaky(key: str, record: dict[str, object], is_open: bool) -> None:
+            if failures:
+                raise failures.pop()
+            save(key, record, is_open)
+
+        monkeypatch.setattr(ru.store, "save_incident", flaky)
+        handle = await us.notify(
+            channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
+        )
+        async with asyncio.timeout(15):
+            async for event in ru.events():
+                if isinstance(event, NoticeReceived):
+                    await ru.acknowledge(event.incident.id, channel=Channel.AIR)
+                    break
+        assert await handle.outcome(timeout=10) == "acknowledged"
+        assert failures == [], "the first commit failed"
+    received = [e.incident for e in read_entries(tmp_path / "ru.db") if e.kind == "received"]
+    assert received.count(handle.id) == 1

@@ -14,10 +14,12 @@ broker go to the endpoint, its outbox goes to the broker, and a timer task calls
 With a ``store`` file, a post survives being killed: the messages one read from the
 broker brings are taken in one transaction (messages taken, incidents changed, messages
 caused, journal entries) and acknowledged to the broker once it commits, each call in
-one of its own, and a post started
-again on the same file carries on its incidents where they stood — `handle(id)` gives
-back the handle of an incident it originated before, and `events()` hands the
-application again, as `NoticeReceived`, every notice still waiting for its answer.
+one of its own, and a post started again on the same file carries on its incidents
+where they stood — `handle(id)` gives back the handle of an incident it originated
+before, and `events()` hands the application again, as `NoticeReceived`, every notice
+still waiting for its answer. A commit that fails keeps nothing, and the post's memory
+starts over from its store: the call raises, or the batch goes unacknowledged and is
+taken when the broker hands it over again.
 
 A call that answers or sends returns at once, usually before the broker has confirmed
 what it sent: the returned `Posted` says whether it has, and `Posted.sent` waits for it.
@@ -47,7 +49,7 @@ from hotline.audit.journal import Journal
 from hotline.audit.recorder import Recorder
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
-from hotline.core.errors import HotlineError, MalformedMessage
+from hotline.core.errors import HotlineError, MalformedMessage, UnknownIncident
 from hotline.core.events import Closed, Event, NoticeReceived, Received
 from hotline.core.heads import COUNTERSIGNS, is_head_traffic, read_head
 from hotline.core.incident import Incident, Notice, Role, State
@@ -271,28 +273,14 @@ class Station:
         #: called with each inbox message after it is handled: its topic, its bytes
         #: and the events it caused (timelines, observers)
         self.on_received: Callable[[str, bytes, list[Event]], None] | None = None
-        self.endpoint = StationEndpoint(
-            party=party,
-            keys=list(keys),
-            keyring=keyring,
-            doctrine=doctrine,
-            message_ids=new_message_id,
-            policy=policy,
-            first_seq=self.store.first_seq(),
-            taken=self.store.taken_before,
-            track_changes=True,
-            recall=None if keep_closed is None else self._recall,
-        )
-        self._doctrine, self._keep_closed = doctrine, keep_closed
+        self._party, self._keys, self._keyring = party, list(keys), keyring
+        self._doctrine, self._policy, self._keep_closed = doctrine, policy, keep_closed
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        # with keep_closed, closed incidents stay in the store until named again
-        for record in self.store.incident_records(open_only=keep_closed is not None):
-            incident = incident_from_record(record, doctrine)
-            self.endpoint.restore(incident)
+        self.journal = Journal(self.store.connection if journal is None else journal)
+        self.endpoint, self.recorder = self._memory_from_store()
+        for incident in self.endpoint.incidents():
             if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
                 self._events.put_nowait(NoticeReceived(incident, clock()))
-        self.journal = Journal(self.store.connection if journal is None else journal)
-        self.recorder = Recorder(self.journal, self.endpoint, clock())
         stations = self.endpoint.stations
         self._channel_of = {inbox_topic(c, s): c for c, s in stations.items()}
         try:
@@ -630,21 +618,27 @@ class Station:
         arrivals: list[Arrival] = []
         journaled = len(self.journal)
         latest: dict[str, Incident] = {}
-        with self.store.transaction(), self.journal.batch():
-            numbers = self._caused(changed, outbox, now, queued=queued, latest=latest, sent=sent)
-            for topic, data in batch:
-                at, channel = self.clock(), self._channel_of.get(topic)
-                events = endpoint.receive(data, at, channel=channel)
-                arrival = Arrival(
-                    topic, data, channel, events, at, endpoint.outbox(), endpoint.changed()
+        try:
+            with self.store.transaction(), self.journal.batch():
+                numbers = self._caused(
+                    changed, outbox, now, queued=queued, latest=latest, sent=sent
                 )
-                arrivals.append(arrival)
-                self._took(arrival)
-                self._caused(
-                    arrival.changed, arrival.outbox, at, queued=queued, latest=latest, sent=sent
-                )
-            for key, incident in latest.items():
-                self.store.save_incident(key, incident_record(incident), incident.is_open)
+                for topic, data in batch:
+                    at, channel = self.clock(), self._channel_of.get(topic)
+                    events = endpoint.receive(data, at, channel=channel)
+                    arrival = Arrival(
+                        topic, data, channel, events, at, endpoint.outbox(), endpoint.changed()
+                    )
+                    arrivals.append(arrival)
+                    self._took(arrival)
+                    self._caused(
+                        arrival.changed, arrival.outbox, at, queued=queued, latest=latest, sent=sent
+                    )
+                for key, incident in latest.items():
+                    self.store.save_incident(key, incident_record(incident), incident.is_open)
+        except Exception:
+            self._start_over()  # and the caller fails, or the link drops the batch
+            raise
         if not latest and _head_traffic(arrivals, outbox):
             # heads and countersignatures alone are no growth to sign a head for
             self._head_entries += len(self.journal) - journaled
@@ -654,6 +648,44 @@ class Station:
         self.copies_sent += len(queued)
         self.link.send(queued)
         return arrivals, numbers
+
+    def _memory_from_store(self) -> tuple[StationEndpoint, Recorder]:
+        """The endpoint and its recorder as the store has them: the sequence numbers
+        used, the ids taken, the incidents (with ``keep_closed``, only the open ones:
+        the closed stay in the store until named again)."""
+        endpoint = StationEndpoint(
+            party=self._party,
+            keys=self._keys,
+            keyring=self._keyring,
+            doctrine=self._doctrine,
+            message_ids=new_message_id,
+            policy=self._policy,
+            first_seq=self.store.first_seq(),
+            taken=self.store.taken_before,
+            track_changes=True,
+            recall=None if self._keep_closed is None else self._recall,
+        )
+        for record in self.store.incident_records(open_only=self._keep_closed is not None):
+            endpoint.restore(incident_from_record(record, self._doctrine))
+        return endpoint, Recorder(self.journal, endpoint, self.clock())
+
+    def _start_over(self) -> None:
+        """After a commit failed: the post's memory goes back to what its store holds.
+
+        The transaction rolled back, but the endpoint had moved on: it took the batch's
+        messages (and would refuse them as replays when the broker, never told they
+        were taken, delivers them again), changed incidents, used sequence numbers. A
+        call that failed leaves nothing either: the incident a failed `notify` opened
+        is gone with its handle. Events already handed to the application stay handed.
+        """
+        self.store.reread()
+        self.endpoint, self.recorder = self._memory_from_store()
+        for incident_id, handle in list(self._open.items()):
+            try:
+                handle.incident = self.endpoint.originated(incident_id)
+            except UnknownIncident:
+                del self._open[incident_id]
+        self._wake.set()  # deadlines as the store has them
 
     def _took(self, arrival: Arrival) -> None:
         """Keep one message taken (in the current transaction)."""

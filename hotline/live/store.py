@@ -71,14 +71,9 @@ class PostStore:
         self._db.execute("PRAGMA wal_autocheckpoint=0")  # the `Checkpointer` does it
         # a log started over is cut back to this size (`Checkpointer`)
         self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
-        #: ids taken before this start, with when (`taken_before`)
-        self._taken_before: dict[bytes, float] = {
-            bytes(i): float(at) for i, at in self._db.execute("SELECT id, at FROM taken")
-        }
-        #: the keys of the incident records kept, so that an id never seen costs no read
-        self._keys: set[str] = {
-            str(key) for (key,) in self._db.execute("SELECT key FROM incidents")
-        }
+        self._taken_before: dict[bytes, float] = {}  # ids taken before, with when
+        self._keys: set[str] = set()  # of the incident records kept
+        self.reread()
         self._confirmed: set[int] = set()  # confirmed, to leave the outbox at the next commit
         self._highest: dict[str, int] = {}  # sequence numbers used, to record at the next commit
         self.checkpointer = None if str(path) == ":memory:" else Checkpointer(Path(path))
@@ -93,6 +88,15 @@ class PostStore:
             self.checkpointer.stop()
         self._db.close()
         self.closed = True
+
+    def reread(self) -> None:
+        """Read into memory what it mirrors of the database: the ids taken so far, with
+        when (`taken_before`), and the keys of the incident records kept, so that an id
+        never seen costs no read. At the start, and after a transaction failed."""
+        self._taken_before = {
+            bytes(i): float(at) for i, at in self._db.execute("SELECT id, at FROM taken")
+        }
+        self._keys = {str(key) for (key,) in self._db.execute("SELECT key FROM incidents")}
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -154,8 +158,9 @@ class PostStore:
         return found is not None
 
     def taken_before(self, message_id: bytes) -> bool:
-        """Whether a message with this id was taken before this start (reads memory:
-        a post's verifier remembers the ids it takes itself)."""
+        """Whether a message with this id was taken before this start, or before the
+        last `reread` (reads memory: a post's verifier remembers the ids it takes
+        itself)."""
         return message_id in self._taken_before
 
     def take(self, message_id: bytes, at: float) -> None:
