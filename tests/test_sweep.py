@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from hotline.cli import main
 from hotline.cli.sweep import ProgressLines
 from hotline.sim.fields import ScenarioError
+from hotline.sim.processes import worker_context
 from hotline.sim.scenario import read_toml
 from hotline.sim.sweep import grid, parse_vary, percentile, set_path, sweep, sweep_document, wilson
 
@@ -106,15 +108,31 @@ def test_the_result_does_not_depend_on_the_number_of_workers() -> None:
     assert json.dumps(one) == json.dumps(two)
 
 
-def test_workers_are_started_afresh_not_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_are_not_forked_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     # a forked worker copies locks that other threads of the caller (a Dask client's
     # loop, a post's checkpointer) hold at that instant, and can wait on them for ever
     def no_fork() -> int:
-        raise AssertionError("a sweep forked the calling process")
+        raise AssertionError("a sweep forked a process running other threads")
 
     monkeypatch.setattr(os, "fork", no_fork)
-    result = run_grid(["faults[0].probability=0,0.5"], 4, workers=2)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="the caller's other thread")
+    other.start()
+    try:
+        result = run_grid(["faults[0].probability=0,0.5"], 4, workers=2)
+    finally:
+        stop.set()
+        other.join()
     assert [point["runs"] for point in result["points"]] == [4, 4]
+
+
+def test_workers_are_forked_from_a_process_with_one_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert worker_context().get_start_method() == "fork"  # they start with hotline loaded
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert worker_context().get_start_method() == "spawn"
 
 
 def test_first_line_acknowledgement_falls_as_the_drop_rate_rises() -> None:

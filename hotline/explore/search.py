@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import multiprocessing
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from hotline.explore.world import Bounds, World, freeze, initial_world, thaw
 from hotline.sim.cluster import Cluster, ClusterError, connect
 from hotline.sim.invariants import bound_breaches, disagreements
 from hotline.sim.model import Scenario
+from hotline.sim.processes import worker_context
 from hotline.sim.result import check_expectation, incident_record
 from hotline.sim.scenario import scenario_from_data
 
@@ -258,7 +258,7 @@ def explore(
                     break
                 frontier = level
         else:
-            context = multiprocessing.get_context("spawn")
+            context = worker_context()  # forked only with no other thread running
             # the document, not the scenario: a worker reads it as this process did
             arguments = (scenario.document, scenario.source, bounds)
             with context.Pool(workers, _start_worker, arguments) as pool:

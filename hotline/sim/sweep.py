@@ -26,7 +26,6 @@ import copy
 import itertools
 import json
 import math
-import multiprocessing
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from hotline.core.incident import OUTCOMES
 from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.model import Scenario
+from hotline.sim.processes import worker_context
 from hotline.sim.result import build_result
 from hotline.sim.scenario import scenario_from_data, with_files_resolved
 
@@ -310,10 +310,8 @@ def sweep(
         elif workers <= 1:
             results = ((n, run_chunk(points[i].document, part)) for n, (i, part) in enumerate(jobs))
         else:
-            # started afresh, not forked: a fork copies whatever another thread of this
-            # process (a post's checkpointer, a client's network loop) holds mid-call
-            spawn = multiprocessing.get_context("spawn")
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=spawn))
+            context = worker_context()  # forked only with no other thread running
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
             futures = {
                 pool.submit(run_chunk, points[i].document, part): n
                 for n, (i, part) in enumerate(jobs)
