@@ -122,9 +122,7 @@ async def test_a_post_whose_node_is_killed_fails_over_and_nothing_is_lost_or_rep
                 break
         assert await second.outcome(timeout=30) == "acknowledged"
         await asyncio.sleep(0.5)
-        leftovers = []
-        while not ru._events.empty():
-            leftovers.append(ru._events.get_nowait())
+        leftovers = ru.events_waiting()
     assert notices == [incident.id, second.id]
     for handle in (incident, second):
         assert [step.input for step in handle.incident.history] == ["notify", "ack"]

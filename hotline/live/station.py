@@ -60,6 +60,7 @@ from hotline.core.signing import StationKey, split_signed
 from hotline.core.verifier import VerifierPolicy
 from hotline.core.wire import decode_envelope
 from hotline.entropy import new_message_id
+from hotline.live.eventbuffer import EventBuffer
 from hotline.live.mqtt import BrokerAddress, MqttLink, TlsFiles, TransportError
 from hotline.live.store import PostStore
 
@@ -221,10 +222,14 @@ class Station:
             module doc). Objects frozen, that first post's own among them, are never
             collected as cycles: say False if the application manages the collector
             itself (a server that freezes before forking).
+        max_events: the most events kept unread for `events` (default 10,000; None:
+            no bound). Past it the oldest is let go, counted (`events_dropped`) and
+            logged once, except a `NoticeReceived`, which waits for its answer
+            whatever the count (`hotline.live.eventbuffer`).
 
     Raises:
         TransportError: a bad broker address, TLS files for a plain one.
-        ValueError: a bad duration or ``backoff``.
+        ValueError: a bad duration, ``backoff`` or ``max_events``.
     """
 
     def __init__(
@@ -250,6 +255,7 @@ class Station:
         linger: float = 5.0,
         drop_unsent: bool = False,
         freeze_gc: bool = True,
+        max_events: int | None = 10_000,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -263,6 +269,7 @@ class Station:
             raise ValueError("keep_closed must be None or at least 0")
         if head_every is not None and not head_every > 0:
             raise ValueError("head_every must be None or positive")
+        self._events = EventBuffer(max_events, party)
         self.store = PostStore(store)
         self.clock = clock
         self.time_scale = time_scale
@@ -275,12 +282,11 @@ class Station:
         self.on_received: Callable[[str, bytes, list[Event]], None] | None = None
         self._party, self._keys, self._keyring = party, list(keys), keyring
         self._doctrine, self._policy, self._keep_closed = doctrine, policy, keep_closed
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
         self.journal = Journal(self.store.connection if journal is None else journal)
         self.endpoint, self.recorder = self._memory_from_store()
         for incident in self.endpoint.incidents():
             if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
-                self._events.put_nowait(NoticeReceived(incident, clock()))
+                self._events.put(NoticeReceived(incident, clock()))
         stations = self.endpoint.stations
         self._channel_of = {inbox_topic(c, s): c for c, s in stations.items()}
         try:
@@ -525,9 +531,19 @@ class Station:
         return self._posted()
 
     async def events(self) -> AsyncIterator[Event]:
-        """Everything that happens at this post, as it happens (runs until cancelled)."""
+        """Everything that happens at this post, as it happens (runs until cancelled);
+        at most ``max_events`` wait unread (`events_dropped`)."""
         while True:
             yield await self._events.get()
+
+    def events_waiting(self) -> list[Event]:
+        """The events not read yet, taken at once (none waits for more)."""
+        return self._events.take_all()
+
+    @property
+    def events_dropped(self) -> int:
+        """Events let go unread, past ``max_events`` (never a `NoticeReceived`)."""
+        return self._events.dropped
 
     # -- the pumps ----------------------------------------------------------------
 
@@ -586,7 +602,7 @@ class Station:
         with its ``events`` at ``now``), then hand over what happened."""
         arrivals, _ = self._commit(batch, now)
         for event in [e for a in arrivals for e in a.events] + list(events):
-            self._events.put_nowait(event)
+            self._events.put(event)
             if isinstance(event, Closed) and event.incident in self._open:
                 self._open.pop(event.incident)._settle()
         self._settle()
