@@ -429,3 +429,28 @@ def test_an_unknown_incident_to_reach_is_bad_input(
     assert main(["explore", str(scenario), "--sometimes", "typo=acknowledged"]) == 2
     assert "no incident 'typo'" in capsys.readouterr().err
     assert main(["explore", str(scenario), "--json", str(tmp_path / "no" / "x.json")]) == 2
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "de-escalation-zone-2018",  # responders that judge notices on the agreed map
+        "deir-ez-zor-2017",
+        "general-officers-2018",
+        "khasham-2018",
+        "patrol-dispute-2020",
+        "three-party-2017",
+        "tutorial",
+    ],
+)
+def test_without_faults_every_path_ends_as_the_simulated_run(name: str) -> None:
+    # examples with nothing the explorer leaves out (no fault plan, outage, misrouting or
+    # drawn answer): whatever the order of arrivals and timers, each incident ends as
+    # the simulator says, and every expectation holds on every path
+    scenario = load_scenario(REPO / "examples" / f"{name}.toml")
+    simulated = build_result(run_exercise(scenario, scenario.seed, record=False))
+    outcomes = {i["id"]: {i["outcome"]} for i in simulated["incidents"]}
+    found = explore(scenario, Bounds(), max_states=20_000)
+    assert found.complete
+    assert found.violations == []
+    assert found.outcomes == outcomes

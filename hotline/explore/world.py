@@ -46,10 +46,11 @@ from hotline.core.names import NOTICE_KINDS, Channel
 from hotline.core.signing import StationKey
 from hotline.core.verifier import VerifierPolicy
 from hotline.core.wire import Envelope, decode_envelope, encode_envelope
+from hotline.geo.agreed import agreed_map
 from hotline.sim.exercise import Tally, perform, station_seed
 from hotline.sim.invariants import Watch
-from hotline.sim.model import Scenario, ScriptEvent
-from hotline.sim.responders import give
+from hotline.sim.model import ResponderRule, Scenario, ScriptEvent
+from hotline.sim.responders import give, on_the_map
 from hotline.sim.timeline import MessageRecord
 
 #: the answers a responder may give that make it answer at all
@@ -328,6 +329,9 @@ class World:
         endpoint = self.endpoints[due.party]
         rule, channel = self.scenario.responders[due.rule], due.channel
         try:
+            if answer in _ANSWERING:  # the map may make it a dispute, as in simulation
+                rule = self._on_the_map(due, rule)
+                answer = rule.action if rule.action == "dispute" else answer
             give(endpoint, due.incident, channel, answer, rule=rule, now=at)
         except (IllegalTransition, UnknownIncident, HotlineError, ValueError) as exc:
             return f"{self._at()} {due.party} {answer} on {due.incident}: moot ({exc})"
@@ -337,6 +341,19 @@ class World:
         return f"{self._at()} {due.party} answers {due.incident} on {channel}: {answer}"
 
     # -- around the steps -------------------------------------------------------------
+
+    def _on_the_map(self, due: Due, rule: ResponderRule) -> ResponderRule:
+        """The rule, or the dispute the agreed map gives instead (`on_the_map`)."""
+        geometry = self.scenario.geometry
+        if geometry is None or not rule.judges_geometry:
+            return rule
+        view = self.endpoints[due.party].answering(due.incident, due.channel)
+        actual = next(
+            (e.actual for e in self.scenario.events if e.incident == due.incident and e.actual),
+            None,
+        )
+        at = self.now - self.scenario.start
+        return on_the_map(agreed_map(geometry), rule, view, party=due.party, at=at, actual=actual)
 
     def _heard(self, party: str, events: list[Event]) -> None:
         """A notice that rang at ``party``: what its responder rule says it owes."""

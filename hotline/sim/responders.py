@@ -24,7 +24,8 @@ from hotline.core.errors import IllegalTransition, UnknownIncident
 from hotline.core.events import Event, Received
 from hotline.core.incident import Incident, State
 from hotline.core.names import NOTICE_KINDS, Channel, DisputeReason, Precedence
-from hotline.geo.agreed import agreed_map
+from hotline.core.where import Where
+from hotline.geo.agreed import AgreedMap, agreed_map
 from hotline.sim.kernel import Priority
 from hotline.sim.model import ResponderRule, Scenario
 
@@ -187,16 +188,12 @@ class Responders:
     def _answer(self, call: _Call) -> float | None:
         """Give the rule's answer; for standby-then-ack, the time the ack is due. A rule
         that judges the notice on the agreed map disputes it when the map says so."""
-        endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
+        endpoint, view = self._endpoints[call.party], call.view
+        at = self._kernel.now - self._start
+        rule = on_the_map(
+            self._map, call.rule, view, party=call.party, at=at, actual=self._actual.get(view.id)
+        )
         now, action = self._clock(call.party), rule.action
-        if rule.judges_geometry:
-            found = self._on_the_map(call.party, view, rule)
-            if found is not None:
-                reason, distance = found
-                rule = dataclasses.replace(
-                    rule, action="dispute", reason=reason, distance_m=distance
-                )
-                action = "dispute"
         if action == "resolve" and not view.rules.resolves:
             self._after(call.party, view, "no answer (resolves only on a resolving line)")
             return None
@@ -210,27 +207,56 @@ class Responders:
             return self._kernel.now + rule.final_delay.sample(self._rng)
         return None
 
-    def _on_the_map(
-        self, party: str, view: Incident, rule: ResponderRule
-    ) -> tuple[DisputeReason, int | None] | None:
-        """The dispute the agreed map gives this notice, by the rule's tests in order:
-        inside an agreed zone, too close to the party's positions, placed wrongly."""
-        place = view.notice.located() if self._map is not None else None
-        if self._map is None or place is None:
-            return None
-        at = self._kernel.now - self._start
-        if rule.dispute_in_zone and self._map.zone_of(place, party) is not None:
-            return DisputeReason.INSIDE_AGREED_ZONE, None
-        if rule.dispute_near_km is not None:
-            near = self._map.distance_to_positions(place, party, at)
-            if near is not None and near <= rule.dispute_near_km:
-                return DisputeReason.TOO_CLOSE, round(near * 1000)
-        actual = self._actual.get(view.id)
-        if rule.location_wrong_km is not None and actual is not None:
-            off = self._map.misplaced_km(place, actual)
-            if off > rule.location_wrong_km:
-                return DisputeReason.LOCATION_WRONG, round(off * 1000)
-        return None
+
+def on_the_map(
+    agreed: AgreedMap | None,
+    rule: ResponderRule,
+    view: Incident,
+    *,
+    party: str,
+    at: float,
+    actual: tuple[float, float] | None,
+) -> ResponderRule:
+    """``rule``, or the dispute the agreed map has ``party`` answer the notice of
+    ``view`` with instead (the simulator's responders and the explorer's answer alike).
+    ``at``: seconds into the exercise (where the positions are); ``actual``: where the
+    activity really is, if the script says."""
+    if agreed is None or not rule.judges_geometry:
+        return rule
+    place = view.notice.located()
+    found = (
+        None
+        if place is None
+        else _map_dispute(agreed, rule, place, party=party, at=at, actual=actual)
+    )
+    if found is None:
+        return rule
+    reason, distance = found
+    return dataclasses.replace(rule, action="dispute", reason=reason, distance_m=distance)
+
+
+def _map_dispute(
+    agreed: AgreedMap,
+    rule: ResponderRule,
+    place: Where,
+    *,
+    party: str,
+    at: float,
+    actual: tuple[float, float] | None,
+) -> tuple[DisputeReason, int | None] | None:
+    """The rule's tests in order: inside an agreed zone, too close to the party's
+    positions, placed wrongly."""
+    if rule.dispute_in_zone and agreed.zone_of(place, party) is not None:
+        return DisputeReason.INSIDE_AGREED_ZONE, None
+    if rule.dispute_near_km is not None:
+        near = agreed.distance_to_positions(place, party, at)
+        if near is not None and near <= rule.dispute_near_km:
+            return DisputeReason.TOO_CLOSE, round(near * 1000)
+    if rule.location_wrong_km is not None and actual is not None:
+        off = agreed.misplaced_km(place, actual)
+        if off > rule.location_wrong_km:
+            return DisputeReason.LOCATION_WRONG, round(off * 1000)
+    return None
 
 
 def give(
