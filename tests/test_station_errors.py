@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,26 @@ async def test_a_post_may_end_its_broker_session_when_it_closes(mosquitto: Mosqu
         pass
     assert await session_present(mosquitto, "keeps")
     assert not await session_present(mosquitto, "forgets")
+
+
+@pytest.mark.asyncio
+async def test_a_lost_broker_is_said_once_by_the_post_not_as_errors_from_paho(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an application that configured no logging sees WARNING and above printed: the
+    # post reconnecting as it should must not look like a failure there
+    with caplog.at_level(logging.DEBUG):
+        async with post("RU", mosquitto, linger=0.1, drop_unsent=True) as ru:
+            mosquitto.kill()
+            async with asyncio.timeout(10):
+                while ru.link.connected.is_set():
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # a reconnection attempt or two
+    lost = [r for r in caplog.records if "connection lost" in r.getMessage()]
+    assert lost
+    assert all(r.levelno == logging.INFO for r in lost)
+    paho = [r for r in caplog.records if r.name == "hotline.mqtt.paho"]
+    assert paho, "paho's lines are kept, at DEBUG"
+    assert all(r.levelno == logging.DEBUG for r in paho)
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == [], [r.getMessage() for r in loud]

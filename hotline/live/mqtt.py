@@ -66,6 +66,19 @@ from hotline.live.store import PostStore
 
 log = logging.getLogger("hotline.mqtt")
 
+
+def _as_debug(record: logging.LogRecord) -> bool:
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return True
+
+
+#: paho's own lines (an error for each socket read a dropped connection fails, and so
+#: on) are kept at DEBUG: the link says what matters of them itself (connection lost,
+#: retrying in...), and an application that configured no logging would otherwise see
+#: them printed as errors while its post reconnects as it should
+PAHO_LOG = logging.getLogger("hotline.mqtt.paho")
+PAHO_LOG.addFilter(_as_debug)
+
 #: takes a batch of inbox messages, ``(topic, payload)``, and commits what they did
 Handler = Callable[[Sequence[tuple[str, bytes]]], None]
 #: the most inbox messages taken in one transaction
@@ -277,6 +290,7 @@ class MqttLink:
             )
             # before connecting: a persistent session's queue arrives right after CONNACK
             connection = client._client
+            connection.enable_logger(PAHO_LOG)
             connection.manual_ack_set(True)
             connection.on_message = self._on_message
             connection.on_publish = self._on_publish
@@ -368,6 +382,7 @@ class MqttLink:
             timeout=timeout,
             tls_context=self._tls_context,
         )
+        client._client.enable_logger(PAHO_LOG)
         try:
             async with asyncio.timeout(timeout), client:
                 pass
