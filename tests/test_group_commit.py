@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,10 +17,11 @@ import pytest
 
 from hotline.audit.evidence import verify_journal
 from hotline.audit.journal import read_entries
+from hotline.audit.recorder import REJECTION_LIMIT
 from hotline.core.events import NoticeReceived, Rejected
 from hotline.core.heads import INCIDENT_SUFFIX
 from hotline.core.incident import Notice, State
-from hotline.core.names import Channel, Precedence
+from hotline.core.names import Channel, Precedence, inbox_topic
 from hotline.live.store import PostStore
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
@@ -248,3 +250,96 @@ async def test_a_batch_whose_commit_failed_is_delivered_again_and_taken(
         assert failures == [], "the first commit failed"
     received = [e.incident for e in read_entries(tmp_path / "ru.db") if e.kind == "received"]
     assert received.count(handle.id) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_commit_that_fails_after_the_journal_wrote_keeps_the_chain_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the journal's entries are written, then the store's last writes or its COMMIT
+    # fail: the rollback takes the entries too, and the chain goes on from the last kept
+    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    notice = Notice(activity="strike")
+    await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    us.store.confirmed(us.store.pending()[0][0])  # a confirmation waiting for a commit
+
+    def failing() -> tuple[set[int], dict[str, int]]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(us.store, "_write_waiting", failing)
+    with pytest.raises(sqlite3.OperationalError):
+        await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    monkeypatch.undo()
+    assert us.store.waiting, "the confirmation still waits for a commit"
+    later = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    assert not us.store.waiting
+    us.store.close()
+    verify_journal(tmp_path / "us.db")  # no entry of the failed commit, no gap
+    sent = [e.incident for e in read_entries(tmp_path / "us.db") if e.kind == "sent"]
+    assert len(sent) == 2
+    assert sent[-1] == later.id
+
+
+@pytest.mark.asyncio
+async def test_what_only_memory_holds_survives_a_failed_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # copies refused past the journal's limit are counted in memory until their window
+    # closes; lines declared suspended are held in memory: a start-over keeps both
+    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    ru = post("RU", "mqtt://127.0.0.1:9", tmp_path / "ru.db")
+    inbox = inbox_topic(Channel.AIR, DOCTRINE[Channel.AIR].stations["RU"])
+    ru._on_messages([(inbox, b"not a hotline message %d" % n) for n in range(REJECTION_LIMIT + 5)])
+    ru.endpoint.declared[("US", Channel.GROUND)] = "suspended"
+    await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="x"))
+
+    def full(key: str, record: object, is_open: bool) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ru.store, "save_incident", full)
+    with pytest.raises(sqlite3.OperationalError):
+        ru._on_messages([(topic, data) for _, topic, data in us.store.pending()])
+    monkeypatch.undo()
+    assert ru.endpoint.declared == {("US", Channel.GROUND): "suspended"}
+    ru.recorder.flush(ru.clock())
+    for station in (us, ru):
+        station.store.close()
+    entries = list(read_entries(tmp_path / "ru.db"))
+    assert len([e for e in entries if e.kind == "rejected"]) == REJECTION_LIMIT
+    counted = [e.body["count"] for e in entries if e.kind == "rejections"]
+    assert counted == [5]
+    verify_journal(tmp_path / "ru.db")
+
+
+@pytest.mark.asyncio
+async def test_the_timers_outlive_a_commit_that_failed(
+    mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a deadline falls due, its commit fails: the post starts over and the timers try
+    # again a moment later, instead of stopping for the rest of the post's life
+    offset = [0.0]
+    started = time.time()
+    failures = [sqlite3.OperationalError("disk I/O error")]
+    async with post("US", mosquitto, tmp_path / "us.db", clock=lambda: started + offset[0]) as us:
+        handle = await us.notify(
+            channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
+        )
+        save = us.store.save_incident
+
+        def flaky(key: str, record: dict[str, object], is_open: bool) -> None:
+            if failures:
+                raise failures.pop()
+            save(key, record, is_open)
+
+        monkeypatch.setattr(us.store, "save_incident", flaky)
+        deadline = us.endpoint.next_deadline()
+        assert deadline is not None
+        offset[0] = deadline - started + 1  # the answer is overdue
+        us._wake.set()
+        async with asyncio.timeout(10):
+            while len(handle.incident.history) == 1:
+                await asyncio.sleep(0.05)
+        assert failures == [], "the first timer commit failed"
+        steps = [step.input for step in handle.incident.history]
+    assert len(steps) > 1, steps
+    verify_journal(tmp_path / "us.db")

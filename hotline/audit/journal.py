@@ -184,12 +184,18 @@ class Journal:
             self._db, self._owned = connect(path), True
             stamp(self._db)
         self._db.executescript(SCHEMA)
-        row = self._db.execute("SELECT number, hash FROM journal ORDER BY number DESC LIMIT 1")
-        last = row.fetchone()
-        self._number, self._head = (0, GENESIS) if last is None else (int(last[0]), bytes(last[1]))
+        self._number, self._head = 0, GENESIS
+        self.reread()
         self._keys: list[list[Any]] | None = None
         #: the rows of the current `batch`, written when it ends
         self._rows: list[tuple[int, float, str, str | None, bytes, bytes, bytes]] | None = None
+
+    def reread(self) -> None:
+        """Take the chain's end from the database: at the start, and after a transaction
+        that failed once the entries were written (a COMMIT that failed)."""
+        row = self._db.execute("SELECT number, hash FROM journal ORDER BY number DESC LIMIT 1")
+        last = row.fetchone()
+        self._number, self._head = (0, GENESIS) if last is None else (int(last[0]), bytes(last[1]))
 
     def close(self) -> None:
         """Close the database, if this journal opened it."""

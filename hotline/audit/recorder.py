@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from hotline.audit.journal import Journal
@@ -80,6 +80,19 @@ class Recorder:
         journal.keys(at, endpoint.verifier.keyring)
         for incident in endpoint.incidents():
             self._steps[_view(incident)] = len(incident.history)
+
+    def windows(self) -> Windows:
+        """A copy of the rejection windows as they stand (`restore_windows`)."""
+        return {
+            channel: replace(window, reasons=Counter(window.reasons))
+            for channel, window in self._windows.items()
+        }
+
+    def restore_windows(self, windows: Windows) -> None:
+        """Take up the rejection windows another recorder had (`windows`), for a post
+        that starts over from its store after a commit failed: the copies counted
+        before are not forgotten, those of the failed commit are counted again."""
+        self._windows = windows
 
     def sent(self, message: Outgoing, at: float) -> None:
         """A signed message left for its recipients."""
@@ -227,6 +240,10 @@ class _Window:
         self.count = self.size = 0
         self.reasons.clear()
         self.last = None
+
+
+#: each channel's rejection window (None: copies on no known line)
+Windows = dict[Channel | None, _Window]
 
 
 def _view(incident: Incident) -> tuple[Role, str, Channel]:

@@ -46,7 +46,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from hotline.audit.journal import Journal
-from hotline.audit.recorder import Recorder
+from hotline.audit.recorder import Recorder, Windows
 from hotline.core.channels import Doctrine
 from hotline.core.endpoint import Outgoing, StationEndpoint
 from hotline.core.errors import HotlineError, MalformedMessage, UnknownIncident
@@ -313,6 +313,7 @@ class Station:
         #: countersignatures of this post's journal heads received (`sign_head`)
         self.countersigned = 0
         self._closing = False
+        self._failed_timers = 0  # timer turns failed in a row (a failing disk)
         self._tasks: list[asyncio.Task[None]] = []
         self._connect_timeout, self._linger = connect_timeout, linger
         self._forget_session, self._drop_unsent = forget_session, drop_unsent
@@ -573,8 +574,15 @@ class Station:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
             now = self.clock()
-            self._publish([], self.endpoint.on_timer(now), now)
-            self._keep_house(now)
+            try:
+                self._publish([], self.endpoint.on_timer(now), now)
+                self._keep_house(now)
+            except Exception:  # a commit that failed: started over, tried again later
+                log.exception("%s: the timers' commit failed", self.endpoint.party)
+                self._failed_timers += 1
+                await asyncio.sleep(min(30.0, 0.5 * 2**self._failed_timers))
+            else:
+                self._failed_timers = 0
 
     def _keep_house(self, now: float) -> None:
         """Let go of what is no longer needed, once what it changed is committed: closed
@@ -634,6 +642,8 @@ class Station:
         arrivals: list[Arrival] = []
         journaled = len(self.journal)
         latest: dict[str, Incident] = {}
+        # what only memory holds, as it stands before: kept if the commit fails
+        before = _Before(dict(endpoint.declared), self.recorder.windows())
         try:
             with self.store.transaction(), self.journal.batch():
                 numbers = self._caused(
@@ -653,7 +663,7 @@ class Station:
                 for key, incident in latest.items():
                     self.store.save_incident(key, incident_record(incident), incident.is_open)
         except Exception:
-            self._start_over()  # and the caller fails, or the link drops the batch
+            self._start_over(before)  # and the caller fails, or the link drops the batch
             raise
         if not latest and _head_traffic(arrivals, outbox):
             # heads and countersignatures alone are no growth to sign a head for
@@ -685,17 +695,23 @@ class Station:
             endpoint.restore(incident_from_record(record, self._doctrine))
         return endpoint, Recorder(self.journal, endpoint, self.clock())
 
-    def _start_over(self) -> None:
+    def _start_over(self, before: _Before) -> None:
         """After a commit failed: the post's memory goes back to what its store holds.
 
         The transaction rolled back, but the endpoint had moved on: it took the batch's
         messages (and would refuse them as replays when the broker, never told they
-        were taken, delivers them again), changed incidents, used sequence numbers. A
-        call that failed leaves nothing either: the incident a failed `notify` opened
-        is gone with its handle. Events already handed to the application stay handed.
+        were taken, delivers them again), changed incidents, used sequence numbers,
+        and the journal's chain had grown. A call that failed leaves nothing either:
+        the incident a failed `notify` opened is gone with its handle. What only
+        memory holds (the lines other parties declared, the rejected copies counted
+        and not journaled yet) is taken up as it stood ``before``. Events already
+        handed to the application stay handed.
         """
         self.store.reread()
+        self.journal.reread()
         self.endpoint, self.recorder = self._memory_from_store()
+        self.endpoint.declared = before.declared
+        self.recorder.restore_windows(before.windows)
         for incident_id, handle in list(self._open.items()):
             try:
                 handle.incident = self.endpoint.originated(incident_id)
@@ -768,6 +784,13 @@ def _freeze_start_up() -> None:
         _frozen = True
         gc.collect()  # what is garbage already is not frozen with the rest
         gc.freeze()
+
+
+class _Before(NamedTuple):
+    """What only a post's memory holds, as it stood when a commit began."""
+
+    declared: dict[tuple[str, Channel], str]  # the endpoint's lines declared
+    windows: Windows  # the recorder's rejection windows
 
 
 class Arrival(NamedTuple):
