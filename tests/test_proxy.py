@@ -18,6 +18,7 @@ import pytest
 
 from hotline.faults import Fault, FaultKind, Stream
 from hotline.live.proxy import FaultProxy, ProxyError
+from hotline.live.proxy import session as session_module
 from hotline.live.proxy.packets import (
     Packet,
     PacketReader,
@@ -425,3 +426,85 @@ async def test_the_proxy_s_own_answers_never_land_inside_a_broker_packet() -> No
                 received += packets.feed(await reader.read(4096))
         writer.close()
     assert [p.raw for p in received] == [frame(PacketType.PUBACK, 0, b"\x00\x09"), big]
+
+
+@contextlib.asynccontextmanager
+async def silent_broker() -> AsyncIterator[tuple[int, asyncio.Queue[str]]]:
+    """A broker that answers CONNECT, then nothing, and never closes a connection: it
+    says "eof" on the queue when the proxy stops writing to it. Yields its port."""
+    ends: asyncio.Queue[str] = asyncio.Queue()
+    released = asyncio.Event()
+
+    async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        packets = PacketReader()
+        while data := await reader.read(4096):
+            for packet in packets.feed(data):
+                if packet.type is PacketType.CONNECT:
+                    writer.write(frame(PacketType.CONNACK, 0, b"\x00\x00"))
+        await ends.put("eof")
+        await released.wait()  # the connection stays open on this side
+
+    server = await asyncio.start_server(broker, "127.0.0.1", 0)
+    async with server:
+        try:
+            yield server.sockets[0].getsockname()[1], ends
+        finally:
+            released.set()
+            await asyncio.sleep(0)
+
+
+@pytest.mark.asyncio
+async def test_a_broker_that_never_closes_is_let_go_after_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(session_module, "UPSTREAM_GRACE", 0.3)
+    async with silent_broker() as (port, ends), FaultProxy(f"mqtt://127.0.0.1:{port}") as proxy:
+        assert await asyncio.wait_for(ends.get(), 3) == "eof"  # the injector's check
+        _, writer, accepted = await raw_connect(proxy.port, "client")
+        assert accepted == b"\x00\x00"
+        (session,) = proxy.sessions
+        writer.close()
+        assert await asyncio.wait_for(ends.get(), 3) == "eof"  # half-closed at once
+        assert proxy.sessions == {session}  # the broker may still answer
+        assert session.broker is not None
+        assert not session.broker.is_closing()
+        await asyncio.sleep(0.5)
+        assert proxy.sessions == set()
+        assert session.broker.is_closing()
+
+
+@pytest.mark.asyncio
+async def test_a_proxy_that_stops_cuts_a_connection_in_its_grace() -> None:
+    async with silent_broker() as (port, ends):
+        async with FaultProxy(f"mqtt://127.0.0.1:{port}") as proxy:
+            await asyncio.wait_for(ends.get(), 3)
+            _, writer, _ = await raw_connect(proxy.port, "client")
+            (session,) = proxy.sessions
+            writer.close()
+            await asyncio.wait_for(ends.get(), 3)
+        assert session.broker is not None
+        assert session.broker.is_closing()  # cut with the proxy, not two seconds later
+        assert proxy.sessions == set()
+
+
+@pytest.mark.asyncio
+async def test_a_closing_client_stays_the_proxy_s_until_its_side_is_shut(
+    mosquitto: Mosquitto,
+) -> None:
+    # a client's connection lingering in a slow close is still the proxy's to cut, even
+    # once the broker's side has gone
+    plan = [Fault(kind=FaultKind.SLOW_CLOSE, station="RUDE", delay=(1.0, 1.0))]
+    async with FaultProxy(mosquitto.url, faults=plan, clients={"rude": ["RUDE"]}) as proxy:
+        reader, writer, accepted = await raw_connect(proxy.port, "rude")
+        assert accepted
+        (session,) = proxy.sessions
+        writer.write(connect("rude"))  # a second CONNECT: malformed, the session closes
+        await asyncio.sleep(0.2)
+        assert session.closed
+        mosquitto.kill()  # the broker's side goes while the client's lingers
+        await asyncio.sleep(0.3)
+        assert proxy.sessions == {session}
+        assert not session.client.is_closing()
+        async with asyncio.timeout(3):
+            assert await reader.read() == b""  # shut when the linger ends
+        assert proxy.sessions == set()

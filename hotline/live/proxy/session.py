@@ -88,6 +88,7 @@ class Session:
         self.acting: list[Fault] = []  # connection faults acting on it now
         self.closed = False
         self._grace: asyncio.TimerHandle | None = None  # `_end_upstream`
+        self._shut = False  # `close` has closed the client's side
         self.connected = False  # its CONNECT was read
         rng = proxy.rng
         self.down = Pipe(client, self._downstream_faults, rng)
@@ -358,6 +359,7 @@ class Session:
         )
 
         def shut() -> None:
+            self._shut = True
             if not self.client.is_closing():
                 self.client.close()
             self._end_upstream()
@@ -406,10 +408,11 @@ class Session:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
-        if self.closed:
-            self._finish()
-        else:
+        if not self.closed:
             self.close()
+        elif self._shut:
+            self._finish()
+        # else closing, its client's side still draining: `shut` finds the broker gone
 
     def _finish(self) -> None:
         self.proxy.sessions.discard(self)
