@@ -77,3 +77,24 @@ async def test_a_post_nobody_reads_keeps_its_notices_and_lets_the_rest_go(
     assert ru.events_waiting() == []
     for station in (us, ru):
         station.store.close()
+
+
+@pytest.mark.asyncio
+async def test_notices_and_other_events_are_read_in_the_order_they_came(
+    tmp_path: Path,
+) -> None:
+    us = post("US", NOWHERE, tmp_path / "us.db")
+    handle = await us.notify(
+        channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
+    )
+    notice = NoticeReceived(handle.incident, 1.0)
+    buffer = EventBuffer(3, "RU")
+    for event in (closed(1), notice, closed(2), notice, closed(3), notice):
+        buffer.put(event)
+    # six events, three kept: the notices, each where it came
+    assert buffer.dropped == 3
+    assert [await buffer.get() for _ in range(3)] == [notice, notice, notice]
+    for event in (closed(4), notice, closed(5)):
+        buffer.put(event)
+    assert buffer.take_all() == [closed(4), notice, closed(5)]
+    us.store.close()

@@ -23,8 +23,12 @@ log = logging.getLogger("hotline.station")
 class EventBuffer:
     """Events waiting for the application, oldest first (see the module doc).
 
+    Notices and the other events wait in two queues, each entry numbered in the order
+    it came, so that letting the oldest other event go never scans the notices and a
+    read takes whichever of the two fronts came first.
+
     Args:
-        limit: the most kept; None keeps every one.
+        limit: the most kept (notices are kept past it); None keeps every one.
         name: the post, for the log.
     """
 
@@ -33,29 +37,26 @@ class EventBuffer:
             raise ValueError("max_events must be None or at least 1")
         self.limit, self.name = limit, name
         self.dropped = 0  # events let go unread
-        self._items: deque[Event] = deque()
+        self._notices: deque[tuple[int, Event]] = deque()
+        self._others: deque[tuple[int, Event]] = deque()
+        self._count = 0  # entries ever put: each one's number
         self._ready = asyncio.Event()
         self._warned = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._notices) + len(self._others)
 
     def put(self, event: Event) -> None:
         """Keep ``event``; past the limit, let the oldest one go (never a notice)."""
-        items = self._items
-        items.append(event)
-        self._ready.set()
-        if self.limit is not None and len(items) > self.limit:
+        self._count += 1
+        queue = self._notices if isinstance(event, NoticeReceived) else self._others
+        queue.append((self._count, event))
+        if self.limit is not None and len(self) > self.limit and self._others:
             self._let_go()
+        self._ready.set()
 
     def _let_go(self) -> None:
-        items = self._items
-        for index, old in enumerate(items):
-            if not isinstance(old, NoticeReceived):
-                del items[index]
-                break
-        else:
-            return  # all notices waiting for an answer: kept
+        self._others.popleft()
         self.dropped += 1
         if not self._warned:
             self._warned = True
@@ -66,15 +67,19 @@ class EventBuffer:
                 self.limit,
             )
 
+    def _take(self) -> Event:
+        notices, others = self._notices, self._others
+        if notices and (not others or notices[0][0] < others[0][0]):
+            return notices.popleft()[1]
+        return others.popleft()[1]
+
     async def get(self) -> Event:
         """The oldest event, waiting for one if there is none."""
-        while not self._items:
+        while not (self._notices or self._others):
             self._ready.clear()
             await self._ready.wait()
-        return self._items.popleft()
+        return self._take()
 
     def take_all(self) -> list[Event]:
-        """Every event waiting, at once (none waits for more)."""
-        taken = list(self._items)
-        self._items.clear()
-        return taken
+        """Every event waiting, oldest first, at once (none waits for more)."""
+        return [self._take() for _ in range(len(self))]

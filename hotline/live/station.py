@@ -533,7 +533,7 @@ class Station:
 
     async def events(self) -> AsyncIterator[Event]:
         """Everything that happens at this post, as it happens (runs until cancelled);
-        at most ``max_events`` wait unread (`events_dropped`)."""
+        past ``max_events`` unread the oldest go (`events_dropped`), never a notice."""
         while True:
             yield await self._events.get()
 
