@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -479,3 +480,34 @@ def test_a_map_file_is_read_from_the_scenarios_folder_in_every_worker(
     error = capsys.readouterr().err
     assert str(folder / "gone.geojson") in error
     assert "No such file" in error
+
+
+WORKER_SIGNALS = """
+import signal, socket
+from concurrent.futures import ProcessPoolExecutor
+from hotline.sim.processes import fresh_signals, worker_context
+
+def state():
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.set_wakeup_fd(-1)
+
+ours, _ = socket.socketpair()
+ours.setblocking(False)
+signal.set_wakeup_fd(ours.fileno())  # as an asyncio loop with signal handlers has it
+signal.signal(signal.SIGTERM, lambda *_: None)
+context = worker_context()
+with ProcessPoolExecutor(1, mp_context=context, initializer=fresh_signals) as pool:
+    print(context.get_start_method(), *pool.submit(state).result())
+"""
+
+
+def test_a_forked_worker_does_not_inherit_its_parent_s_signal_handling() -> None:
+    # in a process of its own: one thread, so its workers are forked
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_SIGNALS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["fork", "True", "-1"]

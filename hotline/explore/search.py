@@ -36,7 +36,7 @@ from hotline.explore.world import Bounds, World, freeze, initial_world, thaw
 from hotline.sim.cluster import Cluster, ClusterError, connect
 from hotline.sim.invariants import bound_breaches, disagreements
 from hotline.sim.model import Scenario
-from hotline.sim.processes import worker_context
+from hotline.sim.processes import fresh_signals, worker_context
 from hotline.sim.result import check_expectation, incident_record
 from hotline.sim.scenario import scenario_from_data
 
@@ -161,6 +161,7 @@ _worker: Expander | None = None  # a worker process's own
 
 def _start_worker(document: Mapping[str, Any], source: str, bounds: Bounds) -> None:
     global _worker  # noqa: PLW0603 - one per worker process, made once
+    fresh_signals()
     _worker = Expander(scenario_from_data(document, source), bounds)
 
 

@@ -38,7 +38,7 @@ from hotline.core.incident import OUTCOMES
 from hotline.sim.exercise import run_exercise
 from hotline.sim.fields import ScenarioError
 from hotline.sim.model import Scenario
-from hotline.sim.processes import worker_context
+from hotline.sim.processes import fresh_signals, worker_context
 from hotline.sim.result import build_result
 from hotline.sim.scenario import scenario_from_data, with_files_resolved
 
@@ -311,7 +311,9 @@ def sweep(
             results = ((n, run_chunk(points[i].document, part)) for n, (i, part) in enumerate(jobs))
         else:
             context = worker_context()  # forked only with no other thread running
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+            pool = stack.enter_context(
+                ProcessPoolExecutor(workers, mp_context=context, initializer=fresh_signals)
+            )
             futures = {
                 pool.submit(run_chunk, points[i].document, part): n
                 for n, (i, part) in enumerate(jobs)
