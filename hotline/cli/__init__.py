@@ -9,31 +9,22 @@ Exit codes (a contract, see README): 0 success; 1 ran and an expectation failed;
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from hotline import COMPILED, __version__
-from hotline.cli import (
-    audit,
-    certs,
-    exercise,
-    explore,
-    keys,
-    messages,
-    proxy,
-    schema,
-    states,
-    sweep,
-    vectors,
-)
-from hotline.cli.common import EXIT_BAD_INPUT, EXIT_OK, PipeClosed, UserError
+from hotline.cli.common import COMMANDS, EXIT_BAD_INPUT, EXIT_OK, PipeClosed, UserError
 from hotline.core.errors import HotlineError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every ``hotline`` subcommand."""
+def build_parser(whole: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every ``hotline`` subcommand; with ``whole``, only those
+    commands in full and the others by their names and help, so that a command loads
+    only the modules it uses (the simulator, the map, the MQTT client... together take
+    most of a second to import)."""
     parser = argparse.ArgumentParser(
         prog="hotline",
         description="Protocol simulator and client for military deconfliction hotlines.",
@@ -41,18 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     build = "compiled" if COMPILED else "pure Python"
     parser.add_argument("--version", action="version", version=f"hotline {__version__} ({build})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    exercise.register(commands)
-    sweep.register(commands)
-    explore.register(commands)
-    messages.register(commands)
-    vectors.register(commands)
-    keys.register(commands)
-    certs.register(commands)
-    proxy.register(commands)
-    audit.register(commands)
-    states.register(commands)
-    schema.register(commands)
+    modules = None if whole is None else {COMMANDS[name].module for name in whole}
+    registered: set[str] = set()
+    for name, command in COMMANDS.items():
+        if modules is not None and command.module not in modules:
+            commands.add_parser(name, help=command.help)
+        elif command.module not in registered:  # one module may define several
+            registered.add(command.module)
+            importlib.import_module(f"hotline.cli.{command.module}").register(commands)
     return parser
+
+
+def _named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, if it names one."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,8 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    named = _named(arguments)
+    parser = build_parser(whole=[] if named is None else [named])
+    args = parser.parse_args(arguments)
     try:
         code: int = args.run(args)
     except BrokenPipeError:

@@ -18,6 +18,7 @@ from hotline.audit.evidence import (
 )
 from hotline.audit.journal import Entry, JournalError, NotReadable, read_entries, unpack_keys
 from hotline.cli.common import (
+    COMMANDS,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
@@ -33,7 +34,7 @@ from hotline.timestamps import format_instant
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``audit`` command group."""
-    group = commands.add_parser("audit", help="check journals and evidence of what was sent")
+    group = commands.add_parser("audit", help=COMMANDS["audit"].help)
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     verify = actions.add_parser(
         "verify",

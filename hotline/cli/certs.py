@@ -6,14 +6,14 @@ import argparse
 import datetime
 from pathlib import Path
 
-from hotline.cli.common import EXIT_OK, UserError
+from hotline.cli.common import COMMANDS, EXIT_OK, UserError
 from hotline.keyfiles import load_keyring
 from hotline.live.brokerauth import BrokerAuthError, issue, posts_from_keyring
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``certs`` command group."""
-    group = commands.add_parser("certs", help="TLS certificates and ACL for a secure broker")
+    group = commands.add_parser("certs", help=COMMANDS["certs"].help)
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     issuing = actions.add_parser(
         "issue",

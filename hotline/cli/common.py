@@ -9,9 +9,40 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final, NamedTuple
 
 from hotline.core.names import Channel
 from hotline.timestamps import parse_instant
+
+
+class Command(NamedTuple):
+    """A ``hotline`` command: the module of hotline.cli that defines it, and its help."""
+
+    module: str
+    help: str
+
+
+#: every command, in the order ``hotline --help`` lists them
+COMMANDS: Final = {
+    "exercise": Command("exercise", "run or check a channel exercise (scenario file)"),
+    "sweep": Command("sweep", "run a scenario many times over a parameter grid"),
+    "explore": Command(
+        "explore", "check a small exercise over every interleaving, loss and duplication"
+    ),
+    "inspect": Command("messages", "decode and verify one signed message"),
+    "sign": Command("messages", "build and sign one message"),
+    "vectors": Command("vectors", "protocol test vectors"),
+    "keys": Command("keys", "station keys and keyrings"),
+    "certs": Command("certs", "TLS certificates and ACL for a secure broker"),
+    "proxy": Command(
+        "proxy", "a fault-injecting MQTT proxy: a scenario's failed calls on a live line"
+    ),
+    "audit": Command("audit", "check journals and evidence of what was sent"),
+    "states": Command(
+        "states", "print the incident state machine (markdown with a mermaid diagram)"
+    ),
+    "schema": Command("schema", "print a JSON Schema (for editors)"),
+}
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -13,19 +13,12 @@ from typing import Any
 
 from rich.console import Console
 
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError, decided, read_input
+from hotline.cli.common import COMMANDS, EXIT_FAILED, EXIT_OK, UserError, decided, read_input
 from hotline.cli.sweep import check_outputs
-from hotline.explore.replay import replay
-from hotline.explore.search import judge
 from hotline.faults import CONNECTION_FAULTS
 from hotline.keyfiles import save_run_keys
-from hotline.live.exercise import LiveExercise
-from hotline.live.mqtt import ConnectionFailed
-from hotline.live.proxy import ProxyError
 from hotline.outputs import write_output
 from hotline.report.compare import NotAResult, check_result, compare_results, comparison_lines
-from hotline.report.geojson import exercise_geojson
-from hotline.report.html import write_exercise_report
 from hotline.report.text import render_result, render_traces, timeline_lines
 from hotline.sim.exercise import run_exercise
 from hotline.sim.model import NOTICE_ACTIONS, Scenario
@@ -36,7 +29,7 @@ from hotline.sim.timeline import Timeline
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``exercise`` command group."""
-    group = commands.add_parser("exercise", help="run or check a channel exercise (scenario file)")
+    group = commands.add_parser("exercise", help=COMMANDS["exercise"].help)
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     run = actions.add_parser(
         "run",
@@ -155,6 +148,11 @@ def _live(args: argparse.Namespace, scenario: Scenario) -> int:
         raise UserError(f"--time-scale: {scale} is not in (0, 100000]")
     if not 0 < args.connect_timeout <= 3600:
         raise UserError(f"--connect-timeout: {args.connect_timeout} is not in (0, 3600]")
+    # the MQTT client and the proxy are loaded when a run is live, not at every start
+    from hotline.live.exercise import LiveExercise  # noqa: PLC0415
+    from hotline.live.mqtt import ConnectionFailed  # noqa: PLC0415
+    from hotline.live.proxy import ProxyError  # noqa: PLC0415
+
     live = LiveExercise(
         scenario,
         args.broker,
@@ -201,6 +199,9 @@ def _replay(args: argparse.Namespace, scenario: Scenario) -> int:
                 f"{name}: {args.scenario} is a replay ([replay]): it runs its pinned path "
                 "in simulation, with no seed or journals (--timeline and --report show it)"
             )
+    from hotline.explore.replay import replay  # noqa: PLC0415 - loaded when replaying
+    from hotline.explore.search import judge  # noqa: PLC0415
+
     run = replay(scenario)
     pinned = scenario.replay
     assert pinned is not None
@@ -277,9 +278,13 @@ def _print_report(args: argparse.Namespace, result: dict[str, Any], run: Timelin
                 )
     render_traces(out, result, run)
     if args.report:
+        from hotline.report.html import write_exercise_report  # noqa: PLC0415 - when asked
+
         page = write_exercise_report(args.report, result, run)
         out.print(f"report: {page}", markup=False)
     if args.geojson:
+        from hotline.report.geojson import exercise_geojson  # noqa: PLC0415 - when asked
+
         document = exercise_geojson(run.scenario, result)
         write_output(
             Path(args.geojson), (json.dumps(document, indent=1) + "\n").encode(), force=True

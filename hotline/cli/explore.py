@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.cli.common import COMMANDS, EXIT_FAILED, EXIT_OK, UserError
 from hotline.core.incident import OUTCOMES
 from hotline.explore.replay import replay_table
 from hotline.explore.search import Exploration, explore
@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the ``explore`` subcommand."""
     command = commands.add_parser(
         "explore",
-        help="check a small exercise over every interleaving, loss and duplication",
+        help=COMMANDS["explore"].help,
         description="Explore every order in which a scenario's messages, timers, answers "
         "and scripted acts can happen, with up to --max-loss messages lost and "
         "--max-duplicates delivered twice, and check in every state the protocol's "

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from hotline.cli.common import EXIT_OK, UserError, channel_list, instant, now_or
+from hotline.cli.common import COMMANDS, EXIT_OK, UserError, channel_list, instant, now_or
 from hotline.core.errors import UntrustedKey
 from hotline.core.keyring import Keyring, TrustedKey
 from hotline.core.names import check_station_id
@@ -18,7 +18,7 @@ from hotline.timestamps import format_instant
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``keys`` command group."""
-    group = commands.add_parser("keys", help="station keys and keyrings")
+    group = commands.add_parser("keys", help=COMMANDS["keys"].help)
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     generate = actions.add_parser(

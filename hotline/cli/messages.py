@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.cli.common import (
+    COMMANDS,
     EXIT_OK,
     EXIT_REJECTED,
     UserError,
@@ -34,7 +35,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the ``inspect`` and ``sign`` subcommands."""
     inspect = commands.add_parser(
         "inspect",
-        help="decode and verify one signed message",
+        help=COMMANDS["inspect"].help,
         description="Decode and verify one signed message; print the envelope and the verdict "
         "as JSON. Exit 0 valid, 3 rejected (with the reason code), 2 unreadable input.",
     )
@@ -47,7 +48,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     sign = commands.add_parser(
         "sign",
-        help="build and sign one message",
+        help=COMMANDS["sign"].help,
         description="Build an envelope, sign it with a station's private key and write the "
         "signed bytes.",
     )

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from hotline.cli.common import EXIT_OK, UserError
+from hotline.cli.common import COMMANDS, EXIT_OK, UserError
 from hotline.faultfile import FaultFile, fault_table, load_fault_plan
 from hotline.faults import FaultKind, ForgeKey
 from hotline.live.proxy import Applied, FaultProxy, ProxyError
@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the ``proxy`` command."""
     run = commands.add_parser(
         "proxy",
-        help="a fault-injecting MQTT proxy: a scenario's failed calls on a live line",
+        help=COMMANDS["proxy"].help,
         description="Sit between MQTT clients (hotline posts or any other) and a broker, "
         "and apply a fault plan to what they publish: the same [[faults]] tables and seed "
         "as a simulated run. Every fault applied is printed as it happens; the counts are "

@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 
-from hotline.cli.common import EXIT_OK
+from hotline.cli.common import COMMANDS, EXIT_OK
 from hotline.sim.schema import scenario_reference, scenario_schema
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``schema`` subcommand."""
-    schema = commands.add_parser("schema", help="print a JSON Schema (for editors)")
+    schema = commands.add_parser("schema", help=COMMANDS["schema"].help)
     schema.add_argument("kind", choices=["scenario"], help="which file format")
     schema.add_argument(
         "--markdown", action="store_true", help="print the reference (docs/scenarios.md) instead"

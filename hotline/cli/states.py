@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hotline.cli.common import EXIT_OK
+from hotline.cli.common import COMMANDS, EXIT_OK
 from hotline.statesdoc import render
 
 
@@ -14,7 +14,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the ``states`` subcommand."""
     states = commands.add_parser(
         "states",
-        help="print the incident state machine (markdown with a mermaid diagram)",
+        help=COMMANDS["states"].help,
         description="Render the incident transition table as protocol/states.md.",
     )
     states.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")

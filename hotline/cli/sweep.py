@@ -16,8 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
-from hotline.report.html import write_sweep_report
+from hotline.cli.common import COMMANDS, EXIT_FAILED, EXIT_OK, UserError
 from hotline.report.plots import plot_sweep, require_matplotlib
 from hotline.sim.cluster import Cluster, connect
 from hotline.sim.scenario import load_scenario, load_scenario_data
@@ -28,7 +27,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the ``sweep`` subcommand."""
     parser = commands.add_parser(
         "sweep",
-        help="run a scenario many times over a parameter grid",
+        help=COMMANDS["sweep"].help,
         description="Run N seeded runs per point of a grid of scenario values; report "
         "each outcome's probability (open: still open when the run ended) with 95% "
         "Wilson intervals, time-to-close percentiles over the closed incidents, and each "
@@ -270,6 +269,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         plot_sweep(result, Path(args.plot))
     out = sys.stderr if args.json == "-" else sys.stdout
     if args.report:
+        from hotline.report.html import write_sweep_report  # noqa: PLC0415 - when asked
+
         page = write_sweep_report(args.report, result)
         print(f"report: {page}", file=out)
     for line in summary_lines(result):

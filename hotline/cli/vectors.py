@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hotline.cli.common import EXIT_FAILED, EXIT_OK, UserError
+from hotline.cli.common import COMMANDS, EXIT_FAILED, EXIT_OK, UserError
 from hotline.vectors import VectorError, VectorOutcome, run_directory, write_vectors
 
 DEFAULT_DIRECTORY = Path("protocol/vectors")
@@ -13,7 +13,7 @@ DEFAULT_DIRECTORY = Path("protocol/vectors")
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``vectors`` command group."""
-    group = commands.add_parser("vectors", help="protocol test vectors")
+    group = commands.add_parser("vectors", help=COMMANDS["vectors"].help)
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser(
         "check",
