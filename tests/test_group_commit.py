@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,6 +222,21 @@ async def test_after_a_failed_commit_the_post_starts_over_from_its_store(
     assert received == Counter({h.id: 1 for h in [first, *handles]})
 
 
+def fail_once(monkeypatch: pytest.MonkeyPatch, store: PostStore) -> list[Exception]:
+    """Make ``store``'s next incident write fail, as a failing disk's would; the list
+    is empty once it has."""
+    failures: list[Exception] = [sqlite3.OperationalError("disk I/O error")]
+    save = store.save_incident
+
+    def flaky(key: str, record: dict[str, Any], is_open: bool) -> None:
+        if failures:
+            raise failures.pop()
+        save(key, record, is_open)
+
+    monkeypatch.setattr(store, "save_incident", flaky)
+    return failures
+
+
 @pytest.mark.asyncio
 async def test_a_batch_whose_commit_failed_is_delivered_again_and_taken(
     mosquitto: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -228,16 +244,8 @@ async def test_a_batch_whose_commit_failed_is_delivered_again_and_taken(
     # a disk that fails once: the link drops the connection without acknowledging the
     # batch, the broker hands it over again, and the post, started over from its
     # store, takes it as new
-    failures = [sqlite3.OperationalError("disk I/O error")]
     async with post("RU", mosquitto, tmp_path / "ru.db") as ru, post("US", mosquitto) as us:
-        save = ru.store.save_incident
-
-        def flaky(key: str, record: dict[str, object], is_open: bool) -> None:
-            if failures:
-                raise failures.pop()
-            save(key, record, is_open)
-
-        monkeypatch.setattr(ru.store, "save_incident", flaky)
+        failures = fail_once(monkeypatch, ru.store)
         handle = await us.notify(
             channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
         )
@@ -319,19 +327,11 @@ async def test_the_timers_outlive_a_commit_that_failed(
     # again a moment later, instead of stopping for the rest of the post's life
     offset = [0.0]
     started = time.time()
-    failures = [sqlite3.OperationalError("disk I/O error")]
     async with post("US", mosquitto, tmp_path / "us.db", clock=lambda: started + offset[0]) as us:
         handle = await us.notify(
             channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
         )
-        save = us.store.save_incident
-
-        def flaky(key: str, record: dict[str, object], is_open: bool) -> None:
-            if failures:
-                raise failures.pop()
-            save(key, record, is_open)
-
-        monkeypatch.setattr(us.store, "save_incident", flaky)
+        failures = fail_once(monkeypatch, us.store)
         deadline = us.endpoint.next_deadline()
         assert deadline is not None
         offset[0] = deadline - started + 1  # the answer is overdue
