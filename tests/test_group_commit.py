@@ -343,3 +343,72 @@ async def test_the_timers_outlive_a_commit_that_failed(
         steps = [step.input for step in handle.incident.history]
     assert len(steps) > 1, steps
     verify_journal(tmp_path / "us.db")
+
+
+def failing_commit() -> tuple[set[int], dict[str, int]]:
+    """In place of `PostStore._write_waiting`: the store's last writes before COMMIT."""
+    raise sqlite3.OperationalError("disk I/O error")
+
+
+@pytest.mark.asyncio
+async def test_a_journal_of_its_own_never_holds_a_commit_that_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a journal in a file of its own commits apart from the store: written only once
+    # the store has committed, it never tells of a message that was never sent
+    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db", journal=tmp_path / "us-journal.db")
+    notice = Notice(activity="strike")
+    first = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    monkeypatch.setattr(us.store, "_write_waiting", failing_commit)
+    with pytest.raises(sqlite3.OperationalError):
+        await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    monkeypatch.undo()
+    later = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    us.store.close()
+    us.journal.close()
+    verify_journal(tmp_path / "us-journal.db")
+    sent = [e for e in read_entries(tmp_path / "us-journal.db") if e.kind == "sent"]
+    assert [e.incident for e in sent] == [first.id, later.id]
+
+
+@pytest.mark.asyncio
+async def test_a_start_over_that_fails_is_tried_again_before_the_next_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    notice = Notice(activity="strike")
+    first = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+
+    def unreadable() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(us.store, "_write_waiting", failing_commit)
+    monkeypatch.setattr(us.store, "reread", unreadable)
+    with pytest.raises(sqlite3.OperationalError):
+        await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    monkeypatch.undo()  # the disk is back
+    later = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
+    assert sorted(i.id for i in us.endpoint.incidents()) == sorted([first.id, later.id])
+    us.store.close()
+    verify_journal(tmp_path / "us.db")
+    sent = [e.incident for e in read_entries(tmp_path / "us.db") if e.kind == "sent"]
+    assert sent == [first.id, later.id]
+
+
+@pytest.mark.asyncio
+async def test_an_observer_that_fails_does_not_undo_what_the_post_did(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+
+    def broken(message: object) -> None:
+        raise RuntimeError("the application's bug")
+
+    us.on_sent = broken
+    handle = await us.notify(
+        channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
+    )
+    assert handle.posted is not None
+    assert handle.posted.queued == 1
+    assert "an observer of the post failed" in caplog.text
+    us.store.close()

@@ -488,12 +488,17 @@ from concurrent.futures import ProcessPoolExecutor
 from hotline.sim.processes import fresh_signals, worker_context
 
 def state():
-    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.set_wakeup_fd(-1)
+    return (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+        signal.set_wakeup_fd(-1),
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    )
 
 ours, _ = socket.socketpair()
 ours.setblocking(False)
 signal.set_wakeup_fd(ours.fileno())  # as an asyncio loop with signal handlers has it
 signal.signal(signal.SIGTERM, lambda *_: None)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job has it: kept
 context = worker_context()
 with ProcessPoolExecutor(1, mp_context=context, initializer=fresh_signals) as pool:
     print(context.get_start_method(), *pool.submit(state).result())
@@ -510,4 +515,4 @@ def test_a_forked_worker_does_not_inherit_its_parent_s_signal_handling() -> None
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["fork", "True", "-1"]
+    assert done.stdout.split() == ["fork", "True", "-1", "True"]

@@ -40,7 +40,7 @@ import gc
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -283,8 +283,11 @@ class Station:
         self._party, self._keys, self._keyring = party, list(keys), keyring
         self._doctrine, self._policy, self._keep_closed = doctrine, policy, keep_closed
         self.journal = Journal(self.store.connection if journal is None else journal)
-        self.endpoint, self.recorder = self._memory_from_store()
-        for incident in self.endpoint.incidents():
+        self._journal_apart = journal is not None
+        #: set when starting over after a failed commit failed too (`_commit`)
+        self._stale: _Before | None = None
+        self._endpoint, self._recorder = self._memory_from_store()
+        for incident in self._endpoint.incidents():
             if incident.role is Role.RESPONDER and incident.state in AWAITING_ANSWER:
                 self._events.put(NoticeReceived(incident, clock()))
         stations = self.endpoint.stations
@@ -312,8 +315,8 @@ class Station:
         self._head_entries = len(self.journal)  # the journal's length just after
         #: countersignatures of this post's journal heads received (`sign_head`)
         self.countersigned = 0
-        self._closing = False
-        self._failed_timers = 0  # timer turns failed in a row (a failing disk)
+        # closing; timer turns failed in a row (a failing disk)
+        self._closing, self._failed_timers = False, 0
         self._tasks: list[asyncio.Task[None]] = []
         self._connect_timeout, self._linger = connect_timeout, linger
         self._forget_session, self._drop_unsent = forget_session, drop_unsent
@@ -558,7 +561,7 @@ class Station:
         arrivals = self._publish(batch)
         if self.on_received is not None:
             for arrival in arrivals:
-                self.on_received(arrival.topic, arrival.data, arrival.events)
+                _observe(self.on_received, arrival.topic, arrival.data, arrival.events)
 
     async def _timers(self) -> None:
         while not self._closing:
@@ -580,7 +583,7 @@ class Station:
             except Exception:  # a commit that failed: started over, tried again later
                 log.exception("%s: the timers' commit failed", self.endpoint.party)
                 self._failed_timers += 1
-                await asyncio.sleep(min(30.0, 0.5 * 2**self._failed_timers))
+                await asyncio.sleep(min(30.0, 2.0 ** min(self._failed_timers - 1, 5)))
             else:
                 self._failed_timers = 0
 
@@ -645,7 +648,7 @@ class Station:
         # what only memory holds, as it stands before: kept if the commit fails
         before = _Before(dict(endpoint.declared), self.recorder.windows())
         try:
-            with self.store.transaction(), self.journal.batch():
+            with self._transaction():
                 numbers = self._caused(
                     changed, outbox, now, queued=queued, latest=latest, sent=sent
                 )
@@ -663,17 +666,49 @@ class Station:
                 for key, incident in latest.items():
                     self.store.save_incident(key, incident_record(incident), incident.is_open)
         except Exception:
-            self._start_over(before)  # and the caller fails, or the link drops the batch
+            try:
+                self._start_over(before)  # and the caller fails, or the link drops the batch
+            except Exception:
+                self._stale = before  # tried again at the next commit
+                log.exception("%s: starting over from the store failed", endpoint.party)
             raise
         if not latest and _head_traffic(arrivals, outbox):
             # heads and countersignatures alone are no growth to sign a head for
             self._head_entries += len(self.journal) - journaled
         if self.on_sent is not None:  # the application's code, outside the transaction
             for message in sent:
-                self.on_sent(message)
+                _observe(self.on_sent, message)
         self.copies_sent += len(queued)
         self.link.send(queued)
         return arrivals, numbers
+
+    @property
+    def endpoint(self) -> StationEndpoint:
+        """The post's sans-IO endpoint. Should starting over after a failed commit have
+        failed too, it starts over first (and raises while the store stays unusable)."""
+        if self._stale is not None:
+            self._start_over(self._stale)
+        return self._endpoint
+
+    @property
+    def recorder(self) -> Recorder:
+        """What journals the endpoint's doings (started over as `endpoint` is)."""
+        if self._stale is not None:
+            self._start_over(self._stale)
+        return self._recorder
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One commit of the store and the journal. A journal in the store commits with
+        it; one in a file of its own is written just after the store has committed, so
+        that it never holds entries of a commit that failed (a journal write failing
+        then leaves those entries out: the store holds what happened)."""
+        if self._journal_apart:
+            with self.journal.batch(), self.store.transaction():
+                yield
+        else:
+            with self.store.transaction(), self.journal.batch():
+                yield
 
     def _memory_from_store(self) -> tuple[StationEndpoint, Recorder]:
         """The endpoint and its recorder as the store has them: the sequence numbers
@@ -707,11 +742,12 @@ class Station:
         and not journaled yet) is taken up as it stood ``before``. Events already
         handed to the application stay handed.
         """
-        self.store.reread()
         self.journal.reread()
-        self.endpoint, self.recorder = self._memory_from_store()
-        self.endpoint.declared = before.declared
-        self.recorder.restore_windows(before.windows)
+        self.store.reread()
+        self._endpoint, self._recorder = self._memory_from_store()
+        self._endpoint.declared = before.declared
+        self._recorder.restore_windows(before.windows)
+        self._stale = None
         for incident_id, handle in list(self._open.items()):
             try:
                 handle.incident = self.endpoint.originated(incident_id)
@@ -784,6 +820,15 @@ def _freeze_start_up() -> None:
         _frozen = True
         gc.collect()  # what is garbage already is not frozen with the rest
         gc.freeze()
+
+
+def _observe(callback: Callable[..., None], *arguments: object) -> None:
+    """Call an application's observer (`Station.on_sent`, `Station.on_received`): what
+    it does wrong is logged, and the post, which has committed, goes on."""
+    try:
+        callback(*arguments)
+    except Exception:
+        log.exception("an observer of the post failed: %r", callback)
 
 
 class _Before(NamedTuple):

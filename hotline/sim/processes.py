@@ -32,7 +32,10 @@ def worker_context() -> BaseContext:
 
 
 def fresh_signals() -> None:
-    """In a worker: no wake-up socket, and SIGINT and SIGTERM as a new process has them."""
+    """In a worker: no wake-up socket, and SIGINT and SIGTERM as a new process has them,
+    unless the parent ignores them (a background job's SIGINT): then so does the worker."""
     signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for number, default in ((signal.SIGINT, signal.default_int_handler),
+                            (signal.SIGTERM, signal.SIG_DFL)):  # fmt: skip
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, default)
