@@ -284,7 +284,7 @@ class Station:
         self._doctrine, self._policy, self._keep_closed = doctrine, policy, keep_closed
         self.journal = Journal(self.store.connection if journal is None else journal)
         self._journal_apart = journal is not None
-        #: set when starting over after a failed commit failed too (`_commit`)
+        #: set when starting over after a failed commit failed too (`endpoint`)
         self._stale: _Before | None = None
         self._endpoint, self._recorder = self._memory_from_store()
         for incident in self._endpoint.incidents():
@@ -581,7 +581,7 @@ class Station:
                 self._publish([], self.endpoint.on_timer(now), now)
                 self._keep_house(now)
             except Exception:  # a commit that failed: started over, tried again later
-                log.exception("%s: the timers' commit failed", self.endpoint.party)
+                log.exception("%s: the timers' commit failed", self._party)
                 self._failed_timers += 1
                 await asyncio.sleep(min(30.0, 2.0 ** min(self._failed_timers - 1, 5)))
             else:
@@ -669,8 +669,8 @@ class Station:
             try:
                 self._start_over(before)  # and the caller fails, or the link drops the batch
             except Exception:
-                self._stale = before  # tried again at the next commit
-                log.exception("%s: starting over from the store failed", endpoint.party)
+                self._stale = before  # tried again before the post is next used
+                log.exception("%s: starting over from the store failed", self._party)
             raise
         if not latest and _head_traffic(arrivals, outbox):
             # heads and countersignatures alone are no growth to sign a head for
