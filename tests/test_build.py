@@ -70,6 +70,7 @@ def _wheel(tmp_path: Path, pure: bool) -> zipfile.ZipFile:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a whole wheel build, compiler included
 def test_pip_builds_a_compiled_wheel_here(tmp_path: Path) -> None:
     reason = hatch_build.why_pure()
     if reason is not None:
@@ -85,6 +86,7 @@ def test_pip_builds_a_compiled_wheel_here(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a whole wheel build, compiler included
 def test_pip_builds_a_pure_wheel_when_asked(tmp_path: Path) -> None:
     wheel = _wheel(tmp_path, pure=True)
     assert wheel.filename is not None
