@@ -271,7 +271,7 @@ async def test_a_commit_that_fails_after_the_journal_wrote_keeps_the_chain_whole
     await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
     us.store.confirmed(us.store.pending()[0][0])  # a confirmation waiting for a commit
 
-    def failing() -> tuple[set[int], dict[str, int]]:
+    def failing() -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(us.store, "_write_waiting", failing)
@@ -345,7 +345,7 @@ async def test_the_timers_outlive_a_commit_that_failed(
     verify_journal(tmp_path / "us.db")
 
 
-def failing_commit() -> tuple[set[int], dict[str, int]]:
+def failing_commit() -> None:
     """In place of `PostStore._write_waiting`: the store's last writes before COMMIT."""
     raise sqlite3.OperationalError("disk I/O error")
 

@@ -109,24 +109,22 @@ class PostStore:
         the confirmations and sequence numbers that waited for a commit."""
         with transaction(self._db):
             yield
-            confirmed, highest = self._write_waiting()
+            self._write_waiting()
         # committed: until then they wait for the next transaction, should this one fail
-        self._confirmed -= confirmed
-        for station, seq in highest.items():
-            if self._highest.get(station) == seq:
-                del self._highest[station]
+        self._confirmed.clear()
+        self._highest.clear()
 
-    def _write_waiting(self) -> tuple[set[int], dict[str, int]]:
-        confirmed, highest = set(self._confirmed), dict(self._highest)
-        if confirmed:
-            self._db.executemany("DELETE FROM outbox WHERE number = ?", [(n,) for n in confirmed])
-        if highest:
+    def _write_waiting(self) -> None:
+        if self._confirmed:
+            self._db.executemany(
+                "DELETE FROM outbox WHERE number = ?", [(n,) for n in self._confirmed]
+            )
+        if self._highest:
             self._db.executemany(
                 "INSERT INTO sequence (station, highest) VALUES (?, ?) ON CONFLICT (station) "
                 "DO UPDATE SET highest = MAX(highest, excluded.highest)",
-                list(highest.items()),
+                list(self._highest.items()),
             )
-        return confirmed, highest
 
     def commit_waiting(self) -> None:
         """Commit the confirmations and sequence numbers waiting for a transaction, if
