@@ -348,10 +348,7 @@ class World:
         if geometry is None or not rule.judges_geometry:
             return rule
         view = self.endpoints[due.party].answering(due.incident, due.channel)
-        actual = next(
-            (e.actual for e in self.scenario.events if e.incident == due.incident and e.actual),
-            None,
-        )
+        actual = self.scenario.actual_places().get(due.incident)
         at = self.now - self.scenario.start
         return on_the_map(agreed_map(geometry), rule, view, party=due.party, at=at, actual=actual)
 

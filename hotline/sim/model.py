@@ -194,6 +194,11 @@ class Scenario:
         inject, or lines that lose or go down."""
         return bool(self.faults) or any(link.loss or link.outages for link in self.network.values())
 
+    def actual_places(self) -> dict[str, tuple[float, float]]:
+        """Where each incident's activity really is, for those the script says (its
+        events' ``actual``): what a responder checks a notice's place against."""
+        return {e.incident: e.actual for e in self.events if e.actual is not None}
+
     def stations(self) -> dict[str, tuple[str, frozenset[Channel]]]:
         """Every station: its party and the lines it sits on."""
         found: dict[str, tuple[str, set[Channel]]] = {}

@@ -92,7 +92,7 @@ class Responders:
         for rule in scenario.responders:
             self._rules.setdefault(rule.station, []).append(rule)
         self._map = None if scenario.geometry is None else agreed_map(scenario.geometry)
-        self._actual = {e.incident: e.actual for e in scenario.events if e.actual is not None}
+        self._actual = scenario.actual_places()
         self._start = scenario.start
         self._rng = rng
         self._kernel = kernel

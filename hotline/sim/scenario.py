@@ -213,6 +213,13 @@ def load_scenario_data(path: Path) -> dict[str, Any]:
     return read_toml(text, source)
 
 
+def scenario_folder(source: str) -> Path | None:
+    """The folder of the scenario file ``source``, where the files it names are read
+    from; None when it was not read from a file (the working directory serves)."""
+    path = Path(source)
+    return path.parent if path.is_file() else None
+
+
 def with_files_resolved(document: Mapping[str, Any], source: str) -> dict[str, Any]:
     """The scenario document with the files it names (``geometry.file``) made absolute
     from the folder of ``source``, the scenario file it was read from, so that it reads
@@ -220,7 +227,7 @@ def with_files_resolved(document: Mapping[str, Any], source: str) -> dict[str, A
     resolved = dict(document)
     geometry = document.get("geometry")
     if isinstance(geometry, Mapping) and isinstance(geometry.get("file"), str):
-        base = Path(source).parent if Path(source).is_file() else Path()
+        base = scenario_folder(source) or Path()
         resolved["geometry"] = {**geometry, "file": str((base / geometry["file"]).absolute())}
     return resolved
 
@@ -284,8 +291,8 @@ class _Reader(FieldReader):
         replay = self.replay(data["replay"]) if "replay" in data else None
         geometry = None
         if "geometry" in data:
-            base = Path(self.source).parent if Path(self.source).is_file() else None
-            geometry = MapReader(self.source, list(parties)).tables(data["geometry"], base)
+            folder = scenario_folder(self.source)
+            geometry = MapReader(self.source, list(parties)).tables(data["geometry"], folder)
         symmetric = self.symmetric(data.get("explore", {}), parties)
         self.check_symmetry(symmetric, parties, responders, events, expectations)
         return Scenario(
