@@ -19,6 +19,8 @@ from tests.harness import keyring_for, make_doctrine, station_key
 
 DOCTRINE = make_doctrine()
 KEYRING = keyring_for(DOCTRINE)
+#: a broker address no post reaches: for posts fed their batches by hand
+NOWHERE = "mqtt://127.0.0.1:9"
 
 
 def post(

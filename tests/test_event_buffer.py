@@ -14,9 +14,7 @@ from hotline.core.events import Closed, Event, NoticeReceived, Received
 from hotline.core.incident import Notice, Role
 from hotline.core.names import Channel, Precedence
 from hotline.live.eventbuffer import EventBuffer
-from tests.posts import post
-
-NOWHERE = "mqtt://127.0.0.1:9"  # the posts never connect: batches are handed over by hand
+from tests.posts import NOWHERE, post
 
 
 def closed(n: int) -> Closed:

@@ -26,7 +26,7 @@ from hotline.core.names import Channel, Precedence, inbox_topic
 from hotline.live.store import PostStore
 from hotline.testing import Mosquitto
 from tests.conftest import REPO
-from tests.posts import DOCTRINE, post
+from tests.posts import DOCTRINE, NOWHERE, post
 
 pytestmark = pytest.mark.broker
 NOTICES = 12
@@ -116,9 +116,8 @@ async def test_a_post_killed_in_the_middle_of_a_batch_loses_nothing_and_takes_no
 async def test_a_batch_is_journaled_in_the_order_its_messages_happened(tmp_path: Path) -> None:
     # two messages about one incident in one batch: what the first did is journaled
     # before the second is taken, never mixed with what the second did
-    nowhere = "mqtt://127.0.0.1:9"  # neither post connects: the batch is handed over by hand
-    us = post("US", nowhere, tmp_path / "us.db")
-    ru = post("RU", nowhere, tmp_path / "ru.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
+    ru = post("RU", NOWHERE, tmp_path / "ru.db")
     handle = await us.notify(
         channel=Channel.AIR, precedence=Precedence.FLASH, notice=Notice(activity="strike")
     )
@@ -142,7 +141,7 @@ async def test_a_batch_is_journaled_in_the_order_its_messages_happened(tmp_path:
 async def test_a_commit_that_fails_raises_in_every_call_and_keeps_nothing_of_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
 
     def full(topic: str, data: bytes) -> int:
         raise sqlite3.OperationalError("database or disk is full")
@@ -168,9 +167,8 @@ async def test_after_a_failed_commit_the_post_starts_over_from_its_store(
 ) -> None:
     # the batch a failed commit dropped is taken when the broker hands it again, not
     # refused as replays; a notify that failed leaves no incident behind
-    nowhere = "mqtt://127.0.0.1:9"  # neither post connects: batches are handed over by hand
-    us = post("US", nowhere, tmp_path / "us.db")
-    ru = post("RU", nowhere, tmp_path / "ru.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
+    ru = post("RU", NOWHERE, tmp_path / "ru.db")
     notice = Notice(activity="strike")
     first = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
     ru._on_messages([(topic, data) for _, topic, data in us.store.pending()])
@@ -266,7 +264,7 @@ async def test_a_commit_that_fails_after_the_journal_wrote_keeps_the_chain_whole
 ) -> None:
     # the journal's entries are written, then the store's last writes or its COMMIT
     # fail: the rollback takes the entries too, and the chain goes on from the last kept
-    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
     notice = Notice(activity="strike")
     await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
     us.store.confirmed(us.store.pending()[0][0])  # a confirmation waiting for a commit
@@ -294,8 +292,8 @@ async def test_what_only_memory_holds_survives_a_failed_commit(
 ) -> None:
     # copies refused past the journal's limit are counted in memory until their window
     # closes; lines declared suspended are held in memory: a start-over keeps both
-    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
-    ru = post("RU", "mqtt://127.0.0.1:9", tmp_path / "ru.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
+    ru = post("RU", NOWHERE, tmp_path / "ru.db")
     inbox = inbox_topic(Channel.AIR, DOCTRINE[Channel.AIR].stations["RU"])
     ru._on_messages([(inbox, b"not a hotline message %d" % n) for n in range(REJECTION_LIMIT + 5)])
     ru.endpoint.declared[("US", Channel.GROUND)] = "suspended"
@@ -356,7 +354,7 @@ async def test_a_journal_of_its_own_never_holds_a_commit_that_failed(
 ) -> None:
     # a journal in a file of its own commits apart from the store: written only once
     # the store has committed, it never tells of a message that was never sent
-    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db", journal=tmp_path / "us-journal.db")
+    us = post("US", NOWHERE, tmp_path / "us.db", journal=tmp_path / "us-journal.db")
     notice = Notice(activity="strike")
     first = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
     monkeypatch.setattr(us.store, "_write_waiting", failing_commit)
@@ -375,7 +373,7 @@ async def test_a_journal_of_its_own_never_holds_a_commit_that_failed(
 async def test_a_start_over_that_fails_is_tried_again_before_the_next_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
     notice = Notice(activity="strike")
     first = await us.notify(channel=Channel.AIR, precedence=Precedence.FLASH, notice=notice)
 
@@ -399,7 +397,7 @@ async def test_a_start_over_that_fails_is_tried_again_before_the_next_commit(
 async def test_an_observer_that_fails_does_not_undo_what_the_post_did(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    us = post("US", "mqtt://127.0.0.1:9", tmp_path / "us.db")
+    us = post("US", NOWHERE, tmp_path / "us.db")
 
     def broken(message: object) -> None:
         raise RuntimeError("the application's bug")

@@ -54,6 +54,14 @@ async def collect(subscriber: aiomqtt.Client, count: int, within: float) -> list
     return found
 
 
+async def packets_from(reader: asyncio.StreamReader) -> AsyncIterator[Packet]:
+    """The MQTT packets read from ``reader``, whole, until it ends (a fake broker's)."""
+    packets = PacketReader()
+    while data := await reader.read(4096):
+        for packet in packets.feed(data):
+            yield packet
+
+
 async def raw_connect(
     port: int, client_id: str
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
@@ -396,14 +404,12 @@ async def test_the_proxy_s_own_answers_never_land_inside_a_broker_packet() -> No
     halves: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
 
     async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        packets = PacketReader()
-        while data := await reader.read(4096):
-            for packet in packets.feed(data):
-                if packet.type is PacketType.CONNECT:
-                    writer.write(frame(PacketType.CONNACK, 0, b"\x00\x00"))
-                    await halves.put(writer)
-                elif packet.type is PacketType.PUBLISH and packet.flags & 0x06:
-                    writer.write(frame(PacketType.PUBACK, 0, packet.body[-2:]))
+        async for packet in packets_from(reader):
+            if packet.type is PacketType.CONNECT:
+                writer.write(frame(PacketType.CONNACK, 0, b"\x00\x00"))
+                await halves.put(writer)
+            elif packet.type is PacketType.PUBLISH and packet.flags & 0x06:
+                writer.write(frame(PacketType.PUBACK, 0, packet.body[-2:]))
 
     server = await asyncio.start_server(broker, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -436,11 +442,9 @@ async def silent_broker() -> AsyncIterator[tuple[int, asyncio.Queue[str]]]:
     released = asyncio.Event()
 
     async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        packets = PacketReader()
-        while data := await reader.read(4096):
-            for packet in packets.feed(data):
-                if packet.type is PacketType.CONNECT:
-                    writer.write(frame(PacketType.CONNACK, 0, b"\x00\x00"))
+        async for packet in packets_from(reader):
+            if packet.type is PacketType.CONNECT:
+                writer.write(frame(PacketType.CONNACK, 0, b"\x00\x00"))
         await ends.put("eof")
         await released.wait()  # the connection stays open on this side
 
