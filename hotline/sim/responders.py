@@ -188,11 +188,10 @@ class Responders:
     def _answer(self, call: _Call) -> float | None:
         """Give the rule's answer; for standby-then-ack, the time the ack is due. A rule
         that judges the notice on the agreed map disputes it when the map says so."""
-        endpoint, view = self._endpoints[call.party], call.view
-        at = self._kernel.now - self._start
-        rule = on_the_map(
-            self._map, call.rule, view, party=call.party, at=at, actual=self._actual.get(view.id)
-        )
+        endpoint, view, rule = self._endpoints[call.party], call.view, call.rule
+        if self._map is not None and rule.judges_geometry:  # most answers judge no map
+            at, actual = self._kernel.now - self._start, self._actual.get(view.id)
+            rule = on_the_map(self._map, rule, view, party=call.party, at=at, actual=actual)
         now, action = self._clock(call.party), rule.action
         if action == "resolve" and not view.rules.resolves:
             self._after(call.party, view, "no answer (resolves only on a resolving line)")
